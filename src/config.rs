@@ -1,0 +1,94 @@
+//! Command line and environment configuration (clap), validated once at startup.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use axum::http::HeaderValue;
+use clap::{Args, Parser, Subcommand};
+
+use crate::http::HttpConfig;
+
+/// partnership-map: vector tiles and a web map of England's area-based education partnerships.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+pub struct Cli {
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Where the data lives.
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Server settings.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve tiles, TileJSON, style and health (the default).
+    Serve,
+    /// Validate the data and print a summary; exit 1 if there is any problem.
+    Check,
+}
+
+/// Input locations and zoom range.
+#[derive(Debug, Args, Clone)]
+pub struct DataArgs {
+    /// Directory holding england_upper_tier_las.geojson.
+    #[arg(long, global = true, env = "PARTNERSHIP_MAP_BOUNDARIES", default_value = "boundaries")]
+    pub boundaries: PathBuf,
+    /// Directory holding local_authorities.csv, partnerships.csv, la_school_improvement.csv.
+    #[arg(long, global = true, env = "PARTNERSHIP_MAP_DATA", default_value = "data")]
+    pub data: PathBuf,
+    /// Highest zoom served (the boundaries are generalised to 20 m, so 12 is plenty; clients overzoom).
+    #[arg(long, global = true, env = "PARTNERSHIP_MAP_MAX_ZOOM", default_value_t = 12,
+          value_parser = clap::value_parser!(u8).range(0..=16))]
+    pub max_zoom: u8,
+}
+
+/// HTTP server settings.
+#[derive(Debug, Args, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, global = true, env = "PARTNERSHIP_MAP_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+    /// Tile cache size in MiB (compressed bytes).
+    #[arg(long, global = true, env = "PARTNERSHIP_MAP_CACHE_MB", default_value_t = 256,
+          value_parser = clap::value_parser!(u64).range(1..=65_536))]
+    pub cache_mb: u64,
+    /// Public base URL used in TileJSON and style links, e.g. https://maps.example.org (default: from the request's Host).
+    #[arg(long, global = true, env = "PARTNERSHIP_MAP_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Cache-Control header for tiles, TileJSON and style.
+    #[arg(long, global = true, env = "PARTNERSHIP_MAP_CACHE_CONTROL", default_value = "public, max-age=3600")]
+    pub cache_control: String,
+}
+
+impl ServeArgs {
+    /// Check and convert the HTTP settings.
+    ///
+    /// # Errors
+    /// A message naming the bad flag.
+    pub fn http_config(&self) -> Result<HttpConfig, String> {
+        let cache_control = HeaderValue::from_str(&self.cache_control)
+            .map_err(|_| format!("--cache-control {:?} is not a valid header value", self.cache_control))?;
+        let public_url = match &self.public_url {
+            None => None,
+            Some(u) => {
+                let parsed = url::Url::parse(u).map_err(|e| format!("--public-url {u:?}: {e}"))?;
+                if !matches!(parsed.scheme(), "http" | "https") || parsed.query().is_some() {
+                    return Err(format!("--public-url {u:?} must be an http(s) URL without a query"));
+                }
+                Some(u.trim_end_matches('/').to_owned())
+            }
+        };
+        Ok(HttpConfig { cache_control, public_url })
+    }
+
+    /// Cache capacity in bytes.
+    #[must_use]
+    pub fn cache_bytes(&self) -> u64 {
+        self.cache_mb * 1024 * 1024
+    }
+}

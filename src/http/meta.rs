@@ -1,0 +1,173 @@
+//! TileJSON 3.0.0, the MapLibre style and `/health`.
+//!
+//! TileJSON's `vector_layers` come from `schema` (the same list the encoder uses). The style is
+//! the template `styles/default.json` with its source pointed at this server; it references no
+//! external URL.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value as Json, json};
+
+use super::AppState;
+use crate::dataset::Dataset;
+use crate::error::AppError;
+use crate::schema::{self, Field};
+
+/// Attribution required by the boundaries' and data's licences.
+pub const ATTRIBUTION: &str = "Boundaries: Source: Office for National Statistics licensed under the Open Government Licence v.3.0; Contains OS data © Crown copyright and database right 2023. \
+LA figures: DfE, ONS, DWP (OGL v3.0). Rural/urban: mySociety (CC BY 4.0). \
+Partnership and LA-role data: partnership-map dataset compiled from cited public sources.";
+
+/// The style template, shipped in `styles/`.
+pub const STYLE_TEMPLATE: &str = include_str!("../../styles/default.json");
+
+/// Name of the vector source in the style.
+pub const SOURCE_ID: &str = "partnership-map";
+
+/// Base URL of this server for links: the configured public URL, else from `Host`.
+///
+/// # Errors
+/// [`AppError::BadRequest`] when there is no usable `Host` header.
+pub fn base_url(state: &AppState, headers: &HeaderMap) -> Result<String, AppError> {
+    if let Some(u) = &state.config.public_url {
+        return Ok(u.clone());
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    let valid = !host.is_empty()
+        && host.len() <= 255
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-:[]_".contains(&b));
+    if !valid {
+        return Err(AppError::BadRequest(
+            "the Host header is missing or malformed, so links cannot be built (or set --public-url)".to_owned(),
+        ));
+    }
+    let https = headers
+        .get("x-forwarded-proto")
+        .and_then(|h| h.to_str().ok())
+        .is_some_and(|p| p.eq_ignore_ascii_case("https"));
+    Ok(format!("{}://{host}", if https { "https" } else { "http" }))
+}
+
+fn fields_json(fields: &[Field]) -> Json {
+    fields
+        .iter()
+        .map(|f| {
+            let opt = if f.optional { " Left out when unknown." } else { "" };
+            (f.name.clone(), Json::from(format!("{}: {}.{opt}", f.ty.tilejson_name(), f.description)))
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+/// The TileJSON document for `base`.
+#[must_use]
+pub fn tilejson(ds: &Dataset, base: &str) -> Json {
+    let max = ds.max_zoom();
+    let [w, s, e, n] = ds.bounds;
+    json!({
+        "tilejson": "3.0.0",
+        "name": "partnership-map: area-based education partnerships in England",
+        "description": "England's 153 upper-tier local authorities with their area-based education partnerships, the LA's role in school improvement, DfE statistical neighbours and context figures.",
+        "version": "1.0.0",
+        "attribution": ATTRIBUTION,
+        "scheme": "xyz",
+        "tiles": [format!("{base}/tiles/{{z}}/{{x}}/{{y}}.pbf")],
+        "minzoom": 0,
+        "maxzoom": max,
+        "bounds": [round6(w), round6(s), round6(e), round6(n)],
+        "center": [round6((w + e) / 2.0), round6((s + n) / 2.0), 6],
+        "data_version": ds.version,
+        "vector_layers": [
+            {
+                "id": schema::LA_LAYER,
+                "description": "One polygon per upper-tier local authority; feature id = DfE LA number.",
+                "minzoom": 0,
+                "maxzoom": max,
+                "fields": fields_json(&schema::la_fields()),
+            },
+            {
+                "id": schema::LABEL_LAYER,
+                "description": "One label point per LA, at its pole of inaccessibility; feature id = DfE LA number.",
+                "minzoom": 0,
+                "maxzoom": max,
+                "fields": fields_json(&schema::label_fields()),
+            }
+        ]
+    })
+}
+
+fn round6(v: f64) -> f64 {
+    (v * 1e6).round() / 1e6
+}
+
+/// The MapLibre style: `template` with its source pointed at `base`.
+#[must_use]
+pub fn style(template: &Json, ds: &Dataset, base: &str) -> Json {
+    let mut style = template.clone();
+    let [w, s, e, n] = ds.bounds;
+    style["center"] = json!([round6((w + e) / 2.0), round6((s + n) / 2.0)]);
+    style["sources"][SOURCE_ID] = json!({
+        "type": "vector",
+        "tiles": [format!("{base}/tiles/{{z}}/{{x}}/{{y}}.pbf")],
+        "minzoom": 0,
+        "maxzoom": ds.max_zoom(),
+        "bounds": [round6(w), round6(s), round6(e), round6(n)],
+        "attribution": ATTRIBUTION,
+        "promoteId": "code",
+    });
+    style
+}
+
+fn json_response(state: &AppState, body: &Json) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
+            (header::CACHE_CONTROL, state.config.cache_control.clone()),
+        ],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// `GET /tiles.json`.
+///
+/// # Errors
+/// 400 for a malformed `Host`.
+pub async fn tilejson_handler(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
+    let base = base_url(&state, &headers)?;
+    Ok(json_response(&state, &tilejson(&state.dataset(), &base)))
+}
+
+/// `GET /styles/default.json`.
+///
+/// # Errors
+/// 400 for a malformed `Host`.
+pub async fn style_handler(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
+    let base = base_url(&state, &headers)?;
+    Ok(json_response(&state, &style(&state.style_template, &state.dataset(), &base)))
+}
+
+/// `GET /health`: liveness plus what is loaded. Never cached.
+pub async fn health(State(state): State<AppState>) -> Response {
+    let ds = state.dataset();
+    let (requests, renders) = state.cache.stats();
+    (
+        [(header::CACHE_CONTROL, "no-cache")],
+        axum::Json(json!({
+            "status": "ok",
+            "data_version": ds.version,
+            "local_authorities": ds.summary.las,
+            "partnerships": ds.summary.partnerships,
+            "max_zoom": ds.max_zoom(),
+            "tile_requests": requests,
+            "tile_renders": renders,
+        })),
+    )
+        .into_response()
+}

@@ -1,0 +1,61 @@
+//! Header parsing for content negotiation and conditional requests. Pure functions.
+
+/// Whether an `Accept-Encoding` value allows gzip (RFC 9110 §12.5.3, with q-values).
+#[must_use]
+pub fn accepts_gzip(accept_encoding: Option<&str>) -> bool {
+    let Some(value) = accept_encoding else { return false };
+    let mut gzip: Option<bool> = None;
+    let mut star: Option<bool> = None;
+    for item in value.split(',') {
+        let mut parts = item.split(';');
+        let coding = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let mut q_ok = true;
+        for param in parts {
+            if let Some((k, v)) = param.split_once('=') {
+                if k.trim().eq_ignore_ascii_case("q") {
+                    q_ok = v.trim().parse::<f32>().map_or(false, |q| q > 0.0);
+                }
+            }
+        }
+        match coding.as_str() {
+            "gzip" | "x-gzip" => gzip = Some(q_ok),
+            "*" => star = Some(q_ok),
+            _ => {}
+        }
+    }
+    gzip.or(star).unwrap_or(false)
+}
+
+/// Whether `If-None-Match` matches `etag` (weak comparison, as RFC 9110 §13.1.2 requires).
+#[must_use]
+pub fn none_match(if_none_match: Option<&str>, etag: &str) -> bool {
+    let Some(value) = if_none_match else { return false };
+    let bare = etag.trim_start_matches("W/");
+    value.split(',').map(str::trim).any(|candidate| candidate == "*" || candidate.trim_start_matches("W/") == bare)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gzip_is_negotiated_with_q_values() {
+        assert!(accepts_gzip(Some("gzip, deflate, br")));
+        assert!(accepts_gzip(Some("br;q=1.0, gzip;q=0.5")));
+        assert!(accepts_gzip(Some("*")));
+        assert!(!accepts_gzip(Some("gzip;q=0")));
+        assert!(!accepts_gzip(Some("*, gzip;q=0")));
+        assert!(!accepts_gzip(Some("identity")));
+        assert!(!accepts_gzip(Some("br")));
+        assert!(!accepts_gzip(None));
+    }
+
+    #[test]
+    fn if_none_match_accepts_lists_weak_tags_and_star() {
+        assert!(none_match(Some("\"a\""), "\"a\""));
+        assert!(none_match(Some("\"x\", W/\"a\""), "\"a\""));
+        assert!(none_match(Some("*"), "\"a\""));
+        assert!(!none_match(Some("\"b\""), "\"a\""));
+        assert!(!none_match(None, "\"a\""));
+    }
+}

@@ -1,0 +1,58 @@
+//! `GET /tiles/{z}/{x}/{y}.pbf` (and `.mvt`): validate, look up the cache, negotiate, answer.
+//!
+//! Contract: 200 with MVT bytes; 204 (no body) when no LA touches the tile; 304 when
+//! `If-None-Match` matches; 400 for a bad address. Always `Vary: Accept-Encoding` and the
+//! configured `Cache-Control`. The ETag is a hash of exactly the bytes sent, so it differs
+//! between the gzip and identity representations. CORS is added by the router's layer.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::AppState;
+use super::negotiate::{accepts_gzip, none_match};
+use crate::error::AppError;
+use crate::tile::TileCoord;
+
+/// MIME type of Mapbox Vector Tiles.
+pub const MVT_CONTENT_TYPE: &str = "application/vnd.mapbox-vector-tile";
+
+/// The tile handler.
+///
+/// # Errors
+/// [`AppError::BadTile`] for a bad address, [`AppError::Render`] on an internal failure.
+pub async fn tile(
+    State(state): State<AppState>,
+    Path((z, x, y)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let ds = state.dataset();
+    let coord = TileCoord::parse(&z, &x, &y, ds.max_zoom())?;
+    let cached = state
+        .cache
+        .get(ds.clone(), state.version_key(&ds), coord)
+        .await
+        .map_err(|e| AppError::Render((*e).clone()))?;
+    let mut h = HeaderMap::new();
+    h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    h.insert(header::CACHE_CONTROL, state.config.cache_control.clone());
+    let Some(tile) = cached else {
+        return Ok((StatusCode::NO_CONTENT, h).into_response());
+    };
+    let gzip = accepts_gzip(headers.get(header::ACCEPT_ENCODING).and_then(|v| v.to_str().ok()));
+    let etag = if gzip { &tile.etag_gzip } else { &tile.etag_identity };
+    if let Ok(v) = HeaderValue::from_str(etag) {
+        h.insert(header::ETAG, v);
+    }
+    if none_match(headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()), etag) {
+        return Ok((StatusCode::NOT_MODIFIED, h).into_response());
+    }
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(MVT_CONTENT_TYPE));
+    let body = if gzip {
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        tile.gzip.clone()
+    } else {
+        tile.identity()
+    };
+    Ok((StatusCode::OK, h, body).into_response())
+}

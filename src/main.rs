@@ -1,0 +1,110 @@
+//! Binary entry point: parse the command line, load the data, serve or check.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::Parser;
+use partnership_map::cache::TileCache;
+use partnership_map::config::{Cli, Command};
+use partnership_map::dataset::Dataset;
+use partnership_map::http::{AppState, router};
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .init();
+    let started = Instant::now();
+    let dataset = match Dataset::load(&cli.data.boundaries, &cli.data.data, cli.data.max_zoom) {
+        Ok(ds) => ds,
+        Err(e) => {
+            eprint!("partnership-map: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let s = &dataset.summary;
+    let loaded = format!(
+        "{} local authorities ({} vertices), {} partnerships; {} LAs with partnership data, {} with an LA-role entry, {} with any data; data version {}",
+        s.las, s.vertices, s.partnerships, s.las_with_partnerships, s.las_with_role, s.las_with_data, dataset.version
+    );
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Check => {
+            println!("ok: {loaded}");
+            for (old, new) in &s.joined_by_former_code {
+                println!("note: boundary {old} joined to {new} through former_codes");
+            }
+            ExitCode::SUCCESS
+        }
+        Command::Serve => {
+            tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "loaded {loaded}");
+            for (old, new) in &s.joined_by_former_code {
+                tracing::info!("boundary {old} joined to {new} through former_codes");
+            }
+            let config = match cli.serve.http_config() {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("partnership-map: cannot start: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let cache = TileCache::new(cli.serve.cache_bytes());
+            let state = match AppState::new(dataset, cache, config) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("partnership-map: cannot start: styles/default.json is not valid JSON: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match serve(state, cli.serve.bind) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("partnership-map: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+fn serve(state: AppState, bind: std::net::SocketAddr) -> Result<(), String> {
+    let rt = tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the runtime: {e}"))?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(bind)
+            .await
+            .map_err(|e| format!("cannot listen on {bind}: {e} (is another server using it? try --bind 127.0.0.1:0)"))?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        // Tests and scripts read this line to find the port.
+        println!("partnership-map listening on http://{addr}");
+        tracing::info!("listening on http://{addr}");
+        axum::serve(listener, router(state))
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .map_err(|e| format!("server error: {e}"))?;
+        tracing::info!("shut down cleanly");
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}

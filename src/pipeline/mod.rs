@@ -1,0 +1,85 @@
+//! Stages 1–4 of the per-tile pipeline: select → clip → snap → encode.
+//!
+//! [`render_tile`] is a pure, synchronous function of the shared dataset and a validated tile
+//! address. Simplification already happened once per zoom at load time (see
+//! `dataset::generalise`), so a request only filters, cuts and rounds.
+
+pub mod clip;
+pub mod encode;
+pub mod select;
+pub mod snap;
+
+use crate::dataset::Dataset;
+use crate::schema::{LA_LAYER, LABEL_LAYER};
+use crate::tile::{BUFFER, EXTENT, TileCoord, grid_unit};
+use clip::TilePt;
+use encode::{PointFeature, PolygonFeature};
+
+/// Why a tile could not be rendered (never the client's fault).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum RenderError {
+    /// The MVT encoder refused the geometry.
+    #[error("MVT encoding failed: {0}")]
+    Encode(String),
+    /// The dataset was prepared for fewer zooms than requested.
+    #[error("zoom {0} was not prepared by the dataset")]
+    ZoomNotPrepared(u8),
+}
+
+/// Render one tile to uncompressed MVT bytes, or `None` if no LA touches it.
+///
+/// # Errors
+/// [`RenderError`] on an internal failure.
+pub fn render_tile(ds: &Dataset, tile: TileCoord) -> Result<Option<Vec<u8>>, RenderError> {
+    let zoom = ds
+        .zooms
+        .get(usize::from(tile.z))
+        .ok_or(RenderError::ZoomNotPrepared(tile.z))?;
+    let b = tile.bounds();
+    let unit = grid_unit(tile.z);
+    let to_tile = |p: &[f64; 2]| -> TilePt { [(p[0] - b[0]) / unit, (b[3] - p[1]) / unit] };
+    let (lo, hi) = (-f64::from(BUFFER), f64::from(EXTENT + BUFFER));
+
+    let mut polygons = Vec::new();
+    for (la, parts) in select::candidates(ds, tile) {
+        let mut rings = Vec::new();
+        for part in parts {
+            let mut exterior_kept = false;
+            for (ri, ring) in zoom[la][part].iter().enumerate() {
+                if ri > 0 && !exterior_kept {
+                    break;
+                }
+                let projected: Vec<TilePt> = ring.iter().map(to_tile).collect();
+                let clipped = clip::clip_ring(&projected, lo, hi);
+                if let Some(r) = snap::snap_ring(&clipped, ri == 0) {
+                    rings.push(r);
+                    exterior_kept |= ri == 0;
+                }
+            }
+        }
+        if !rings.is_empty() {
+            polygons.push(PolygonFeature {
+                id: u64::from(ds.las[la].dfe_la_code),
+                rings,
+                attributes: &ds.attributes[la],
+            });
+        }
+    }
+
+    let mut points = Vec::new();
+    let [min_x, min_y, max_x, max_y] = b;
+    for (la, p) in ds.labels.iter().enumerate() {
+        // Labels only inside the tile proper, so each is drawn from exactly one tile.
+        if p[0] >= min_x && p[0] < max_x && p[1] > min_y && p[1] <= max_y {
+            let t = to_tile(p);
+            #[allow(clippy::cast_possible_truncation)]
+            let point = [t[0].round() as i32, t[1].round() as i32];
+            points.push(PointFeature {
+                id: u64::from(ds.las[la].dfe_la_code),
+                point,
+                attributes: &ds.label_attributes[la],
+            });
+        }
+    }
+    encode::encode(&polygons, &points, LA_LAYER, LABEL_LAYER)
+}
