@@ -93,8 +93,12 @@ impl TileCache {
         let inner = Cache::builder()
             .max_capacity(max_bytes)
             .weigher(|_k: &TileKey, v: &CachedTile| {
-                let len = v.as_ref().map_or(0, |t| t.gzip.len() + t.etag_gzip.len() * 2);
-                u32::try_from(len).unwrap_or(u32::MAX).saturating_add(ENTRY_OVERHEAD)
+                let len = v
+                    .as_ref()
+                    .map_or(0, |t| t.gzip.len() + t.etag_gzip.len() * 2);
+                u32::try_from(len)
+                    .unwrap_or(u32::MAX)
+                    .saturating_add(ENTRY_OVERHEAD)
             })
             .build();
         Self {
@@ -108,7 +112,12 @@ impl TileCache {
     ///
     /// # Errors
     /// The render error, shared among the callers that waited for it. Not cached.
-    pub async fn get(&self, ds: Arc<Dataset>, version: u64, coord: TileCoord) -> Result<CachedTile, Arc<RenderError>> {
+    pub async fn get(
+        &self,
+        ds: Arc<Dataset>,
+        version: u64,
+        coord: TileCoord,
+    ) -> Result<CachedTile, Arc<RenderError>> {
         self.requests.fetch_add(1, Ordering::Relaxed);
         let renders = Arc::clone(&self.renders);
         self.inner
@@ -118,7 +127,9 @@ impl TileCache {
                     render_tile(&ds, coord).map(|t| t.map(|raw| Arc::new(EncodedTile::new(&raw))))
                 })
                 .await;
-                rendered.unwrap_or_else(|e| Err(RenderError::Encode(format!("render task failed: {e}"))))
+                rendered.unwrap_or_else(|e| {
+                    Err(RenderError::Encode(format!("render task failed: {e}")))
+                })
             })
             .await
     }
@@ -126,7 +137,10 @@ impl TileCache {
     /// `(requests, renders)` since start: renders are misses.
     #[must_use]
     pub fn stats(&self) -> (u64, u64) {
-        (self.requests.load(Ordering::Relaxed), self.renders.load(Ordering::Relaxed))
+        (
+            self.requests.load(Ordering::Relaxed),
+            self.renders.load(Ordering::Relaxed),
+        )
     }
 
     /// Weighted size in bytes (after pending maintenance).

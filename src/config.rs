@@ -36,10 +36,20 @@ pub enum Command {
 #[derive(Debug, Args, Clone)]
 pub struct DataArgs {
     /// Directory holding england_upper_tier_las.geojson.
-    #[arg(long, global = true, env = "PARTNERSHIP_MAP_BOUNDARIES", default_value = "boundaries")]
+    #[arg(
+        long,
+        global = true,
+        env = "PARTNERSHIP_MAP_BOUNDARIES",
+        default_value = "boundaries"
+    )]
     pub boundaries: PathBuf,
     /// Directory holding local_authorities.csv, partnerships.csv, la_school_improvement.csv.
-    #[arg(long, global = true, env = "PARTNERSHIP_MAP_DATA", default_value = "data")]
+    #[arg(
+        long,
+        global = true,
+        env = "PARTNERSHIP_MAP_DATA",
+        default_value = "data"
+    )]
     pub data: PathBuf,
     /// Highest zoom served (the boundaries are generalised to 20 m, so 12 is plenty; clients overzoom).
     #[arg(long, global = true, env = "PARTNERSHIP_MAP_MAX_ZOOM", default_value_t = 12,
@@ -51,7 +61,12 @@ pub struct DataArgs {
 #[derive(Debug, Args, Clone)]
 pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port).
-    #[arg(long, global = true, env = "PARTNERSHIP_MAP_BIND", default_value = "127.0.0.1:8080")]
+    #[arg(
+        long,
+        global = true,
+        env = "PARTNERSHIP_MAP_BIND",
+        default_value = "127.0.0.1:8080"
+    )]
     pub bind: SocketAddr,
     /// Tile cache size in MiB (compressed bytes).
     #[arg(long, global = true, env = "PARTNERSHIP_MAP_CACHE_MB", default_value_t = 256,
@@ -61,7 +76,12 @@ pub struct ServeArgs {
     #[arg(long, global = true, env = "PARTNERSHIP_MAP_PUBLIC_URL")]
     pub public_url: Option<String>,
     /// Cache-Control header for tiles, TileJSON and style.
-    #[arg(long, global = true, env = "PARTNERSHIP_MAP_CACHE_CONTROL", default_value = "public, max-age=3600")]
+    #[arg(
+        long,
+        global = true,
+        env = "PARTNERSHIP_MAP_CACHE_CONTROL",
+        default_value = "public, max-age=3600"
+    )]
     pub cache_control: String,
 }
 
@@ -71,19 +91,28 @@ impl ServeArgs {
     /// # Errors
     /// A message naming the bad flag.
     pub fn http_config(&self) -> Result<HttpConfig, String> {
-        let cache_control = HeaderValue::from_str(&self.cache_control)
-            .map_err(|_| format!("--cache-control {:?} is not a valid header value", self.cache_control))?;
+        let cache_control = HeaderValue::from_str(&self.cache_control).map_err(|_| {
+            format!(
+                "--cache-control {:?} is not a valid header value",
+                self.cache_control
+            )
+        })?;
         let public_url = match &self.public_url {
             None => None,
             Some(u) => {
                 let parsed = url::Url::parse(u).map_err(|e| format!("--public-url {u:?}: {e}"))?;
                 if !matches!(parsed.scheme(), "http" | "https") || parsed.query().is_some() {
-                    return Err(format!("--public-url {u:?} must be an http(s) URL without a query"));
+                    return Err(format!(
+                        "--public-url {u:?} must be an http(s) URL without a query"
+                    ));
                 }
                 Some(u.trim_end_matches('/').to_owned())
             }
         };
-        Ok(HttpConfig { cache_control, public_url })
+        Ok(HttpConfig {
+            cache_control,
+            public_url,
+        })
     }
 
     /// Cache capacity in bytes.

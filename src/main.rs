@@ -13,7 +13,9 @@ use tracing_subscriber::EnvFilter;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
         .with_writer(std::io::stderr)
         .init();
     let started = Instant::now();
@@ -27,7 +29,13 @@ fn main() -> ExitCode {
     let s = &dataset.summary;
     let loaded = format!(
         "{} local authorities ({} vertices), {} partnerships; {} LAs with partnership data, {} with an LA-role entry, {} with any data; data version {}",
-        s.las, s.vertices, s.partnerships, s.las_with_partnerships, s.las_with_role, s.las_with_data, dataset.version
+        s.las,
+        s.vertices,
+        s.partnerships,
+        s.las_with_partnerships,
+        s.las_with_role,
+        s.las_with_data,
+        dataset.version
     );
     match cli.command.unwrap_or(Command::Serve) {
         Command::Check => {
@@ -38,7 +46,10 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Serve => {
-            tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "loaded {loaded}");
+            tracing::info!(
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "loaded {loaded}"
+            );
             for (old, new) in &s.joined_by_former_code {
                 tracing::info!("boundary {old} joined to {new} through former_codes");
             }
@@ -53,7 +64,9 @@ fn main() -> ExitCode {
             let state = match AppState::new(dataset, cache, config) {
                 Ok(s) => s,
                 Err(e) => {
-                    eprintln!("partnership-map: cannot start: styles/default.json is not valid JSON: {e}");
+                    eprintln!(
+                        "partnership-map: cannot start: styles/default.json is not valid JSON: {e}"
+                    );
                     return ExitCode::FAILURE;
                 }
             };
@@ -69,11 +82,14 @@ fn main() -> ExitCode {
 }
 
 fn serve(state: AppState, bind: std::net::SocketAddr) -> Result<(), String> {
-    let rt = tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let rt =
+        tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the runtime: {e}"))?;
     rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(bind)
-            .await
-            .map_err(|e| format!("cannot listen on {bind}: {e} (is another server using it? try --bind 127.0.0.1:0)"))?;
+        let listener = tokio::net::TcpListener::bind(bind).await.map_err(|e| {
+            format!(
+                "cannot listen on {bind}: {e} (is another server using it? try --bind 127.0.0.1:0)"
+            )
+        })?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         // Tests and scripts read this line to find the port.
         println!("partnership-map listening on http://{addr}");

@@ -92,7 +92,12 @@ pub const LA_TYPES: &[&str] = &[
 ];
 
 /// Values of `local_authorities.csv` column `rural_urban_mysoc`.
-pub const RURAL_URBAN: &[&str] = &["Urban", "Urban with rural areas", "Rural", "Sparse and rural"];
+pub const RURAL_URBAN: &[&str] = &[
+    "Urban",
+    "Urban with rural areas",
+    "Rural",
+    "Sparse and rural",
+];
 
 /// The MVT value type of a field, as TileJSON names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -260,14 +265,70 @@ pub fn la_fields() -> Vec<Field> {
     use FieldType::{Boolean, Decimal, Number, String};
     use Source::{Computed, LaRole, LaTable, MySociety, Ons, Partnerships, Verification};
     let mut f = vec![
-        field("code", String, false, Ons, "ONS GSS code of the upper-tier LA (current code; join key)", |l| s(&l.la.code)),
-        field("name", String, false, Ons, "ONS name of the LA, e.g. \"Bristol, City of\"", |l| s(&l.la.name)),
-        field("dfe_la_code", Number, false, LaTable, "DfE three-digit LA number (also the feature id)", |l| u(Some(u64::from(l.la.dfe_la_code)))),
-        field("region", String, false, LaTable, "ONS region name, e.g. \"North East\"", |l| s(&l.la.region_name)),
-        field("region_code", String, false, LaTable, "ONS region code (E12…)", |l| s(&l.la.region_code)),
-        field("la_type", String, false, LaTable, "county, unitary, metropolitan_district, london_borough, city_of_london or isles_of_scilly", |l| s(&l.la.la_type)),
-        field("london_inner_outer", String, true, LaTable, "inner or outer, for London only", |l| l.la.london_inner_outer.as_deref().and_then(s)),
-        field("partnership_count", Number, false, Partnerships, "number of partnerships recorded in this LA (a partnership spanning several LAs counts in each)", |l| u(Some(l.partnerships.len() as u64))),
+        field(
+            "code",
+            String,
+            false,
+            Ons,
+            "ONS GSS code of the upper-tier LA (current code; join key)",
+            |l| s(&l.la.code),
+        ),
+        field(
+            "name",
+            String,
+            false,
+            Ons,
+            "ONS name of the LA, e.g. \"Bristol, City of\"",
+            |l| s(&l.la.name),
+        ),
+        field(
+            "dfe_la_code",
+            Number,
+            false,
+            LaTable,
+            "DfE three-digit LA number (also the feature id)",
+            |l| u(Some(u64::from(l.la.dfe_la_code))),
+        ),
+        field(
+            "region",
+            String,
+            false,
+            LaTable,
+            "ONS region name, e.g. \"North East\"",
+            |l| s(&l.la.region_name),
+        ),
+        field(
+            "region_code",
+            String,
+            false,
+            LaTable,
+            "ONS region code (E12…)",
+            |l| s(&l.la.region_code),
+        ),
+        field(
+            "la_type",
+            String,
+            false,
+            LaTable,
+            "county, unitary, metropolitan_district, london_borough, city_of_london or isles_of_scilly",
+            |l| s(&l.la.la_type),
+        ),
+        field(
+            "london_inner_outer",
+            String,
+            true,
+            LaTable,
+            "inner or outer, for London only",
+            |l| l.la.london_inner_outer.as_deref().and_then(s),
+        ),
+        field(
+            "partnership_count",
+            Number,
+            false,
+            Partnerships,
+            "number of partnerships recorded in this LA (a partnership spanning several LAs counts in each)",
+            |l| u(Some(l.partnerships.len() as u64)),
+        ),
     ];
     for form in FORMS {
         f.push(Field {
@@ -351,8 +412,16 @@ pub fn fields_markdown() -> String {
          `[\"==\", [\"get\", \"role_convener\"], true]`.\n",
     );
     for (layer, fields, what) in [
-        (LA_LAYER, la_fields(), "one polygon per LA; feature id = `dfe_la_code`"),
-        (LABEL_LAYER, label_fields(), "one point per LA at its pole of inaccessibility; feature id = `dfe_la_code`"),
+        (
+            LA_LAYER,
+            la_fields(),
+            "one polygon per LA; feature id = `dfe_la_code`",
+        ),
+        (
+            LABEL_LAYER,
+            label_fields(),
+            "one point per LA at its pole of inaccessibility; feature id = `dfe_la_code`",
+        ),
     ] {
         let _ = write!(
             out,

@@ -55,7 +55,9 @@ pub enum TileCoordError {
         value: String,
     },
     /// Zoom above the configured maximum.
-    #[error("zoom {z} is above this server's maximum zoom {max}; clients should overzoom from {max}")]
+    #[error(
+        "zoom {z} is above this server's maximum zoom {max}; clients should overzoom from {max}"
+    )]
     ZoomTooHigh {
         /// Requested zoom.
         z: u64,
@@ -116,7 +118,12 @@ impl TileCoord {
         let limit = (1u64 << z) - 1;
         for (axis, value) in [("x", x), ("y", y)] {
             if value > limit {
-                return Err(TileCoordError::OutOfRange { axis, value, limit, z });
+                return Err(TileCoordError::OutOfRange {
+                    axis,
+                    value,
+                    limit,
+                    z,
+                });
             }
         }
         // Both fit: limit < 2^22.
@@ -134,7 +141,10 @@ impl TileCoord {
     pub fn parse(z: &str, x: &str, y_ext: &str, max_zoom: u8) -> Result<Self, TileCoordError> {
         let (y, ext) = y_ext.split_once('.').unwrap_or((y_ext, ""));
         if ext != "pbf" && ext != "mvt" {
-            return Err(TileCoordError::Format(format!(".{}", ext.chars().take(20).collect::<String>())));
+            return Err(TileCoordError::Format(format!(
+                ".{}",
+                ext.chars().take(20).collect::<String>()
+            )));
         }
         let (z, x, y) = (number("z", z)?, number("x", x)?, number("y", y)?);
         Self::new(z, x, y, max_zoom)
@@ -192,7 +202,12 @@ mod tests {
             ("a", "0", "0.pbf", "z \"a\" is not a whole number"),
             ("1", "0", "0.png", "unknown tile format \".png\""),
             ("1", "0", "0", "unknown tile format \".\""),
-            ("99999999999999999999999", "0", "0.pbf", "zoom 18446744073709551615 is above"),
+            (
+                "99999999999999999999999",
+                "0",
+                "0.pbf",
+                "zoom 18446744073709551615 is above",
+            ),
             ("0", "99999999999999999999999", "0.pbf", "outside 0..=0"),
         ];
         for (z, x, y, want) in cases {
@@ -209,6 +224,13 @@ mod tests {
         let b = TileCoord { z: 0, x: 0, y: 0 }.bounds();
         assert!((b[0] + HALF_WORLD).abs() < 1e-6 && (b[3] - HALF_WORLD).abs() < 1e-6);
         let london = lonlat_to_merc(-0.1, 51.5);
-        assert_eq!(TileCoord::containing(london, 10), TileCoord { z: 10, x: 511, y: 340 });
+        assert_eq!(
+            TileCoord::containing(london, 10),
+            TileCoord {
+                z: 10,
+                x: 511,
+                y: 340
+            }
+        );
     }
 }

@@ -37,7 +37,11 @@ pub fn parse_boundaries(path: &str, content: &str, errors: &mut LoadError) -> Ve
         }
     };
     let Some(features) = root.get("features").and_then(|f| f.as_array()) else {
-        errors.push(path, None, "not a GeoJSON FeatureCollection (no \"features\" array)");
+        errors.push(
+            path,
+            None,
+            "not a GeoJSON FeatureCollection (no \"features\" array)",
+        );
         return Vec::new();
     };
     let mut out = Vec::new();
@@ -94,7 +98,10 @@ pub fn parse_boundaries(path: &str, content: &str, errors: &mut LoadError) -> Ve
                     .iter()
                     .map(|p| {
                         let s = p.as_slice();
-                        [s.first().copied().unwrap_or(f64::NAN), s.get(1).copied().unwrap_or(f64::NAN)]
+                        [
+                            s.first().copied().unwrap_or(f64::NAN),
+                            s.get(1).copied().unwrap_or(f64::NAN),
+                        ]
                     })
                     .collect();
                 match check_ring(&coords) {
@@ -114,7 +121,12 @@ pub fn parse_boundaries(path: &str, content: &str, errors: &mut LoadError) -> Ve
             errors.push(&location, Some("geometry"), "geometry is empty");
             continue;
         }
-        out.push(Boundary { index, code, name, parts });
+        out.push(Boundary {
+            index,
+            code,
+            name,
+            parts,
+        });
     }
     out
 }
@@ -133,11 +145,12 @@ fn check_ring(ring: &[[f64; 2]]) -> Result<(), String> {
     if ring.len() < 4 {
         return Err(format!("{} positions; a ring needs at least 4", ring.len()));
     }
-    if let Some((i, p)) = ring
-        .iter()
-        .enumerate()
-        .find(|(_, p)| !(p[0].is_finite() && p[1].is_finite() && (-180.0..=180.0).contains(&p[0]) && (-85.0..=85.0).contains(&p[1])))
-    {
+    if let Some((i, p)) = ring.iter().enumerate().find(|(_, p)| {
+        !(p[0].is_finite()
+            && p[1].is_finite()
+            && (-180.0..=180.0).contains(&p[0])
+            && (-85.0..=85.0).contains(&p[1]))
+    }) {
         return Err(format!("position {i} {p:?} is not a longitude/latitude"));
     }
     if ring.first() != ring.last() {

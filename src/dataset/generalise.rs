@@ -110,7 +110,13 @@ fn ring_importance(keys: &[Key], coords: &[Merc], is_junction: &dyn Fn(&Key) -> 
         let start = (0..n).min_by_key(|&i| keys[i]).unwrap_or(0);
         let forward = keys[(start + 1) % n] <= keys[(start + n - 1) % n];
         let order: Vec<usize> = (0..=n)
-            .map(|s| if forward { (start + s) % n } else { (start + n - s) % n })
+            .map(|s| {
+                if forward {
+                    (start + s) % n
+                } else {
+                    (start + n - s) % n
+                }
+            })
             .collect();
         arc_importance(&order, keys, coords, &mut imp);
         return imp;
@@ -237,7 +243,16 @@ mod tests {
     /// Two squares sharing a wiggly vertical edge at x = 10, with a third LA to the south.
     fn two_neighbours() -> Vec<Vec<Vec<Vec<[f64; 2]>>>> {
         let edge: Vec<[f64; 2]> = (0..=20)
-            .map(|i| [10.0 + if i % 2 == 0 { 0.0 } else { 0.3 * f64::from(i % 7) }, f64::from(i)])
+            .map(|i| {
+                [
+                    10.0 + if i % 2 == 0 {
+                        0.0
+                    } else {
+                        0.3 * f64::from(i % 7)
+                    },
+                    f64::from(i),
+                ]
+            })
             .collect();
         let mut left = vec![[0.0, 0.0]];
         left.extend(edge.iter().copied());
@@ -285,7 +300,13 @@ mod tests {
 
     #[test]
     fn tiny_rings_vanish_at_low_zoom() {
-        let island = vec![vec![vec![vec![[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0], [0.0, 0.0]]]]];
+        let island = vec![vec![vec![vec![
+            [0.0, 0.0],
+            [1.0, 0.0],
+            [1.0, 1.0],
+            [0.0, 1.0],
+            [0.0, 0.0],
+        ]]]];
         let topo = build_topology(&island, ident);
         assert!(simplify_ring_with(&topo[0][0][0], 0.0, 0.5).is_some());
         assert!(simplify_ring_with(&topo[0][0][0], 0.0, 2.0).is_none());

@@ -65,10 +65,16 @@ impl Inputs {
             let path = dir.join(name);
             let shown = path.display().to_string();
             match std::fs::read_to_string(&path) {
-                Ok(content) => InputFile { path: shown, content },
+                Ok(content) => InputFile {
+                    path: shown,
+                    content,
+                },
                 Err(e) => {
                     errors.push(&shown, None, format!("cannot read file: {e}"));
-                    InputFile { path: shown, content: String::new() }
+                    InputFile {
+                        path: shown,
+                        content: String::new(),
+                    }
                 }
             }
         };
@@ -85,7 +91,12 @@ impl Inputs {
     #[must_use]
     pub fn version(&self) -> String {
         let mut h = xxhash_rust::xxh3::Xxh3::new();
-        for f in [&self.boundaries, &self.local_authorities, &self.partnerships, &self.roles] {
+        for f in [
+            &self.boundaries,
+            &self.local_authorities,
+            &self.partnerships,
+            &self.roles,
+        ] {
             h.update(&(f.content.len() as u64).to_le_bytes());
             h.update(f.content.as_bytes());
         }
@@ -169,26 +180,41 @@ impl Dataset {
             &inputs.local_authorities.content,
             &mut errors,
         );
-        let by_name: HashMap<String, String> =
-            las.iter().map(|l| (l.name.clone(), l.code.clone())).collect();
+        let by_name: HashMap<String, String> = las
+            .iter()
+            .map(|l| (l.name.clone(), l.code.clone()))
+            .collect();
         let partnerships = tables::parse_partnerships(
             &inputs.partnerships.path,
             &inputs.partnerships.content,
             &by_name,
             &mut errors,
         );
-        let roles = tables::parse_roles(&inputs.roles.path, &inputs.roles.content, &by_name, &mut errors);
+        let roles = tables::parse_roles(
+            &inputs.roles.path,
+            &inputs.roles.content,
+            &by_name,
+            &mut errors,
+        );
         let boundaries = boundaries::parse_boundaries(
             &inputs.boundaries.path,
             &inputs.boundaries.content,
             &mut errors,
         );
-        let (geometry, joined_by_former_code) =
-            join_boundaries(&las, boundaries, &inputs.boundaries.path, &inputs.local_authorities.path, &mut errors);
+        let (geometry, joined_by_former_code) = join_boundaries(
+            &las,
+            boundaries,
+            &inputs.boundaries.path,
+            &inputs.local_authorities.path,
+            &mut errors,
+        );
         errors.into_result(())?;
 
-        let index_of: HashMap<&str, usize> =
-            las.iter().enumerate().map(|(i, l)| (l.code.as_str(), i)).collect();
+        let index_of: HashMap<&str, usize> = las
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (l.code.as_str(), i))
+            .collect();
         let mut la_partnerships = vec![Vec::new(); las.len()];
         for (pi, p) in partnerships.iter().enumerate() {
             for c in &p.la_codes {
@@ -224,7 +250,12 @@ impl Dataset {
         let areas: Vec<f64> = geometry.iter().map(|la| area_km2(la)).collect();
         let mut bounds = [f64::MAX, f64::MAX, f64::MIN, f64::MIN];
         for p in geometry.iter().flatten().flatten().flatten() {
-            bounds = [bounds[0].min(p[0]), bounds[1].min(p[1]), bounds[2].max(p[0]), bounds[3].max(p[1])];
+            bounds = [
+                bounds[0].min(p[0]),
+                bounds[1].min(p[1]),
+                bounds[2].max(p[0]),
+                bounds[3].max(p[1]),
+            ];
         }
 
         let la_fields = schema::la_fields();
@@ -232,7 +263,10 @@ impl Dataset {
         let mut attributes = Vec::with_capacity(las.len());
         let mut label_attributes = Vec::with_capacity(las.len());
         for (i, la) in las.iter().enumerate() {
-            let ps: Vec<&Partnership> = la_partnerships[i].iter().map(|&p| &partnerships[p]).collect();
+            let ps: Vec<&Partnership> = la_partnerships[i]
+                .iter()
+                .map(|&p| &partnerships[p])
+                .collect();
             let facts = LaFacts {
                 la,
                 partnerships: &ps,
@@ -315,7 +349,11 @@ fn join_boundaries(
     for b in boundaries {
         let location = format!("{boundaries_path}: feature {} ({})", b.index, b.code);
         if !seen_codes.insert(b.code.clone()) {
-            errors.push(&location, Some("code"), format!("duplicate code \"{}\"", b.code));
+            errors.push(
+                &location,
+                Some("code"),
+                format!("duplicate code \"{}\"", b.code),
+            );
             continue;
         }
         let target = by_code.get(b.code.as_str()).copied().or_else(|| {
@@ -389,7 +427,9 @@ fn bbox(coords: &[Merc]) -> (Merc, Merc) {
 }
 
 fn to_polygon(part: &[TopoRing]) -> geo::Polygon<f64> {
-    let ring = |r: &TopoRing| geo::LineString::from(r.coords.iter().map(|p| (p[0], p[1])).collect::<Vec<_>>());
+    let ring = |r: &TopoRing| {
+        geo::LineString::from(r.coords.iter().map(|p| (p[0], p[1])).collect::<Vec<_>>())
+    };
     geo::Polygon::new(ring(&part[0]), part[1..].iter().map(ring).collect())
 }
 
@@ -400,7 +440,9 @@ fn label_point(la: &[Vec<TopoRing>]) -> Merc {
         .iter()
         .map(|p| to_polygon(p))
         .max_by(|a, b| a.unsigned_area().total_cmp(&b.unsigned_area()));
-    let Some(poly) = largest else { return [0.0, 0.0] };
+    let Some(poly) = largest else {
+        return [0.0, 0.0];
+    };
     match polylabel::polylabel(&poly, &10.0) {
         Ok(p) => [p.x(), p.y()],
         Err(_) => {
@@ -414,8 +456,11 @@ fn area_km2(la: &LonLatLa) -> f64 {
     let total: f64 = la
         .iter()
         .map(|part| {
-            let ring = |r: &Vec<[f64; 2]>| geo::LineString::from(r.iter().map(|p| (p[0], p[1])).collect::<Vec<_>>());
-            geo::Polygon::new(ring(&part[0]), part[1..].iter().map(ring).collect()).geodesic_area_unsigned()
+            let ring = |r: &Vec<[f64; 2]>| {
+                geo::LineString::from(r.iter().map(|p| (p[0], p[1])).collect::<Vec<_>>())
+            };
+            geo::Polygon::new(ring(&part[0]), part[1..].iter().map(ring).collect())
+                .geodesic_area_unsigned()
         })
         .sum();
     (total / 1e4).round() / 100.0

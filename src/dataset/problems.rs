@@ -35,7 +35,11 @@ pub struct LoadError {
 impl fmt::Display for LoadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.problems.len();
-        writeln!(f, "{n} problem{} in the data:", if n == 1 { "" } else { "s" })?;
+        writeln!(
+            f,
+            "{n} problem{} in the data:",
+            if n == 1 { "" } else { "s" }
+        )?;
         for p in &self.problems {
             writeln!(f, "  {p}")?;
         }
@@ -45,7 +49,12 @@ impl fmt::Display for LoadError {
 
 impl LoadError {
     /// Record a problem.
-    pub fn push(&mut self, location: impl Into<String>, field: Option<&str>, message: impl Into<String>) {
+    pub fn push(
+        &mut self,
+        location: impl Into<String>,
+        field: Option<&str>,
+        message: impl Into<String>,
+    ) {
         self.problems.push(Problem {
             location: location.into(),
             field: field.map(str::to_owned),
@@ -58,6 +67,10 @@ impl LoadError {
     /// # Errors
     /// Returns `self` when at least one problem was recorded.
     pub fn into_result<T>(self, value: T) -> Result<T, Self> {
-        if self.problems.is_empty() { Ok(value) } else { Err(self) }
+        if self.problems.is_empty() {
+            Ok(value)
+        } else {
+            Err(self)
+        }
     }
 }

@@ -38,7 +38,11 @@ fn read_table<'a>(
     let headers = match reader.headers() {
         Ok(h) => h.clone(),
         Err(e) => {
-            errors.push(format!("{path}:1"), None, format!("cannot read the header row: {e}"));
+            errors.push(
+                format!("{path}:1"),
+                None,
+                format!("cannot read the header row: {e}"),
+            );
             return None;
         }
     };
@@ -64,16 +68,26 @@ fn read_table<'a>(
     for record in reader.records() {
         match record {
             Ok(r) => {
-                let line = r.position().map_or(0, |p| usize::try_from(p.line()).unwrap_or(0));
+                let line = r
+                    .position()
+                    .map_or(0, |p| usize::try_from(p.line()).unwrap_or(0));
                 rows.push((line, r));
             }
             Err(e) => {
                 let line = e.position().map_or(0, |p| p.line());
-                errors.push(format!("{path}:{line}"), None, format!("malformed CSV row: {e}"));
+                errors.push(
+                    format!("{path}:{line}"),
+                    None,
+                    format!("malformed CSV row: {e}"),
+                );
             }
         }
     }
-    Some(Table { path, columns, rows })
+    Some(Table {
+        path,
+        columns,
+        rows,
+    })
 }
 
 impl Row<'_, '_> {
@@ -104,7 +118,10 @@ impl Row<'_, '_> {
     fn one_of(&mut self, column: &str, allowed: &[&str]) -> String {
         let v = self.get(column).to_owned();
         if !allowed.contains(&v.as_str()) {
-            let msg = format!("unknown value \"{v}\" (expected one of: {})", allowed.join(", "));
+            let msg = format!(
+                "unknown value \"{v}\" (expected one of: {})",
+                allowed.join(", ")
+            );
             self.err(column, msg);
         }
         v
@@ -190,7 +207,8 @@ impl Row<'_, '_> {
         let v = self.get(column).to_owned();
         let ok = v == "undated"
             || v.split('/').count() <= 2
-                && v.split('/').all(|y| y.len() == 4 && y.bytes().all(|b| b.is_ascii_digit()));
+                && v.split('/')
+                    .all(|y| y.len() == 4 && y.bytes().all(|b| b.is_ascii_digit()));
         if !ok {
             self.err(
                 column,
@@ -222,7 +240,10 @@ fn check_url(s: &str) -> Result<(), String> {
 
 fn is_gss_code(s: &str) -> bool {
     s.len() == 9
-        && (s.starts_with("E06") || s.starts_with("E08") || s.starts_with("E09") || s.starts_with("E10"))
+        && (s.starts_with("E06")
+            || s.starts_with("E08")
+            || s.starts_with("E09")
+            || s.starts_with("E10"))
         && s[3..].bytes().all(|b| b.is_ascii_digit())
 }
 
@@ -231,7 +252,9 @@ fn is_iso_date(s: &str) -> bool {
     b.len() == 10
         && b[4] == b'-'
         && b[7] == b'-'
-        && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
         && (1..=12).contains(&s[5..7].parse::<u8>().unwrap_or(0))
         && (1..=31).contains(&s[8..10].parse::<u8>().unwrap_or(0))
 }
@@ -262,7 +285,11 @@ const LA_COLUMNS: &[&str] = &[
 
 /// Parse `local_authorities.csv`. Checks codes, names and LA numbers are unique and well formed,
 /// enums, numbers, and that every statistical neighbour is a known LA.
-pub fn parse_local_authorities(path: &str, content: &str, errors: &mut LoadError) -> Vec<LocalAuthority> {
+pub fn parse_local_authorities(
+    path: &str,
+    content: &str,
+    errors: &mut LoadError,
+) -> Vec<LocalAuthority> {
     let Some(table) = read_table(path, content, LA_COLUMNS, errors) else {
         return Vec::new();
     };
@@ -271,29 +298,49 @@ pub fn parse_local_authorities(path: &str, content: &str, errors: &mut LoadError
     let mut names: HashMap<String, usize> = HashMap::new();
     let mut numbers: HashMap<u16, usize> = HashMap::new();
     for (line, record) in &table.rows {
-        let mut row = Row { table: &table, line: *line, record, errors };
+        let mut row = Row {
+            table: &table,
+            line: *line,
+            record,
+            errors,
+        };
         let code = row.required("code");
         if !code.is_empty() && !is_gss_code(&code) {
-            row.err("code", format!("\"{code}\" is not an upper-tier LA GSS code (E06/E08/E09/E10 + 6 digits)"));
+            row.err(
+                "code",
+                format!("\"{code}\" is not an upper-tier LA GSS code (E06/E08/E09/E10 + 6 digits)"),
+            );
         }
         if let Some(first) = codes.insert(code.clone(), *line) {
-            row.err("code", format!("duplicate code \"{code}\" (first on line {first})"));
+            row.err(
+                "code",
+                format!("duplicate code \"{code}\" (first on line {first})"),
+            );
         }
         let name = row.required("name");
         if let Some(first) = names.insert(name.clone(), *line) {
-            row.err("name", format!("duplicate name \"{name}\" (first on line {first})"));
+            row.err(
+                "name",
+                format!("duplicate name \"{name}\" (first on line {first})"),
+            );
         }
         let dfe_raw = row.get("dfe_la_code").to_owned();
         let dfe_la_code = match dfe_raw.parse::<u16>() {
             Ok(n) if (100..=999).contains(&n) => n,
             _ => {
-                row.err("dfe_la_code", format!("\"{dfe_raw}\" is not a three-digit DfE LA number"));
+                row.err(
+                    "dfe_la_code",
+                    format!("\"{dfe_raw}\" is not a three-digit DfE LA number"),
+                );
                 0
             }
         };
         if dfe_la_code != 0 {
             if let Some(first) = numbers.insert(dfe_la_code, *line) {
-                row.err("dfe_la_code", format!("duplicate LA number {dfe_la_code} (first on line {first})"));
+                row.err(
+                    "dfe_la_code",
+                    format!("duplicate LA number {dfe_la_code} (first on line {first})"),
+                );
             }
         }
         let region_code = row.required("region_code");
@@ -304,7 +351,8 @@ pub fn parse_local_authorities(path: &str, content: &str, errors: &mut LoadError
             "" => None,
             "inner" | "outer" => Some(london),
             other => {
-                let msg = format!("unknown value \"{other}\" (expected one of: inner, outer, or empty)");
+                let msg =
+                    format!("unknown value \"{other}\" (expected one of: inner, outer, or empty)");
                 row.err("london_inner_outer", msg);
                 None
             }
@@ -312,7 +360,10 @@ pub fn parse_local_authorities(path: &str, content: &str, errors: &mut LoadError
         let former_codes = split_list(row.get("former_codes"));
         for fc in &former_codes {
             if !is_gss_code(fc) {
-                row.err("former_codes", format!("\"{fc}\" is not an upper-tier LA GSS code"));
+                row.err(
+                    "former_codes",
+                    format!("\"{fc}\" is not an upper-tier LA GSS code"),
+                );
             }
         }
         let stat_neighbours = split_list(row.get("stat_neighbours"));
@@ -340,11 +391,17 @@ pub fn parse_local_authorities(path: &str, content: &str, errors: &mut LoadError
         } else if is_iso_date(&vd) {
             Some(vd)
         } else {
-            row.err("verified_date", format!("\"{vd}\" is not a date like 2026-03-31"));
+            row.err(
+                "verified_date",
+                format!("\"{vd}\" is not a date like 2026-03-31"),
+            );
             None
         };
         if verified_date.is_some() && !verified {
-            row.err("verified_date", "a verified_date is given but verified is not \"true\"");
+            row.err(
+                "verified_date",
+                "a verified_date is given but verified is not \"true\"",
+            );
         }
         let la = LocalAuthority {
             fsm_primary_pct: row.opt_f64("fsm_primary_pct_2025"),
@@ -436,17 +493,28 @@ pub fn parse_partnerships(
     let mut out = Vec::new();
     let mut ids: HashMap<String, usize> = HashMap::new();
     for (line, record) in &table.rows {
-        let mut row = Row { table: &table, line: *line, record, errors };
+        let mut row = Row {
+            table: &table,
+            line: *line,
+            record,
+            errors,
+        };
         let id = row.required("id");
         if !id.is_empty()
             && !id
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         {
-            row.err("id", format!("\"{id}\" is not a lower-case slug (a-z, 0-9, -)"));
+            row.err(
+                "id",
+                format!("\"{id}\" is not a lower-case slug (a-z, 0-9, -)"),
+            );
         }
         if let Some(first) = ids.insert(id.clone(), *line) {
-            row.err("id", format!("duplicate id \"{id}\" (first on line {first})"));
+            row.err(
+                "id",
+                format!("duplicate id \"{id}\" (first on line {first})"),
+            );
         }
         let name = row.required("name");
         let mut la_codes = Vec::new();
@@ -474,7 +542,11 @@ pub fn parse_partnerships(
         let founded_raw = row.get("founded").to_owned();
         let founded = if founded_raw.is_empty() {
             None
-        } else if let Some(y) = founded_raw.parse::<u16>().ok().filter(|y| (1800..=2100).contains(y)) {
+        } else if let Some(y) = founded_raw
+            .parse::<u16>()
+            .ok()
+            .filter(|y| (1800..=2100).contains(y))
+        {
             Some(y)
         } else {
             row.err("founded", format!("\"{founded_raw}\" is not a year"));
@@ -528,16 +600,27 @@ pub fn parse_roles(
     let mut out = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
     for (line, record) in &table.rows {
-        let mut row = Row { table: &table, line: *line, record, errors };
+        let mut row = Row {
+            table: &table,
+            line: *line,
+            record,
+            errors,
+        };
         let la_name = row.required("la_name");
         let Some(code) = la_by_name.get(&la_name).cloned() else {
             if !la_name.is_empty() {
-                row.err("la_name", format!("no local authority is named \"{la_name}\" in local_authorities.csv"));
+                row.err(
+                    "la_name",
+                    format!("no local authority is named \"{la_name}\" in local_authorities.csv"),
+                );
             }
             continue;
         };
         if let Some(first) = seen.insert(code.clone(), *line) {
-            row.err("la_name", format!("second row for \"{la_name}\" (first on line {first})"));
+            row.err(
+                "la_name",
+                format!("second row for \"{la_name}\" (first on line {first})"),
+            );
         }
         let role = LaRole {
             la_code: code,

@@ -58,8 +58,15 @@ fn fields_json(fields: &[Field]) -> Json {
     fields
         .iter()
         .map(|f| {
-            let opt = if f.optional { " Left out when unknown." } else { "" };
-            (f.name.clone(), Json::from(format!("{}: {}.{opt}", f.ty.tilejson_name(), f.description)))
+            let opt = if f.optional {
+                " Left out when unknown."
+            } else {
+                ""
+            };
+            (
+                f.name.clone(),
+                Json::from(format!("{}: {}.{opt}", f.ty.tilejson_name(), f.description)),
+            )
         })
         .collect::<serde_json::Map<_, _>>()
         .into()
@@ -127,7 +134,10 @@ pub fn style(template: &Json, ds: &Dataset, base: &str) -> Json {
 fn json_response(state: &AppState, body: &Json) -> Response {
     (
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
             (header::CACHE_CONTROL, state.config.cache_control.clone()),
         ],
         body.to_string(),
@@ -139,7 +149,10 @@ fn json_response(state: &AppState, body: &Json) -> Response {
 ///
 /// # Errors
 /// 400 for a malformed `Host`.
-pub async fn tilejson_handler(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
+pub async fn tilejson_handler(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
     let base = base_url(&state, &headers)?;
     Ok(json_response(&state, &tilejson(&state.dataset(), &base)))
 }
@@ -148,9 +161,15 @@ pub async fn tilejson_handler(State(state): State<AppState>, headers: HeaderMap)
 ///
 /// # Errors
 /// 400 for a malformed `Host`.
-pub async fn style_handler(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
+pub async fn style_handler(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
     let base = base_url(&state, &headers)?;
-    Ok(json_response(&state, &style(&state.style_template, &state.dataset(), &base)))
+    Ok(json_response(
+        &state,
+        &style(&state.style_template, &state.dataset(), &base),
+    ))
 }
 
 /// `GET /health`: liveness plus what is loaded. Never cached.

@@ -11,12 +11,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use arc_swap::ArcSwap;
+use axum::Router;
 use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderValue, Method, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::get;
-use axum::Router;
 use tower_http::cors::{Any, CorsLayer};
 
 use crate::cache::TileCache;
@@ -49,7 +49,11 @@ impl AppState {
     ///
     /// # Errors
     /// If the compiled-in style template is not valid JSON.
-    pub fn new(dataset: Dataset, cache: TileCache, config: HttpConfig) -> Result<Self, serde_json::Error> {
+    pub fn new(
+        dataset: Dataset,
+        cache: TileCache,
+        config: HttpConfig,
+    ) -> Result<Self, serde_json::Error> {
         Ok(Self {
             dataset: Arc::new(ArcSwap::from_pointee(dataset)),
             cache,

@@ -3,7 +3,9 @@
 /// Whether an `Accept-Encoding` value allows gzip (RFC 9110 §12.5.3, with q-values).
 #[must_use]
 pub fn accepts_gzip(accept_encoding: Option<&str>) -> bool {
-    let Some(value) = accept_encoding else { return false };
+    let Some(value) = accept_encoding else {
+        return false;
+    };
     let mut gzip: Option<bool> = None;
     let mut star: Option<bool> = None;
     for item in value.split(',') {
@@ -29,9 +31,14 @@ pub fn accepts_gzip(accept_encoding: Option<&str>) -> bool {
 /// Whether `If-None-Match` matches `etag` (weak comparison, as RFC 9110 §13.1.2 requires).
 #[must_use]
 pub fn none_match(if_none_match: Option<&str>, etag: &str) -> bool {
-    let Some(value) = if_none_match else { return false };
+    let Some(value) = if_none_match else {
+        return false;
+    };
     let bare = etag.trim_start_matches("W/");
-    value.split(',').map(str::trim).any(|candidate| candidate == "*" || candidate.trim_start_matches("W/") == bare)
+    value
+        .split(',')
+        .map(str::trim)
+        .any(|candidate| candidate == "*" || candidate.trim_start_matches("W/") == bare)
 }
 
 #[cfg(test)]

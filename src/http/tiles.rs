@@ -39,15 +39,31 @@ pub async fn tile(
     let Some(tile) = cached else {
         return Ok((StatusCode::NO_CONTENT, h).into_response());
     };
-    let gzip = accepts_gzip(headers.get(header::ACCEPT_ENCODING).and_then(|v| v.to_str().ok()));
-    let etag = if gzip { &tile.etag_gzip } else { &tile.etag_identity };
+    let gzip = accepts_gzip(
+        headers
+            .get(header::ACCEPT_ENCODING)
+            .and_then(|v| v.to_str().ok()),
+    );
+    let etag = if gzip {
+        &tile.etag_gzip
+    } else {
+        &tile.etag_identity
+    };
     if let Ok(v) = HeaderValue::from_str(etag) {
         h.insert(header::ETAG, v);
     }
-    if none_match(headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()), etag) {
+    if none_match(
+        headers
+            .get(header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok()),
+        etag,
+    ) {
         return Ok((StatusCode::NOT_MODIFIED, h).into_response());
     }
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(MVT_CONTENT_TYPE));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(MVT_CONTENT_TYPE),
+    );
     let body = if gzip {
         h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         tile.gzip.clone()

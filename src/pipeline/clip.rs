@@ -28,7 +28,11 @@ impl Edge {
 
     fn intersect(self, a: TilePt, b: TilePt) -> TilePt {
         // Canonical order: the same segment gives the same point whichever way it is walked.
-        let (a, b) = if (a[0], a[1]) <= (b[0], b[1]) { (a, b) } else { (b, a) };
+        let (a, b) = if (a[0], a[1]) <= (b[0], b[1]) {
+            (a, b)
+        } else {
+            (b, a)
+        };
         match self {
             Self::Left(v) | Self::Right(v) => {
                 let t = (v - a[0]) / (b[0] - a[0]);
@@ -58,7 +62,12 @@ pub fn clip_ring(ring: &[TilePt], lo: f64, hi: f64) -> Vec<TilePt> {
         return Vec::new();
     }
     let mut current = ring.to_vec();
-    for edge in [Edge::Left(lo), Edge::Right(hi), Edge::Top(lo), Edge::Bottom(hi)] {
+    for edge in [
+        Edge::Left(lo),
+        Edge::Right(hi),
+        Edge::Top(lo),
+        Edge::Bottom(hi),
+    ] {
         if current.is_empty() {
             break;
         }

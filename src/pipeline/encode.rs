@@ -63,7 +63,8 @@ pub fn encode(
             let mut enc = GeomEncoder::<f64>::new(GeomType::Polygon);
             for ring in &f.rings {
                 for p in ring {
-                    enc.add_point(f64::from(p[0]), f64::from(p[1])).map_err(mvt_err)?;
+                    enc.add_point(f64::from(p[0]), f64::from(p[1]))
+                        .map_err(mvt_err)?;
                 }
                 enc.complete_geom().map_err(mvt_err)?;
             }

@@ -1,4 +1,4 @@
-//! Stages 1–4 of the per-tile pipeline: select → clip → snap → encode.
+//! Stages 1–4 of the per-tile pipeline: select → clip → snap → make valid → encode.
 //!
 //! [`render_tile`] is a pure, synchronous function of the shared dataset and a validated tile
 //! address. Simplification already happened once per zoom at load time (see
@@ -8,6 +8,7 @@ pub mod clip;
 pub mod encode;
 pub mod select;
 pub mod snap;
+pub mod valid;
 
 use crate::dataset::Dataset;
 use crate::schema::{LA_LAYER, LABEL_LAYER};
@@ -57,6 +58,7 @@ pub fn render_tile(ds: &Dataset, tile: TileCoord) -> Result<Option<Vec<u8>>, Ren
                 }
             }
         }
+        let rings = valid::make_valid(&rings);
         if !rings.is_empty() {
             polygons.push(PolygonFeature {
                 id: u64::from(ds.las[la].dfe_la_code),

@@ -1,0 +1,110 @@
+//! Shared test helpers: the real shipped dataset, an app router, request helpers, MVT decoding.
+#![allow(dead_code)]
+
+pub mod mvt;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode};
+use http_body_util::BodyExt;
+use partnership_map::cache::TileCache;
+use partnership_map::dataset::{Dataset, Inputs};
+use partnership_map::http::{AppState, HttpConfig, router};
+use tower::ServiceExt;
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The shipped inputs, with paths shown relative to the repo (as `check` prints them).
+pub fn shipped_inputs() -> Inputs {
+    let root = repo();
+    std::env::set_current_dir(&root).expect("cd repo");
+    Inputs::read(Path::new("boundaries"), Path::new("data")).expect("shipped data readable")
+}
+
+static DATASET: OnceLock<Arc<Dataset>> = OnceLock::new();
+
+/// The shipped dataset, loaded once per test binary.
+pub fn dataset() -> Arc<Dataset> {
+    DATASET
+        .get_or_init(|| {
+            Arc::new(Dataset::from_inputs(&shipped_inputs(), 12).expect("shipped data is valid"))
+        })
+        .clone()
+}
+
+pub fn state_with(ds: Dataset, cache_bytes: u64) -> AppState {
+    let config = HttpConfig {
+        cache_control: "public, max-age=3600".parse().expect("header"),
+        public_url: None,
+    };
+    AppState::new(ds, TileCache::new(cache_bytes), config).expect("state")
+}
+
+/// A fresh app over a fresh load of the shipped data.
+pub fn app() -> axum::Router {
+    router(state_with(
+        Dataset::from_inputs(&shipped_inputs(), 12).expect("valid"),
+        64 << 20,
+    ))
+}
+
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: bytes::Bytes,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+pub async fn get(app: &axum::Router, uri: &str, headers: &[(&str, &str)]) -> Resp {
+    let mut req = Request::builder().uri(uri).header("host", "127.0.0.1:8080");
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let res = app
+        .clone()
+        .oneshot(req.body(Body::empty()).expect("request"))
+        .await
+        .expect("infallible");
+    let status = res.status();
+    let headers = res.headers().clone();
+    let body = res.into_body().collect().await.expect("body").to_bytes();
+    Resp {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// Uncompressed MVT bytes of a tile, straight from the pipeline.
+pub fn render(ds: &Dataset, z: u8, x: u32, y: u32) -> Option<Vec<u8>> {
+    let coord = partnership_map::tile::TileCoord::new(u64::from(z), u64::from(x), u64::from(y), 12)
+        .expect("valid tile");
+    partnership_map::pipeline::render_tile(ds, coord).expect("render")
+}
+
+/// Every tile at zoom `z` that intersects England's bounds.
+pub fn england_tiles(ds: &Dataset, z: u8) -> Vec<(u8, u32, u32)> {
+    use partnership_map::tile::{TileCoord, lonlat_to_merc};
+    let [w, s, e, n] = ds.bounds;
+    let a = TileCoord::containing(lonlat_to_merc(w, n), z);
+    let b = TileCoord::containing(lonlat_to_merc(e, s), z);
+    let mut out = Vec::new();
+    for x in a.x..=b.x {
+        for y in a.y..=b.y {
+            out.push((z, x, y));
+        }
+    }
+    out
+}
