@@ -64,17 +64,25 @@ fn read_table<'a>(
         );
         return None;
     }
+    // The line a record starts on, from its byte offset: exact with CRLF and quoted newlines.
+    let line_at = |byte: u64| {
+        let bytes = content.as_bytes();
+        let mut end = usize::try_from(byte).unwrap_or(usize::MAX).min(bytes.len());
+        // The reader reports the offset of the previous line's terminator.
+        while end < bytes.len() && (bytes[end] == b'\r' || bytes[end] == b'\n') {
+            end += 1;
+        }
+        bytes[..end].iter().filter(|&&b| b == b'\n').count() + 1
+    };
     let mut rows = Vec::new();
     for record in reader.records() {
         match record {
             Ok(r) => {
-                let line = r
-                    .position()
-                    .map_or(0, |p| usize::try_from(p.line()).unwrap_or(0));
+                let line = r.position().map_or(0, |p| line_at(p.byte()));
                 rows.push((line, r));
             }
             Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
+                let line = e.position().map_or(0, |p| line_at(p.byte()));
                 errors.push(
                     format!("{path}:{line}"),
                     None,

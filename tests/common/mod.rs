@@ -68,7 +68,10 @@ impl Resp {
 }
 
 pub async fn get(app: &axum::Router, uri: &str, headers: &[(&str, &str)]) -> Resp {
-    let mut req = Request::builder().uri(uri).header("host", "127.0.0.1:8080");
+    let mut req = Request::builder().uri(uri);
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        req = req.header("host", "127.0.0.1:8080");
+    }
     for (k, v) in headers {
         req = req.header(*k, *v);
     }

@@ -1,0 +1,349 @@
+//! The HTTP contract, through the router without a socket: status codes, caching headers,
+//! gzip negotiation, ETags, CORS, TileJSON and the style.
+
+mod common;
+
+use std::io::Read;
+
+use common::{app, get};
+use partnership_map::schema;
+
+const LONDON: &str = "/tiles/10/511/340.pbf";
+
+#[tokio::test]
+async fn bad_tile_addresses_get_400_with_a_plain_reason() {
+    let app = app();
+    let cases = [
+        ("/tiles/2/4/0.pbf", "x=4 is outside 0..=3 at zoom 2"),
+        ("/tiles/2/0/4.pbf", "y=4 is outside 0..=3"),
+        ("/tiles/13/0/0.pbf", "above this server's maximum zoom 12"),
+        (
+            "/tiles/99999999999999999999/0/0.pbf",
+            "above this server's maximum zoom",
+        ),
+        ("/tiles/3/-1/0.pbf", "x \"-1\" is not a whole number"),
+        ("/tiles/a/0/0.pbf", "z \"a\" is not a whole number"),
+        ("/tiles/3/0/1e3.pbf", "y \"1e3\" is not a whole number"),
+        ("/tiles/3/0/0.png", "unknown tile format \".png\""),
+        ("/tiles/3/0/0", "unknown tile format"),
+        ("/tiles/3/0/%FF.pbf", ""),
+    ];
+    for (uri, want) in cases {
+        let r = get(&app, uri, &[]).await;
+        assert_eq!(r.status, 400, "{uri}: {}", r.text());
+        assert!(r.text().contains(want), "{uri}: {}", r.text());
+        assert!(
+            r.header("content-type")
+                .is_some_and(|c| c.starts_with("text/plain")),
+            "{uri}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn unknown_paths_are_404_and_tiles_mvt_is_an_alias() {
+    let app = app();
+    for uri in [
+        "/nope",
+        "/tiles",
+        "/tiles/1/0",
+        "/tiles/1/0/0/0.pbf",
+        "/styles/other.json",
+    ] {
+        let r = get(&app, uri, &[]).await;
+        assert_eq!(r.status, 404, "{uri}");
+    }
+    let pbf = get(&app, "/tiles/6/31/20.pbf", &[]).await;
+    let mvt = get(&app, "/tiles/6/31/20.mvt", &[]).await;
+    assert_eq!(pbf.status, 200);
+    assert_eq!(pbf.body, mvt.body);
+}
+
+#[tokio::test]
+async fn empty_tiles_are_204_and_still_cacheable() {
+    let app = app();
+    let r = get(&app, "/tiles/6/33/19.pbf", &[("accept-encoding", "gzip")]).await;
+    assert_eq!(r.status, 204);
+    assert!(r.body.is_empty());
+    assert_eq!(r.header("cache-control"), Some("public, max-age=3600"));
+    assert_eq!(r.header("vary"), Some("Accept-Encoding"));
+}
+
+#[tokio::test]
+async fn gzip_is_sent_when_accepted_and_identity_otherwise_with_the_same_tile() {
+    let app = app();
+    let gz = get(&app, LONDON, &[("accept-encoding", "gzip, deflate, br")]).await;
+    assert_eq!(gz.status, 200);
+    assert_eq!(gz.header("content-encoding"), Some("gzip"));
+    assert_eq!(
+        gz.header("content-type"),
+        Some("application/vnd.mapbox-vector-tile")
+    );
+    assert!(
+        gz.headers
+            .get_all("vary")
+            .iter()
+            .any(|v| v == "Accept-Encoding")
+    );
+    let mut unzipped = Vec::new();
+    flate2::read::GzDecoder::new(&gz.body[..])
+        .read_to_end(&mut unzipped)
+        .expect("gzip body");
+
+    for ae in [None, Some("identity"), Some("gzip;q=0"), Some("br")] {
+        let headers: Vec<(&str, &str)> = ae.map(|v| ("accept-encoding", v)).into_iter().collect();
+        let plain = get(&app, LONDON, &headers).await;
+        assert_eq!(plain.status, 200);
+        assert_eq!(plain.header("content-encoding"), None, "{ae:?}");
+        assert!(
+            plain
+                .headers
+                .get_all("vary")
+                .iter()
+                .any(|v| v == "Accept-Encoding")
+        );
+        assert_eq!(
+            plain.body.as_ref(),
+            unzipped.as_slice(),
+            "{ae:?}: same tile either way"
+        );
+        assert_ne!(
+            plain.header("etag"),
+            gz.header("etag"),
+            "ETag differs per encoding"
+        );
+    }
+    let layers = common::mvt::decode(&unzipped);
+    assert!(
+        layers["local_authorities"]
+            .features
+            .iter()
+            .any(|f| f.str("name") == "Westminster")
+    );
+}
+
+#[tokio::test]
+async fn etag_is_strong_stable_and_answers_if_none_match_with_304() {
+    let app = app();
+    let first = get(&app, LONDON, &[("accept-encoding", "gzip")]).await;
+    let etag = first.header("etag").expect("etag").to_owned();
+    assert!(etag.starts_with('"') && etag.ends_with('"') && !etag.starts_with("W/"));
+    assert_eq!(
+        etag,
+        partnership_map::cache::etag(&first.body),
+        "ETag is the hash of the bytes sent"
+    );
+    let again = get(&app, LONDON, &[("accept-encoding", "gzip")]).await;
+    assert_eq!(again.header("etag"), Some(etag.as_str()));
+    assert_eq!(again.body, first.body);
+
+    let nm = get(
+        &app,
+        LONDON,
+        &[("accept-encoding", "gzip"), ("if-none-match", &etag)],
+    )
+    .await;
+    assert_eq!(nm.status, 304);
+    assert!(nm.body.is_empty());
+    assert_eq!(nm.header("etag"), Some(etag.as_str()));
+    assert_eq!(nm.header("cache-control"), Some("public, max-age=3600"));
+    let list = format!("\"other\", W/{etag}");
+    assert_eq!(
+        get(
+            &app,
+            LONDON,
+            &[("accept-encoding", "gzip"), ("if-none-match", &list)]
+        )
+        .await
+        .status,
+        304
+    );
+    // The gzip ETag does not validate the identity representation.
+    assert_eq!(
+        get(&app, LONDON, &[("if-none-match", &etag)]).await.status,
+        200
+    );
+    assert_eq!(
+        get(
+            &app,
+            LONDON,
+            &[("accept-encoding", "gzip"), ("if-none-match", "\"stale\"")]
+        )
+        .await
+        .status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn cors_allows_any_origin_on_public_resources() {
+    let app = app();
+    for uri in [LONDON, "/tiles.json", "/styles/default.json"] {
+        let r = get(&app, uri, &[("origin", "https://school.example")]).await;
+        assert_eq!(r.status, 200, "{uri}");
+        assert_eq!(r.header("access-control-allow-origin"), Some("*"), "{uri}");
+    }
+}
+
+#[tokio::test]
+async fn tilejson_describes_the_tiles_and_every_field() {
+    let app = app();
+    let r = get(&app, "/tiles.json", &[]).await;
+    assert_eq!(r.status, 200);
+    let tj: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
+    assert_eq!(tj["tilejson"], "3.0.0");
+    assert_eq!(
+        tj["tiles"][0],
+        "http://127.0.0.1:8080/tiles/{z}/{x}/{y}.pbf"
+    );
+    assert_eq!(tj["minzoom"], 0);
+    assert_eq!(tj["maxzoom"], 12);
+    let b: Vec<f64> = tj["bounds"]
+        .as_array()
+        .expect("bounds")
+        .iter()
+        .map(|v| v.as_f64().expect("num"))
+        .collect();
+    assert!(
+        b[0] < -6.3
+            && b[0] > -6.5
+            && b[2] > 1.7
+            && b[2] < 1.8
+            && b[1] > 49.8
+            && b[3] > 55.8
+            && b[3] < 55.82,
+        "{b:?}"
+    );
+    assert!(
+        tj["attribution"]
+            .as_str()
+            .expect("attribution")
+            .contains("Open Government Licence v.3.0")
+    );
+    assert!(
+        tj["attribution"]
+            .as_str()
+            .expect("attribution")
+            .contains("mySociety")
+    );
+    let layers = tj["vector_layers"].as_array().expect("layers");
+    assert_eq!(layers[0]["id"], schema::LA_LAYER);
+    assert_eq!(layers[1]["id"], schema::LABEL_LAYER);
+    for f in schema::la_fields() {
+        let d = layers[0]["fields"][&f.name]
+            .as_str()
+            .unwrap_or_else(|| panic!("{} missing", f.name));
+        assert!(d.contains(&f.description), "{}", f.name);
+    }
+    assert_eq!(
+        layers[0]["fields"].as_object().expect("fields").len(),
+        schema::la_fields().len()
+    );
+    // The public URL comes from Host, or X-Forwarded-Proto for TLS-terminating proxies.
+    let r = get(&app, "/tiles.json", &[("x-forwarded-proto", "https")]).await;
+    let tj: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
+    assert!(
+        tj["tiles"][0]
+            .as_str()
+            .expect("url")
+            .starts_with("https://127.0.0.1:8080/")
+    );
+}
+
+#[tokio::test]
+async fn a_configured_public_url_overrides_host() {
+    let mut state = common::state_with(
+        partnership_map::dataset::Dataset::from_inputs(&common::shipped_inputs(), 8)
+            .expect("valid"),
+        1 << 20,
+    );
+    let cfg = partnership_map::http::HttpConfig {
+        cache_control: "public, max-age=60".parse().expect("hv"),
+        public_url: Some("https://maps.example.org/pm".to_owned()),
+    };
+    state.config = std::sync::Arc::new(cfg);
+    let app = partnership_map::http::router(state);
+    let tj: serde_json::Value =
+        serde_json::from_slice(&get(&app, "/tiles.json", &[]).await.body).expect("json");
+    assert_eq!(
+        tj["tiles"][0],
+        "https://maps.example.org/pm/tiles/{z}/{x}/{y}.pbf"
+    );
+    assert_eq!(tj["maxzoom"], 8);
+    let r = get(&app, "/tiles/9/0/0.pbf", &[]).await;
+    assert_eq!(r.status, 400, "max zoom is configurable");
+    assert_eq!(
+        get(&app, "/tiles/8/127/83.pbf", &[])
+            .await
+            .header("cache-control"),
+        Some("public, max-age=60")
+    );
+}
+
+#[tokio::test]
+async fn the_style_points_at_this_server_and_nowhere_else() {
+    let app = app();
+    let r = get(&app, "/styles/default.json", &[]).await;
+    assert_eq!(r.status, 200);
+    let style: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
+    assert_eq!(style["version"], 8);
+    let src = &style["sources"]["partnership-map"];
+    assert_eq!(
+        src["tiles"][0],
+        "http://127.0.0.1:8080/tiles/{z}/{x}/{y}.pbf"
+    );
+    assert_eq!(src["maxzoom"], 12);
+    // No external URL anywhere: every URL-looking string is on this server.
+    let text = r.text();
+    for (i, _) in text.match_indices("://") {
+        let start = text[..i].rfind('"').map_or(0, |s| s + 1);
+        assert!(
+            text[start..].starts_with("http://127.0.0.1:8080/"),
+            "external URL in style: {}",
+            &text[start..i + 40]
+        );
+    }
+    assert!(style.get("glyphs").is_none() && style.get("sprite").is_none());
+    let ids: Vec<&str> = style["layers"]
+        .as_array()
+        .expect("layers")
+        .iter()
+        .map(|l| l["id"].as_str().expect("id"))
+        .collect();
+    assert!(
+        ids.contains(&"la-fill") && ids.contains(&"la-fill-no-data") && ids.contains(&"la-outline")
+    );
+}
+
+#[tokio::test]
+async fn a_malformed_host_is_a_client_error() {
+    let app = app();
+    let r = get(&app, "/tiles.json", &[("host", "evil\"host")]).await;
+    assert_eq!(r.status, 400);
+}
+
+#[tokio::test]
+async fn health_reports_the_data_and_is_never_cached() {
+    let app = app();
+    let r = get(&app, "/health", &[]).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("cache-control"), Some("no-cache"));
+    let h: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
+    assert_eq!(h["status"], "ok");
+    assert_eq!(h["local_authorities"], 153);
+    assert_eq!(h["partnerships"], 142);
+}
+
+#[tokio::test]
+async fn head_requests_get_headers_without_a_body() {
+    let app = app();
+    let req = axum::http::Request::head(LONDON)
+        .header("host", "x")
+        .body(axum::body::Body::empty())
+        .expect("req");
+    let res = tower::ServiceExt::oneshot(app, req)
+        .await
+        .expect("infallible");
+    assert_eq!(res.status(), 200);
+    assert!(res.headers().contains_key("etag"));
+}
