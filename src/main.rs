@@ -17,6 +17,7 @@ fn main() -> ExitCode {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let started = Instant::now();
     let dataset = match Dataset::load(&cli.data.boundaries, &cli.data.data, cli.data.max_zoom) {

@@ -312,16 +312,12 @@ fn label_points_lie_inside_their_own_polygon() {
     }
 }
 
+type EdgeSet = BTreeSet<([i64; 2], [i64; 2])>;
+
 /// Undirected edges between consecutive vertices that both polygons have, after inserting into
 /// each ring the other polygon's vertices that lie on its segments (so a collinear vertex kept by
 /// one side and dropped by the other does not count as a difference, but a real gap does).
-fn shared_edges(
-    a: &Feature,
-    b: &Feature,
-) -> (
-    BTreeSet<([i64; 2], [i64; 2])>,
-    BTreeSet<([i64; 2], [i64; 2])>,
-) {
+fn shared_edges(a: &Feature, b: &Feature) -> (EdgeSet, EdgeSet) {
     fn on_segment(p: [i64; 2], s: [i64; 2], e: [i64; 2]) -> bool {
         let cross = (e[0] - s[0]) * (p[1] - s[1]) - (e[1] - s[1]) * (p[0] - s[0]);
         cross == 0

@@ -24,8 +24,8 @@ use std::collections::HashMap;
 use super::boundaries::ring_area;
 use crate::tile::{Merc, grid_unit};
 
-/// Simplification tolerance in tile grid units (1/16 of a pixel on a 256 px tile).
-pub const TOLERANCE_UNITS: f64 = 1.0;
+/// Simplification tolerance in tile grid units (3/16 of a pixel on a 256 px tile; geojson-vt uses 3 too).
+pub const TOLERANCE_UNITS: f64 = 3.0;
 
 /// A ring prepared for per-zoom filtering: Mercator coordinates (not closed) and importances.
 #[derive(Debug, Clone)]

@@ -247,7 +247,7 @@ impl Dataset {
                 .collect(),
         );
         let labels = topo.iter().map(|la| label_point(la)).collect();
-        let areas: Vec<f64> = geometry.iter().map(|la| area_km2(la)).collect();
+        let areas: Vec<f64> = geometry.iter().map(area_km2).collect();
         let mut bounds = [f64::MAX, f64::MAX, f64::MIN, f64::MIN];
         for p in geometry.iter().flatten().flatten().flatten() {
             bounds = [

@@ -343,13 +343,13 @@ pub fn parse_local_authorities(
                 0
             }
         };
-        if dfe_la_code != 0 {
-            if let Some(first) = numbers.insert(dfe_la_code, *line) {
-                row.err(
-                    "dfe_la_code",
-                    format!("duplicate LA number {dfe_la_code} (first on line {first})"),
-                );
-            }
+        if dfe_la_code != 0
+            && let Some(first) = numbers.insert(dfe_la_code, *line)
+        {
+            row.err(
+                "dfe_la_code",
+                format!("duplicate LA number {dfe_la_code} (first on line {first})"),
+            );
         }
         let region_code = row.required("region_code");
         let region_name = row.required("region_name");

@@ -13,10 +13,10 @@ pub fn accepts_gzip(accept_encoding: Option<&str>) -> bool {
         let coding = parts.next().unwrap_or("").trim().to_ascii_lowercase();
         let mut q_ok = true;
         for param in parts {
-            if let Some((k, v)) = param.split_once('=') {
-                if k.trim().eq_ignore_ascii_case("q") {
-                    q_ok = v.trim().parse::<f32>().map_or(false, |q| q > 0.0);
-                }
+            if let Some((k, v)) = param.split_once('=')
+                && k.trim().eq_ignore_ascii_case("q")
+            {
+                q_ok = v.trim().parse::<f32>().is_ok_and(|q| q > 0.0);
             }
         }
         match coding.as_str() {

@@ -36,6 +36,19 @@ pub fn render_tile(ds: &Dataset, tile: TileCoord) -> Result<Option<Vec<u8>>, Ren
         .zooms
         .get(usize::from(tile.z))
         .ok_or(RenderError::ZoomNotPrepared(tile.z))?;
+    render_tile_from(ds, zoom, tile)
+}
+
+/// [`render_tile`] from a given level of the per-zoom geometry (`ds.zooms[..]`). Benchmarks use
+/// it to compare against the unsimplified full-resolution geometry.
+///
+/// # Errors
+/// [`RenderError`] on an internal failure.
+pub fn render_tile_from(
+    ds: &Dataset,
+    zoom: &[Vec<crate::dataset::ZoomPart>],
+    tile: TileCoord,
+) -> Result<Option<Vec<u8>>, RenderError> {
     let b = tile.bounds();
     let unit = grid_unit(tile.z);
     let to_tile = |p: &[f64; 2]| -> TilePt { [(p[0] - b[0]) / unit, (b[3] - p[1]) / unit] };

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs the whole test suite on a fresh machine: installs what is missing (GDAL, Node.js and the
+# npm dev tools), then checks formatting, lints, and runs every Rust test in release mode.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+[ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null && SUDO="sudo"
+missing=()
+command -v ogrinfo >/dev/null || missing+=(gdal-bin)
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "== installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+echo "== npm ci (web/: MapLibre style validator)"
+npm ci --prefix web --no-audit --no-fund --loglevel=error
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "== cargo clippy -D warnings"
+cargo clippy --locked --all-targets -- -D warnings
+
+echo "== cargo test (release: the suite renders a few thousand real tiles)"
+cargo test --locked --release --all-targets
