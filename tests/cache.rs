@@ -43,7 +43,7 @@ async fn the_cache_never_holds_more_bytes_than_its_bound() {
     let bound = 64 * 1024;
     let cache = TileCache::new(bound);
     let mut stored = 0usize;
-    for (z, x, y) in common::england_tiles(&ds, 7) {
+    for (z, x, y) in common::england_tiles(&ds, 8) {
         let coord = TileCoord::new(u64::from(z), u64::from(x), u64::from(y), 12).expect("tile");
         if let Some(t) = cache.get(Arc::clone(&ds), 1, coord).await.expect("render") {
             stored += t.gzip.len();
