@@ -335,3 +335,48 @@ fn the_data_version_changes_with_any_input_byte() {
     assert_ne!(a.version(), b.version());
     assert_eq!(a.version(), common::shipped_inputs().version());
 }
+
+#[test]
+fn verification_columns_reach_the_tile_attributes() {
+    use partnership_map::model::Value;
+    let mut i = common::shipped_inputs();
+    // Hartlepool's row ends with the two empty verification columns.
+    let (c, _) = edit_line(
+        &i.local_authorities.content,
+        "E06000001,Hartlepool",
+        ",97.3,0.0,2.7,,",
+        ",97.3,0.0,2.7,true,2026-10-01",
+    );
+    i.local_authorities.content = c;
+    let ds = Dataset::from_inputs(&i, 4).expect("valid");
+    let attrs = &ds.attributes[0];
+    let get = |k: &str| attrs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    assert_eq!(get("verified"), Some(Value::Bool(true)));
+    assert_eq!(
+        get("verified_date"),
+        Some(Value::Str("2026-10-01".to_owned()))
+    );
+    let get1 = |k: &str| {
+        ds.attributes[1]
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(get1("verified"), Some(Value::Bool(false)));
+    assert_eq!(get1("verified_date"), None, "unknown dates are left out");
+
+    let (c, n) = edit_line(
+        &i.local_authorities.content,
+        "E06000002,Middlesbrough",
+        ",100.0,0.0,0.0,,",
+        ",100.0,0.0,0.0,,01/10/2026",
+    );
+    i.local_authorities.content = c;
+    let got = problems(&i);
+    assert!(
+        got.iter().any(|p| p.contains(&format!(
+            "data/local_authorities.csv:{n}: column \"verified_date\": \"01/10/2026\" is not a date"
+        ))),
+        "{got:?}"
+    );
+}
