@@ -76,10 +76,8 @@ fn serve(c: &mut Criterion) {
     let state = AppState::new(
         Dataset::from_inputs(&inputs(), 12).expect("valid"),
         TileCache::new(64 << 20),
-        HttpConfig {
-            cache_control: "public, max-age=3600".parse().expect("hv"),
-            public_url: None,
-        },
+        HttpConfig::default(),
+        std::sync::Arc::new(partnership_map::store::SqliteStore::open_in_memory().expect("sqlite")),
     )
     .expect("state");
     let app = router(state);

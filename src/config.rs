@@ -83,6 +83,25 @@ pub struct ServeArgs {
         default_value = "public, max-age=3600"
     )]
     pub cache_control: String,
+    /// SQLite file for submissions (created with its directory if missing).
+    #[arg(
+        long,
+        global = true,
+        env = "PARTNERSHIP_MAP_DB",
+        default_value = "var/partnership-map.db"
+    )]
+    pub db: PathBuf,
+    /// File holding the admin bearer token (else env PARTNERSHIP_MAP_ADMIN_TOKEN; with neither, the admin API is off).
+    #[arg(long, global = true, env = "PARTNERSHIP_MAP_ADMIN_TOKEN_FILE")]
+    pub admin_token_file: Option<PathBuf>,
+    /// Submissions accepted per client IP per hour.
+    #[arg(long, global = true, env = "PARTNERSHIP_MAP_SUBMISSIONS_PER_HOUR", default_value_t = 20,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub submissions_per_hour: u32,
+    /// Days after review when a submitter's name, organisation and email are deleted.
+    #[arg(long, global = true, env = "PARTNERSHIP_MAP_RETENTION_DAYS", default_value_t = 180,
+          value_parser = clap::value_parser!(u32).range(0..=3650))]
+    pub retention_days: u32,
 }
 
 impl ServeArgs {
@@ -109,9 +128,29 @@ impl ServeArgs {
                 Some(u.trim_end_matches('/').to_owned())
             }
         };
+        let admin_token = match &self.admin_token_file {
+            Some(path) => Some(
+                std::fs::read_to_string(path)
+                    .map_err(|e| format!("--admin-token-file {}: {e}", path.display()))?
+                    .trim()
+                    .to_owned(),
+            ),
+            None => std::env::var("PARTNERSHIP_MAP_ADMIN_TOKEN")
+                .ok()
+                .map(|t| t.trim().to_owned()),
+        };
+        if let Some(t) = &admin_token
+            && t.len() < 16
+        {
+            return Err("the admin token must be at least 16 characters".to_owned());
+        }
         Ok(HttpConfig {
             cache_control,
             public_url,
+            admin_token,
+            submissions_per_hour: std::num::NonZeroU32::new(self.submissions_per_hour)
+                .unwrap_or(std::num::NonZeroU32::MIN),
+            data_source: None,
         })
     }
 

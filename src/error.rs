@@ -3,8 +3,11 @@
 //! Client mistakes get a 4xx with a plain-text explanation and are not logged as errors.
 //! Internal failures get a generic 500 body; the cause is logged here, once.
 
-use axum::http::{StatusCode, header};
+use std::collections::BTreeMap;
+
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde_json::json;
 
 use crate::pipeline::RenderError;
 use crate::tile::TileCoordError;
@@ -24,6 +27,48 @@ pub enum AppError {
     /// Rendering failed; a server bug.
     #[error(transparent)]
     Render(#[from] RenderError),
+    /// An API resource that does not exist (JSON body).
+    #[error("{0}")]
+    ApiNotFound(String),
+    /// A malformed API request (JSON body).
+    #[error("{0}")]
+    ApiBadRequest(String),
+    /// A submission failed validation: field → message.
+    #[error("the submission has problems in: {}", .0.keys().copied().collect::<Vec<_>>().join(", "))]
+    Invalid(BTreeMap<&'static str, String>),
+    /// Too many submissions from this client.
+    #[error("too many submissions from your address; try again in {retry_after} seconds")]
+    RateLimited {
+        /// Seconds until the next submission is allowed.
+        retry_after: u64,
+    },
+    /// Body type the endpoint does not take.
+    #[error(
+        "unsupported content type {0:?}: send application/json or application/x-www-form-urlencoded"
+    )]
+    UnsupportedMediaType(String),
+    /// Missing or wrong admin token.
+    #[error("a valid admin token is required (Authorization: Bearer …)")]
+    Unauthorized,
+    /// No admin token is configured, so the admin API is off.
+    #[error(
+        "the admin API is off: start the server with PARTNERSHIP_MAP_ADMIN_TOKEN or --admin-token-file"
+    )]
+    AdminOff,
+    /// New data failed validation; the old data is still served.
+    #[error("the new data has problems; still serving data version {current}")]
+    ReloadRejected {
+        /// Version still served.
+        current: String,
+        /// Every problem, `file:line: column: message`.
+        problems: Vec<String>,
+    },
+    /// Reload is not possible (no data directories known).
+    #[error("reload is not configured")]
+    ReloadUnavailable,
+    /// Storage failed; a server problem.
+    #[error("storage failure: {0}")]
+    Store(String),
 }
 
 impl AppError {
@@ -33,20 +78,71 @@ impl AppError {
         match self {
             Self::BadTile(_) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::Render(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::ApiBadRequest(_) | Self::Invalid(_) => StatusCode::BAD_REQUEST,
+            Self::ApiNotFound(_) | Self::AdminOff => StatusCode::NOT_FOUND,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::ReloadRejected { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::ReloadUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Render(_) | Self::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
+    }
+
+    /// Whether the body is JSON (API routes) rather than plain text (tiles).
+    fn is_api(&self) -> bool {
+        !matches!(
+            self,
+            Self::BadTile(_) | Self::BadRequest(_) | Self::NotFound(_) | Self::Render(_)
+        )
+    }
+}
+
+impl From<crate::store::StoreError> for AppError {
+    fn from(e: crate::store::StoreError) -> Self {
+        Self::Store(e.to_string())
     }
 }
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let body = if status.is_server_error() {
+        let message = if status.is_server_error() {
             tracing::error!(error = %self, "internal error");
-            "internal server error\n".to_owned()
+            "internal server error".to_owned()
         } else {
-            format!("{self}\n")
+            self.to_string()
         };
+        if self.is_api() {
+            let mut body = json!({ "error": message });
+            let mut res_headers =
+                vec![(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))];
+            match &self {
+                Self::Invalid(fields) => body["fields"] = json!(fields),
+                Self::ReloadRejected { problems, current } => {
+                    body["problems"] = json!(problems);
+                    body["data_version"] = json!(current);
+                }
+                Self::RateLimited { retry_after } => {
+                    if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
+                        res_headers.push((header::RETRY_AFTER, v));
+                    }
+                }
+                Self::Unauthorized => {
+                    res_headers.push((
+                        header::WWW_AUTHENTICATE,
+                        HeaderValue::from_static("Bearer realm=\"partnership-map admin\""),
+                    ));
+                }
+                _ => {}
+            }
+            let mut res = (status, axum::Json(body)).into_response();
+            for (k, v) in res_headers {
+                res.headers_mut().insert(k, v);
+            }
+            return res;
+        }
+        let body = format!("{message}\n");
         (
             status,
             [

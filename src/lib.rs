@@ -12,4 +12,6 @@ pub mod http;
 pub mod model;
 pub mod pipeline;
 pub mod schema;
+pub mod store;
+pub mod submission;
 pub mod tile;

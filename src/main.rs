@@ -1,13 +1,15 @@
 //! Binary entry point: parse the command line, load the data, serve or check.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Instant;
 
 use clap::Parser;
 use partnership_map::cache::TileCache;
 use partnership_map::config::{Cli, Command};
 use partnership_map::dataset::Dataset;
-use partnership_map::http::{AppState, router};
+use partnership_map::http::{AppState, DataSource, router};
+use partnership_map::store::{SqliteStore, SubmissionStore};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
@@ -54,15 +56,37 @@ fn main() -> ExitCode {
             for (old, new) in &s.joined_by_former_code {
                 tracing::info!("boundary {old} joined to {new} through former_codes");
             }
-            let config = match cli.serve.http_config() {
+            let mut config = match cli.serve.http_config() {
                 Ok(c) => c,
                 Err(e) => {
                     eprintln!("partnership-map: cannot start: {e}");
                     return ExitCode::FAILURE;
                 }
             };
+            config.data_source = Some(DataSource {
+                boundaries: cli.data.boundaries.clone(),
+                data: cli.data.data.clone(),
+                max_zoom: cli.data.max_zoom,
+            });
+            if config.admin_token.is_none() {
+                tracing::info!(
+                    "no admin token configured: the admin API and /admin/reload are off"
+                );
+            }
+            let store: Arc<dyn SubmissionStore> = match SqliteStore::open(&cli.serve.db) {
+                Ok(s) => Arc::new(s),
+                Err(e) => {
+                    eprintln!(
+                        "partnership-map: cannot open the submissions database {}: {e}",
+                        cli.serve.db.display()
+                    );
+                    return ExitCode::FAILURE;
+                }
+            };
+            tracing::info!(db = %cli.serve.db.display(), "submissions database ready (WAL, synchronous=FULL)");
             let cache = TileCache::new(cli.serve.cache_bytes());
-            let state = match AppState::new(dataset, cache, config) {
+            let retention_days = cli.serve.retention_days;
+            let state = match AppState::new(dataset, cache, config, store) {
                 Ok(s) => s,
                 Err(e) => {
                     eprintln!(
@@ -71,7 +95,7 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match serve(state, cli.serve.bind) {
+            match serve(state, cli.serve.bind, retention_days) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("partnership-map: {e}");
@@ -82,10 +106,12 @@ fn main() -> ExitCode {
     }
 }
 
-fn serve(state: AppState, bind: std::net::SocketAddr) -> Result<(), String> {
+fn serve(state: AppState, bind: std::net::SocketAddr, retention_days: u32) -> Result<(), String> {
     let rt =
         tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the runtime: {e}"))?;
     rt.block_on(async move {
+        tokio::spawn(reload_on_sighup(state.clone()));
+        tokio::spawn(purge_personal_data(state.clone(), retention_days));
         let listener = tokio::net::TcpListener::bind(bind).await.map_err(|e| {
             format!(
                 "cannot listen on {bind}: {e} (is another server using it? try --bind 127.0.0.1:0)"
@@ -95,10 +121,13 @@ fn serve(state: AppState, bind: std::net::SocketAddr) -> Result<(), String> {
         // Tests and scripts read this line to find the port.
         println!("partnership-map listening on http://{addr}");
         tracing::info!("listening on http://{addr}");
-        axum::serve(listener, router(state))
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-            .map_err(|e| format!("server error: {e}"))?;
+        axum::serve(
+            listener,
+            router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| format!("server error: {e}"))?;
         tracing::info!("shut down cleanly");
         Ok(())
     })
@@ -124,4 +153,43 @@ async fn shutdown_signal() {
         () = term => {},
     }
     tracing::info!("shutdown signal received; finishing in-flight requests");
+}
+
+/// SIGHUP reloads the data, like `POST /admin/reload`; invalid data is logged and not served.
+async fn reload_on_sighup(state: AppState) {
+    #[cfg(unix)]
+    {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            return;
+        };
+        while hup.recv().await.is_some() {
+            tracing::info!("SIGHUP: reloading data");
+            if let Err(e) = partnership_map::http::admin::reload(&state).await {
+                tracing::warn!("reload on SIGHUP failed: {e}");
+            }
+        }
+    }
+}
+
+/// Hourly: delete personal fields of submissions reviewed more than `days` days ago.
+async fn purge_personal_data(state: AppState, days: u32) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        let now = chrono::Utc::now();
+        let cutoff = (now - chrono::Duration::days(i64::from(days)))
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let now = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let store = state.store.clone();
+        match tokio::task::spawn_blocking(move || store.purge_personal(&cutoff, &now)).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => tracing::info!(
+                purged = n,
+                "deleted personal details of reviewed submissions (retention {days} days)"
+            ),
+            Ok(Err(e)) => tracing::warn!("retention purge failed: {e}"),
+            Err(e) => tracing::warn!("retention purge task failed: {e}"),
+        }
+    }
 }

@@ -157,3 +157,174 @@ async fn raw_get(addr: &str, path: &str) -> String {
     s.read_to_end(&mut buf).await.expect("read");
     String::from_utf8_lossy(&buf).into_owned()
 }
+
+struct Server {
+    child: std::process::Child,
+    addr: String,
+}
+
+fn start(db: &std::path::Path) -> Server {
+    let mut child = bin()
+        .args(["serve", "--bind", "127.0.0.1:0", "--max-zoom", "6", "--db"])
+        .arg(db)
+        .env("PARTNERSHIP_MAP_ADMIN_TOKEN", "durability-token-0123456789")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read");
+    let addr = line
+        .trim()
+        .rsplit("http://")
+        .next()
+        .expect("addr")
+        .to_owned();
+    assert!(addr.starts_with("127.0.0.1:"), "{line}");
+    Server { child, addr }
+}
+
+async fn raw(addr: &str, request: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    s.write_all(request.as_bytes()).await.expect("write");
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.expect("read");
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+#[test]
+fn an_acknowledged_submission_survives_kill_9() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = dir.path().join("var/pm.db");
+    let mut server = start(&db);
+    let rt = tokio::runtime::Runtime::new().expect("rt");
+    let body = r#"{"la":"E08000038","kind":"correction","message":"Barnsley Alliance has a new chair.","name":"Durable Dana","email":"dana@example.org","consent":true}"#;
+    let response = rt.block_on(raw(
+        &server.addr,
+        &format!(
+            "POST /api/submissions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    ));
+    assert!(response.starts_with("HTTP/1.1 201"), "{response}");
+    let id = response
+        .split("\"id\":\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("id")
+        .to_owned();
+    // Straight after the 201: SIGKILL, no chance to flush anything.
+    let pid = server.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-KILL", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    let status = server.child.wait().expect("wait");
+    assert!(!status.success(), "killed, not exited");
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut server.child.stderr.take().expect("stderr"), &mut err)
+        .expect("read");
+    assert!(
+        !err.contains("dana@example.org") && !err.contains("Durable Dana"),
+        "no personal data in logs: {err}"
+    );
+    assert!(err.contains(&id), "the log names the reference: {err}");
+
+    let mut again = start(&db);
+    let got = rt.block_on(raw(
+        &again.addr,
+        &format!("GET /api/admin/submissions/{id} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer durability-token-0123456789\r\nConnection: close\r\n\r\n"),
+    ));
+    assert!(got.starts_with("HTTP/1.1 200"), "{got}");
+    assert!(
+        got.contains("Barnsley Alliance has a new chair.") && got.contains("dana@example.org"),
+        "{got}"
+    );
+    let _ = again.child.kill();
+    let _ = again.child.wait();
+}
+
+#[test]
+fn sighup_reloads_the_data() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).expect("mkdir");
+    for f in [
+        "local_authorities.csv",
+        "la_school_improvement.csv",
+        "partnerships.csv",
+    ] {
+        std::fs::copy(common::repo().join("data").join(f), data.join(f)).expect("copy");
+    }
+    let mut child = bin()
+        .args([
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--max-zoom",
+            "4",
+            "--data",
+        ])
+        .arg(&data)
+        .arg("--db")
+        .arg(dir.path().join("pm.db"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read");
+    let addr = line
+        .trim()
+        .rsplit("http://")
+        .next()
+        .expect("addr")
+        .to_owned();
+    let rt = tokio::runtime::Runtime::new().expect("rt");
+    let version = |rt: &tokio::runtime::Runtime| {
+        let h = rt.block_on(raw(
+            &addr,
+            "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        ));
+        h.split("\"data_version\":\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .expect("version")
+            .to_owned()
+    };
+    let before = version(&rt);
+    let p = data.join("la_school_improvement.csv");
+    let text = std::fs::read_to_string(&p).expect("read");
+    std::fs::write(
+        &p,
+        text.replacen("Barnsley Council's cabinet", "Barnsley Council cabinet", 1),
+    )
+    .expect("write");
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    let mut after = before.clone();
+    for _ in 0..100 {
+        std::thread::sleep(Duration::from_millis(50));
+        after = version(&rt);
+        if after != before {
+            break;
+        }
+    }
+    assert_ne!(after, before, "SIGHUP reloaded the data");
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -260,6 +260,7 @@ async fn a_configured_public_url_overrides_host() {
     let cfg = partnership_map::http::HttpConfig {
         cache_control: "public, max-age=60".parse().expect("hv"),
         public_url: Some("https://maps.example.org/pm".to_owned()),
+        ..Default::default()
     };
     state.config = std::sync::Arc::new(cfg);
     let app = partnership_map::http::router(state);

@@ -39,6 +39,8 @@ pub struct InputFile {
     pub path: String,
     /// Full text.
     pub content: String,
+    /// Last modification time, if known.
+    pub modified: Option<std::time::SystemTime>,
 }
 
 /// The four input files.
@@ -66,6 +68,7 @@ impl Inputs {
             let shown = path.display().to_string();
             match std::fs::read_to_string(&path) {
                 Ok(content) => InputFile {
+                    modified: std::fs::metadata(&path).and_then(|m| m.modified()).ok(),
                     path: shown,
                     content,
                 },
@@ -74,6 +77,7 @@ impl Inputs {
                     InputFile {
                         path: shown,
                         content: String::new(),
+                        modified: None,
                     }
                 }
             }
@@ -85,6 +89,25 @@ impl Inputs {
             roles: read(data_dir, ROLES_FILE),
         };
         errors.into_result(inputs)
+    }
+
+    /// "Data as of": the date (UTC) the newest input file was last changed.
+    #[must_use]
+    pub fn data_as_of(&self) -> Option<String> {
+        [
+            &self.boundaries,
+            &self.local_authorities,
+            &self.partnerships,
+            &self.roles,
+        ]
+        .iter()
+        .filter_map(|f| f.modified)
+        .max()
+        .map(|t| {
+            chrono::DateTime::<chrono::Utc>::from(t)
+                .format("%Y-%m-%d")
+                .to_string()
+        })
     }
 
     /// A short hash of all input bytes: the data version in ETags, cache keys and downloads.
@@ -134,6 +157,8 @@ pub struct Summary {
 pub struct Dataset {
     /// Hash of the inputs.
     pub version: String,
+    /// Date the newest input file changed (`YYYY-MM-DD`), if known.
+    pub data_as_of: Option<String>,
     /// LAs in `local_authorities.csv` order.
     pub las: Vec<LocalAuthority>,
     /// Partnerships in file order.
@@ -290,6 +315,7 @@ impl Dataset {
         };
         Ok(Self {
             version: inputs.version(),
+            data_as_of: inputs.data_as_of(),
             las,
             partnerships,
             roles,

@@ -181,6 +181,7 @@ pub async fn health(State(state): State<AppState>) -> Response {
         axum::Json(json!({
             "status": "ok",
             "data_version": ds.version,
+            "data_as_of": ds.data_as_of,
             "local_authorities": ds.summary.las,
             "partnerships": ds.summary.partnerships,
             "max_zoom": ds.max_zoom(),

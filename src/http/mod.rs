@@ -3,25 +3,45 @@
 //! Handlers never set CORS headers: the CORS layer on the public read-only routes does.
 //! Every request is logged once, with its matched route, status and latency.
 
+pub mod admin;
+pub mod contribute;
 pub mod meta;
 pub mod negotiate;
+pub mod pages;
 pub mod tiles;
 
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
 use arc_swap::ArcSwap;
 use axum::Router;
-use axum::extract::{MatchedPath, Request};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{HeaderValue, Method, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 use tower_http::cors::{Any, CorsLayer};
+
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::cache::TileCache;
 use crate::dataset::Dataset;
 use crate::error::AppError;
+use crate::store::SubmissionStore;
+
+/// Where the data was loaded from, for live reloads.
+#[derive(Debug, Clone)]
+pub struct DataSource {
+    /// `--boundaries`.
+    pub boundaries: PathBuf,
+    /// `--data`.
+    pub data: PathBuf,
+    /// `--max-zoom`.
+    pub max_zoom: u8,
+}
 
 /// Settings the handlers need, validated at startup.
 #[derive(Debug, Clone)]
@@ -30,7 +50,28 @@ pub struct HttpConfig {
     pub cache_control: HeaderValue,
     /// Public base URL (no trailing slash), if configured.
     pub public_url: Option<String>,
+    /// Bearer token for the admin API; `None` turns it off.
+    pub admin_token: Option<String>,
+    /// Submissions allowed per client IP per hour.
+    pub submissions_per_hour: NonZeroU32,
+    /// Data directories, so `POST /admin/reload` and SIGHUP can reload.
+    pub data_source: Option<DataSource>,
 }
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            cache_control: HeaderValue::from_static("public, max-age=3600"),
+            public_url: None,
+            admin_token: None,
+            submissions_per_hour: NonZeroU32::new(20).unwrap_or(NonZeroU32::MIN),
+            data_source: None,
+        }
+    }
+}
+
+/// Largest accepted submission body.
+pub const MAX_SUBMISSION_BYTES: usize = 32 * 1024;
 
 /// State shared by all handlers: cheap to clone.
 #[derive(Clone)]
@@ -42,6 +83,12 @@ pub struct AppState {
     pub config: Arc<HttpConfig>,
     /// Parsed `styles/default.json`.
     pub style_template: Arc<serde_json::Value>,
+    /// Where submissions are kept.
+    pub store: Arc<dyn SubmissionStore>,
+    /// Per-IP submission limiter.
+    pub limiter: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+    /// One reload at a time.
+    pub reload_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl AppState {
@@ -53,13 +100,23 @@ impl AppState {
         dataset: Dataset,
         cache: TileCache,
         config: HttpConfig,
+        store: Arc<dyn SubmissionStore>,
     ) -> Result<Self, serde_json::Error> {
+        let quota = Quota::per_hour(config.submissions_per_hour);
         Ok(Self {
             dataset: Arc::new(ArcSwap::from_pointee(dataset)),
             cache,
+            limiter: Arc::new(RateLimiter::keyed(quota)),
             config: Arc::new(config),
             style_template: Arc::new(serde_json::from_str(meta::STYLE_TEMPLATE)?),
+            store,
+            reload_lock: Arc::new(tokio::sync::Mutex::new(())),
         })
+    }
+
+    /// Replace the served dataset atomically. In-flight requests finish on the old one.
+    pub fn swap_dataset(&self, ds: Dataset) -> Arc<Dataset> {
+        self.dataset.swap(Arc::new(ds))
     }
 
     /// The current dataset (a snapshot: a request keeps the one it started with).
@@ -87,8 +144,25 @@ pub fn router(state: AppState) -> Router {
         .route("/tiles.json", get(meta::tilejson_handler))
         .route("/styles/default.json", get(meta::style_handler))
         .layer(cors);
+    let submissions = Router::new()
+        .route("/api/submissions", post(contribute::api_submit))
+        .route(
+            "/contribute",
+            get(contribute::form_page).post(contribute::form_post),
+        )
+        .layer(DefaultBodyLimit::max(MAX_SUBMISSION_BYTES));
+    let admin = Router::new()
+        .route("/admin", get(admin::page))
+        .route("/admin/reload", post(admin::reload_handler))
+        .route("/api/admin/submissions", get(admin::list))
+        .route("/api/admin/submissions.csv", get(admin::export_csv))
+        .route("/api/admin/submissions/{id}", get(admin::one))
+        .route("/api/admin/submissions/{id}/review", post(admin::review));
     Router::new()
         .merge(public)
+        .merge(submissions)
+        .merge(admin)
+        .route("/static/{file}", get(pages::asset))
         .route("/health", get(meta::health))
         .fallback(not_found)
         .layer(middleware::from_fn(log_request))
@@ -117,4 +191,16 @@ async fn log_request(req: Request, next: Next) -> Response {
         "request"
     );
     response
+}
+
+/// The client's IP: the TCP peer (the server runs behind no proxy by default).
+#[must_use]
+pub fn client_ip(ext: &axum::http::Extensions) -> IpAddr {
+    ext.get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .or_else(|| {
+            ext.get::<axum::extract::connect_info::MockConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip())
+        })
+        .unwrap_or(IpAddr::from([127, 0, 0, 1]))
 }

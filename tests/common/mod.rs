@@ -37,11 +37,17 @@ pub fn dataset() -> Arc<Dataset> {
 }
 
 pub fn state_with(ds: Dataset, cache_bytes: u64) -> AppState {
-    let config = HttpConfig {
-        cache_control: "public, max-age=3600".parse().expect("header"),
-        public_url: None,
-    };
-    AppState::new(ds, TileCache::new(cache_bytes), config).expect("state")
+    AppState::new(
+        ds,
+        TileCache::new(cache_bytes),
+        HttpConfig::default(),
+        memory_store(),
+    )
+    .expect("state")
+}
+
+pub fn memory_store() -> Arc<dyn partnership_map::store::SubmissionStore> {
+    Arc::new(partnership_map::store::SqliteStore::open_in_memory().expect("sqlite"))
 }
 
 /// A fresh app over a fresh load of the shipped data.

@@ -1,0 +1,119 @@
+//! Server-rendered HTML: the shared layout, security headers, and the static assets.
+//!
+//! Pages are built with `maud`, which escapes every interpolated value, so text from the data
+//! or from users is only ever inserted as text. Scripts are separate files under `/static/`
+//! (the Content-Security-Policy allows no inline script).
+
+use axum::extract::Path;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use maud::{DOCTYPE, Markup, html};
+
+use crate::error::AppError;
+
+/// Who may frame a page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// Nobody (admin).
+    Deny,
+    /// Only this site (pages opened from the map).
+    SameOrigin,
+}
+
+const CSP_BASE: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'";
+
+/// An HTML response with the security headers every page carries.
+#[must_use]
+pub fn html_response(status: StatusCode, markup: Markup, framing: Framing) -> Response {
+    let (ancestors, xfo) = match framing {
+        Framing::Deny => ("'none'", "DENY"),
+        Framing::SameOrigin => ("'self'", "SAMEORIGIN"),
+    };
+    let csp = format!("{CSP_BASE}; frame-ancestors {ancestors}");
+    let mut res = (status, markup.into_string()).into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&csp) {
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static(xfo));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+/// The page skeleton.
+#[must_use]
+pub fn layout(title: &str, scripts: &[&str], body: &Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en-GB" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · partnership-map" }
+                link rel="stylesheet" href="/static/site.css";
+                @for s in scripts {
+                    script type="module" src=(format!("/static/{s}")) {}
+                }
+            }
+            body {
+                a.skip href="#main" { "Skip to content" }
+                header.site { a href="/" { "partnership-map" } " · area-based education partnerships in England" }
+                main #main { (body) }
+                footer.site {
+                    p { "Boundaries: Source: Office for National Statistics licensed under the Open Government Licence v.3.0; Contains OS data © Crown copyright and database right 2023. Rural/urban: mySociety (CC BY 4.0)." }
+                }
+            }
+        }
+    }
+}
+
+/// Static files shipped inside the binary.
+const ASSETS: &[(&str, &str, &str)] = &[
+    (
+        "site.css",
+        "text/css; charset=utf-8",
+        include_str!("../../web/static/site.css"),
+    ),
+    (
+        "contribute.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../web/static/contribute.js"),
+    ),
+    (
+        "admin.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../web/static/admin.js"),
+    ),
+];
+
+/// `GET /static/{file}`.
+///
+/// # Errors
+/// 404 for an unknown file.
+pub async fn asset(Path(file): Path<String>) -> Result<Response, AppError> {
+    let (_, mime, body) = ASSETS
+        .iter()
+        .find(|(name, _, _)| *name == file)
+        .ok_or_else(|| AppError::NotFound(format!("no static file {file:?}")))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, *mime),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        *body,
+    )
+        .into_response())
+}
