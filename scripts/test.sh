@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs the whole test suite on a fresh machine: installs what is missing (GDAL, Node.js and the
-# npm dev tools), then checks formatting, lints, and runs every Rust test in release mode.
+# Runs the whole test suite on a fresh machine: installs what is missing (GDAL, Node.js, Chromium
+# and the npm packages), checks formatting and lints, runs every Rust test in release mode, then
+# the browser tests against the release binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,13 +11,14 @@ missing=()
 command -v ogrinfo >/dev/null || missing+=(gdal-bin)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "== installing ${missing[*]}"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-echo "== npm ci (web/: MapLibre style validator)"
+echo "== npm ci (web/: MapLibre GL JS, style validator, playwright-core)"
 npm ci --prefix web --no-audit --no-fund --loglevel=error
 
 echo "== cargo fmt --check"
@@ -27,3 +29,6 @@ cargo clippy --locked --all-targets -- -D warnings
 
 echo "== cargo test (release: the suite renders a few thousand real tiles)"
 cargo test --locked --release --all-targets
+
+echo "== browser tests (headless Chromium; screenshots in test-artifacts/)"
+(cd web && node --test tests/)

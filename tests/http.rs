@@ -304,7 +304,11 @@ async fn the_style_points_at_this_server_and_nowhere_else() {
             &text[start..i + 40]
         );
     }
-    assert!(style.get("glyphs").is_none() && style.get("sprite").is_none());
+    assert_eq!(
+        style["glyphs"],
+        "http://127.0.0.1:8080/fonts/{fontstack}/{range}.pbf"
+    );
+    assert!(style.get("sprite").is_none());
     let ids: Vec<&str> = style["layers"]
         .as_array()
         .expect("layers")
@@ -347,4 +351,163 @@ async fn head_requests_get_headers_without_a_body() {
         .expect("infallible");
     assert_eq!(res.status(), 200);
     assert!(res.headers().contains_key("etag"));
+}
+
+#[tokio::test]
+async fn the_json_api_lists_las_details_and_partnerships_with_stable_fields() {
+    let app = app();
+    let r = get(&app, "/api/las", &[]).await;
+    assert_eq!(r.status, 200);
+    let v: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
+    assert_eq!(v["count"], 153);
+    let las = v["local_authorities"].as_array().expect("list");
+    let hull = las.iter().find(|l| l["code"] == "E06000010").expect("Hull");
+    assert_eq!(hull["name"], "Kingston upon Hull, City of");
+    assert_eq!(hull["stat_neighbours"].as_array().map(Vec::len), Some(10));
+    assert_eq!(hull["bbox"].as_array().map(Vec::len), Some(4));
+    for f in schema::la_fields().iter().filter(|f| !f.optional) {
+        assert!(
+            hull.get(&f.name).is_some(),
+            "{} missing from /api/las",
+            f.name
+        );
+    }
+    let etag = r.header("etag").expect("etag").to_owned();
+    assert_eq!(
+        get(&app, "/api/las", &[("if-none-match", &etag)])
+            .await
+            .status,
+        304
+    );
+
+    let d: serde_json::Value =
+        serde_json::from_slice(&get(&app, "/api/las/E09000002", &[]).await.body).expect("json");
+    assert_eq!(d["local_authority"]["name"], "Barking and Dagenham");
+    assert_eq!(d["role"]["convener"], true);
+    assert!(
+        d["role"]["source_urls"]
+            .as_array()
+            .is_some_and(|u| !u.is_empty())
+    );
+    assert!(d["partnerships"].as_array().is_some_and(|p| {
+        p.iter()
+            .any(|p| p["id"] == "barking-and-dagenham-school-improvement-partnership")
+    }));
+    assert_eq!(d["neighbours"][0]["rank"], 1);
+
+    let missing = get(&app, "/api/las/E99999999", &[]).await;
+    assert_eq!(missing.status, 404);
+    assert!(
+        missing
+            .header("content-type")
+            .is_some_and(|c| c.starts_with("application/json"))
+    );
+    assert!(
+        serde_json::from_slice::<serde_json::Value>(&missing.body).expect("json")["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("E99999999"))
+    );
+
+    let p: serde_json::Value =
+        serde_json::from_slice(&get(&app, "/api/partnerships?la=E06000061", &[]).await.body)
+            .expect("json");
+    assert!(
+        p["partnerships"].as_array().is_some_and(|ps| ps
+            .iter()
+            .any(|x| x["la_codes"].as_array().is_some_and(|c| c.len() == 2))),
+        "Educating Northants spans two LAs"
+    );
+    let all: serde_json::Value =
+        serde_json::from_slice(&get(&app, "/api/partnerships", &[]).await.body).expect("json");
+    assert_eq!(all["count"], 142);
+    assert_eq!(
+        get(&app, "/api/partnerships?la=nope", &[]).await.status,
+        404
+    );
+}
+
+#[tokio::test]
+async fn glyphs_are_served_for_the_shipped_fonts_only() {
+    let app = app();
+    let r = get(&app, "/fonts/Open%20Sans%20Semibold/0-255.pbf", &[]).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("application/x-protobuf"));
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("*"),
+        "fonts are embeddable too"
+    );
+    assert!(r.body.len() > 10_000, "{} bytes", r.body.len());
+    // A fallback stack picks the first font served here.
+    assert_eq!(
+        get(
+            &app,
+            "/fonts/Noto%20Sans%20Regular,Open%20Sans%20Regular/256-511.pbf",
+            &[]
+        )
+        .await
+        .status,
+        200
+    );
+    assert_eq!(
+        get(&app, "/fonts/Arial%20Regular/0-255.pbf", &[])
+            .await
+            .status,
+        404
+    );
+    for bad in [
+        "1-256.pbf",
+        "0-255",
+        "0-511.pbf",
+        "65536-65791.pbf",
+        "a-b.pbf",
+    ] {
+        assert_eq!(
+            get(&app, &format!("/fonts/Open%20Sans%20Regular/{bad}"), &[])
+                .await
+                .status,
+            400,
+            "{bad}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_map_page_and_vendored_maplibre_are_served_locally_with_a_strict_csp() {
+    let app = app();
+    let r = get(&app, "/", &[]).await;
+    assert_eq!(r.status, 200);
+    let page = r.text();
+    assert!(page.contains("<script type=\"module\" src=\"/static/map.js\">"));
+    assert!(
+        !page.contains("https://") || !page.contains("<script src=\"http"),
+        "no external script"
+    );
+    assert_eq!(r.header("x-frame-options"), Some("DENY"));
+    let csp = r.header("content-security-policy").expect("csp");
+    assert!(
+        csp.contains("script-src 'self'")
+            && !csp.contains("unsafe-inline")
+            && csp.contains("frame-ancestors 'none'")
+    );
+    let js = get(&app, "/vendor/maplibre-gl/maplibre-gl.mjs", &[]).await;
+    assert_eq!(js.status, 200);
+    assert!(js.body.len() > 500_000);
+    assert_eq!(
+        get(&app, "/vendor/maplibre-gl/maplibre-gl-worker.mjs", &[])
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        get(&app, "/vendor/maplibre-gl/nope.js", &[]).await.status,
+        404
+    );
+    let embed = get(&app, "/embed", &[]).await;
+    assert_eq!(embed.header("x-frame-options"), None);
+    assert!(
+        embed
+            .header("content-security-policy")
+            .is_some_and(|c| c.contains("frame-ancestors *"))
+    );
 }

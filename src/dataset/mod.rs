@@ -181,6 +181,8 @@ pub struct Dataset {
     pub index: RTree<PartEntry>,
     /// Lon/lat bounds `[west, south, east, north]`.
     pub bounds: [f64; 4],
+    /// Per LA, lon/lat bounds `[west, south, east, north]`.
+    pub la_bounds: Vec<[f64; 4]>,
     /// Counts for `check` and startup logs.
     pub summary: Summary,
 }
@@ -273,15 +275,11 @@ impl Dataset {
         );
         let labels = topo.iter().map(|la| label_point(la)).collect();
         let areas: Vec<f64> = geometry.iter().map(area_km2).collect();
-        let mut bounds = [f64::MAX, f64::MAX, f64::MIN, f64::MIN];
-        for p in geometry.iter().flatten().flatten().flatten() {
-            bounds = [
-                bounds[0].min(p[0]),
-                bounds[1].min(p[1]),
-                bounds[2].max(p[0]),
-                bounds[3].max(p[1]),
-            ];
-        }
+        let la_bounds: Vec<[f64; 4]> = geometry
+            .iter()
+            .map(|la| lonlat_bounds(la.iter().flatten().flatten()))
+            .collect();
+        let bounds = lonlat_bounds(geometry.iter().flatten().flatten().flatten());
 
         let la_fields = schema::la_fields();
         let label_fields = schema::label_fields();
@@ -327,6 +325,7 @@ impl Dataset {
             zooms,
             index,
             bounds,
+            la_bounds,
             summary,
         })
     }
@@ -427,6 +426,19 @@ fn join_boundaries(
         }
     }
     (out, former)
+}
+
+fn lonlat_bounds<'a>(points: impl Iterator<Item = &'a [f64; 2]>) -> [f64; 4] {
+    let mut b = [f64::MAX, f64::MAX, f64::MIN, f64::MIN];
+    for p in points {
+        b = [
+            b[0].min(p[0]),
+            b[1].min(p[1]),
+            b[2].max(p[0]),
+            b[3].max(p[1]),
+        ];
+    }
+    b
 }
 
 fn zoom_part(part: &[TopoRing], z: u8) -> ZoomPart {

@@ -117,6 +117,7 @@ fn round6(v: f64) -> f64 {
 #[must_use]
 pub fn style(template: &Json, ds: &Dataset, base: &str) -> Json {
     let mut style = template.clone();
+    style["glyphs"] = json!(format!("{base}/fonts/{{fontstack}}/{{range}}.pbf"));
     let [w, s, e, n] = ds.bounds;
     style["center"] = json!([round6((w + e) / 2.0), round6((s + n) / 2.0)]);
     style["sources"][SOURCE_ID] = json!({

@@ -4,11 +4,13 @@
 //! Every request is logged once, with its matched route, status and latency.
 
 pub mod admin;
+pub mod api;
 pub mod contribute;
 pub mod meta;
 pub mod negotiate;
 pub mod pages;
 pub mod tiles;
+pub mod web;
 
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
@@ -89,6 +91,8 @@ pub struct AppState {
     pub limiter: Arc<DefaultKeyedRateLimiter<IpAddr>>,
     /// One reload at a time.
     pub reload_lock: Arc<tokio::sync::Mutex<()>>,
+    /// Rendered label glyphs.
+    pub glyphs: crate::glyphs::GlyphCache,
 }
 
 impl AppState {
@@ -111,6 +115,7 @@ impl AppState {
             style_template: Arc::new(serde_json::from_str(meta::STYLE_TEMPLATE)?),
             store,
             reload_lock: Arc::new(tokio::sync::Mutex::new(())),
+            glyphs: crate::glyphs::GlyphCache::default(),
         })
     }
 
@@ -143,6 +148,10 @@ pub fn router(state: AppState) -> Router {
         .route("/tiles/{z}/{x}/{y}", get(tiles::tile))
         .route("/tiles.json", get(meta::tilejson_handler))
         .route("/styles/default.json", get(meta::style_handler))
+        .route("/fonts/{fontstack}/{range}", get(web::fonts))
+        .route("/api/las", get(api::las))
+        .route("/api/las/{code}", get(api::la))
+        .route("/api/partnerships", get(api::partnerships))
         .layer(cors);
     let submissions = Router::new()
         .route("/api/submissions", post(contribute::api_submit))
@@ -162,6 +171,9 @@ pub fn router(state: AppState) -> Router {
         .merge(public)
         .merge(submissions)
         .merge(admin)
+        .route("/", get(web::index))
+        .route("/embed", get(web::embed))
+        .route("/vendor/maplibre-gl/{file}", get(web::vendor))
         .route("/static/{file}", get(pages::asset))
         .route("/health", get(meta::health))
         .fallback(not_found)

@@ -20,7 +20,7 @@ pub enum Framing {
     SameOrigin,
 }
 
-const CSP_BASE: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'";
+const CSP_BASE: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; worker-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'";
 
 /// An HTML response with the security headers every page carries.
 #[must_use]
@@ -62,6 +62,7 @@ pub fn layout(title: &str, scripts: &[&str], body: &Markup) -> Markup {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · partnership-map" }
+                link rel="icon" href="data:,";
                 link rel="stylesheet" href="/static/site.css";
                 @for s in scripts {
                     script type="module" src=(format!("/static/{s}")) {}
@@ -80,40 +81,65 @@ pub fn layout(title: &str, scripts: &[&str], body: &Markup) -> Markup {
 }
 
 /// Static files shipped inside the binary.
-const ASSETS: &[(&str, &str, &str)] = &[
+const ASSETS: &[EmbeddedFile] = &[
     (
         "site.css",
         "text/css; charset=utf-8",
-        include_str!("../../web/static/site.css"),
+        include_bytes!("../../web/static/site.css"),
     ),
     (
         "contribute.js",
         "text/javascript; charset=utf-8",
-        include_str!("../../web/static/contribute.js"),
+        include_bytes!("../../web/static/contribute.js"),
     ),
     (
         "admin.js",
         "text/javascript; charset=utf-8",
-        include_str!("../../web/static/admin.js"),
+        include_bytes!("../../web/static/admin.js"),
+    ),
+    (
+        "map.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/static/map.js"),
+    ),
+    (
+        "map.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../web/static/map.css"),
     ),
 ];
+
+/// A file compiled into the binary: name, MIME type, bytes.
+pub type EmbeddedFile = (&'static str, &'static str, &'static [u8]);
+
+/// Answer with one of `files` by name, or 404.
+///
+/// # Errors
+/// [`AppError::NotFound`] for a name not in `files`.
+pub fn embedded(
+    files: &[EmbeddedFile],
+    name: &str,
+    cache_control: &'static str,
+) -> Result<Response, AppError> {
+    let (_, mime, body) = files
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .ok_or_else(|| AppError::NotFound(format!("no file {name:?} here")))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, *mime),
+            (header::CACHE_CONTROL, cache_control),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        *body,
+    )
+        .into_response())
+}
 
 /// `GET /static/{file}`.
 ///
 /// # Errors
 /// 404 for an unknown file.
 pub async fn asset(Path(file): Path<String>) -> Result<Response, AppError> {
-    let (_, mime, body) = ASSETS
-        .iter()
-        .find(|(name, _, _)| *name == file)
-        .ok_or_else(|| AppError::NotFound(format!("no static file {file:?}")))?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, *mime),
-            (header::CACHE_CONTROL, "public, max-age=300"),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        ],
-        *body,
-    )
-        .into_response())
+    embedded(ASSETS, &file, "public, max-age=300")
 }

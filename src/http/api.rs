@@ -1,0 +1,212 @@
+//! The public JSON API behind the web map: LAs with summary fields, one LA in full, and
+//! partnerships. Field names are stable and match the tile attributes (`docs/FIELDS.md`).
+//! Nothing here ever contains a submitter's details.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::negotiate::none_match;
+use crate::cache::etag;
+use crate::dataset::Dataset;
+use crate::error::AppError;
+use crate::model::Partnership;
+
+fn round6(v: f64) -> f64 {
+    (v * 1e6).round() / 1e6
+}
+
+/// Summary of LA `i`: every tile attribute, plus bounds, label point and neighbours as a list.
+fn la_summary(ds: &Dataset, i: usize) -> Value {
+    let mut o: serde_json::Map<String, Value> = ds.attributes[i]
+        .iter()
+        .map(|(k, v)| (k.clone(), v.to_json()))
+        .collect();
+    let la = &ds.las[i];
+    o.insert("stat_neighbours".into(), json!(la.stat_neighbours));
+    o.insert(
+        "stat_neighbours_closeness".into(),
+        json!(la.stat_neighbours_closeness),
+    );
+    o.insert("bbox".into(), json!(ds.la_bounds[i].map(round6)));
+    o.insert("label".into(), json!(ds.label_lonlat(i).map(round6)));
+    Value::Object(o)
+}
+
+fn partnership_json(ds: &Dataset, p: &Partnership) -> Value {
+    let la_names: Vec<&str> = p
+        .la_codes
+        .iter()
+        .filter_map(|c| {
+            ds.las
+                .iter()
+                .find(|l| &l.code == c)
+                .map(|l| l.name.as_str())
+        })
+        .collect();
+    json!({
+        "id": p.id,
+        "name": p.name,
+        "la_codes": p.la_codes,
+        "la_names": la_names,
+        "form": p.form,
+        "phases": p.phases,
+        "focus": p.focus,
+        "la_involvement": p.la_involvement,
+        "legal_form": p.legal_form,
+        "membership": p.membership,
+        "founded": p.founded,
+        "website": p.website,
+        "source_urls": p.source_urls,
+        "evidence_date": p.evidence_date,
+        "notes": p.notes,
+    })
+}
+
+fn find_la(ds: &Dataset, code: &str) -> Result<usize, AppError> {
+    ds.las.iter().position(|l| l.code == code).ok_or_else(|| {
+        AppError::ApiNotFound(format!(
+            "no local authority with code {:?}",
+            code.chars().take(20).collect::<String>()
+        ))
+    })
+}
+
+/// JSON with a strong ETag and revalidation (`no-cache`): cheap 304s after a data reload check.
+fn json_with_etag(headers: &HeaderMap, body: &Value) -> Response {
+    let bytes = body.to_string();
+    let tag = etag(bytes.as_bytes());
+    let mut h = HeaderMap::new();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    if let Ok(v) = HeaderValue::from_str(&tag) {
+        h.insert(header::ETAG, v);
+    }
+    if none_match(
+        headers
+            .get(header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok()),
+        &tag,
+    ) {
+        return (axum::http::StatusCode::NOT_MODIFIED, h).into_response();
+    }
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    (h, bytes).into_response()
+}
+
+/// `GET /api/las`: all LAs with summary fields.
+pub async fn las(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let ds = state.dataset();
+    let items: Vec<Value> = (0..ds.las.len()).map(|i| la_summary(&ds, i)).collect();
+    json_with_etag(
+        &headers,
+        &json!({
+            "data_version": ds.version,
+            "data_as_of": ds.data_as_of,
+            "count": items.len(),
+            "local_authorities": items,
+        }),
+    )
+}
+
+/// `GET /api/las/{code}`: one LA in full: summary, its own role, every partnership, neighbours.
+///
+/// # Errors
+/// 404 (JSON) for an unknown code.
+pub async fn la(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(code): Path<String>,
+) -> Result<Response, AppError> {
+    let ds = state.dataset();
+    let i = find_la(&ds, &code)?;
+    let la = &ds.las[i];
+    let role = ds.la_role[i].map(|r| {
+        let r = &ds.roles[r];
+        json!({
+            "funder": r.funder,
+            "convener": r.convener,
+            "deliverer": r.deliverer,
+            "traded_service": r.traded_service,
+            "summary": r.summary,
+            "source_urls": r.source_urls,
+            "evidence_date": r.evidence_date,
+        })
+    });
+    let partnerships: Vec<Value> = ds.la_partnerships[i]
+        .iter()
+        .map(|&p| partnership_json(&ds, &ds.partnerships[p]))
+        .collect();
+    let neighbours: Vec<Value> = la
+        .stat_neighbours
+        .iter()
+        .zip(
+            la.stat_neighbours_closeness
+                .iter()
+                .map(String::as_str)
+                .chain(std::iter::repeat("")),
+        )
+        .enumerate()
+        .map(|(rank, (code, closeness))| {
+            let name = ds
+                .las
+                .iter()
+                .find(|l| &l.code == code)
+                .map_or("", |l| l.name.as_str());
+            json!({ "rank": rank + 1, "code": code, "name": name, "closeness": closeness })
+        })
+        .collect();
+    Ok(json_with_etag(
+        &headers,
+        &json!({
+            "data_version": ds.version,
+            "data_as_of": ds.data_as_of,
+            "local_authority": la_summary(&ds, i),
+            "role": role,
+            "partnerships": partnerships,
+            "neighbours": neighbours,
+        }),
+    ))
+}
+
+/// Query of `/api/partnerships`.
+#[derive(Debug, Deserialize)]
+pub struct PartnershipQuery {
+    /// LA code; all partnerships when absent.
+    pub la: Option<String>,
+}
+
+/// `GET /api/partnerships?la={code}`.
+///
+/// # Errors
+/// 404 (JSON) for an unknown LA code.
+pub async fn partnerships(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<PartnershipQuery>,
+) -> Result<Response, AppError> {
+    let ds = state.dataset();
+    let items: Vec<Value> = match q.la.as_deref() {
+        Some(code) => {
+            let i = find_la(&ds, code)?;
+            ds.la_partnerships[i]
+                .iter()
+                .map(|&p| partnership_json(&ds, &ds.partnerships[p]))
+                .collect()
+        }
+        None => ds
+            .partnerships
+            .iter()
+            .map(|p| partnership_json(&ds, p))
+            .collect(),
+    };
+    Ok(json_with_etag(
+        &headers,
+        &json!({ "data_version": ds.version, "count": items.len(), "partnerships": items }),
+    ))
+}

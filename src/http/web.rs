@@ -1,0 +1,258 @@
+//! The interactive map at `/`, the chrome-less `/embed`, MapLibre GL JS (embedded at build
+//! time from npm) and the label glyphs.
+//!
+//! The page is a server-rendered shell; `web/static/map.js` does the rest in the browser with
+//! the server's own style, tiles, glyphs and JSON API, so it works offline. `/` may not be
+//! framed; `/embed` may be framed by any site.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use maud::{DOCTYPE, Markup, html};
+
+use super::AppState;
+use super::pages::{EmbeddedFile, Framing, embedded, html_response};
+use crate::error::AppError;
+use crate::glyphs::{self, GlyphError};
+use crate::schema;
+
+/// MapLibre GL JS files, copied from `web/node_modules` into the binary at build time.
+const VENDOR: &[EmbeddedFile] = &[
+    (
+        "maplibre-gl.mjs",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/node_modules/maplibre-gl/dist/maplibre-gl.mjs"),
+    ),
+    (
+        "maplibre-gl-worker.mjs",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/node_modules/maplibre-gl/dist/maplibre-gl-worker.mjs"),
+    ),
+    (
+        "maplibre-gl.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../web/node_modules/maplibre-gl/dist/maplibre-gl.css"),
+    ),
+    (
+        "LICENSE.txt",
+        "text/plain; charset=utf-8",
+        include_bytes!("../../web/node_modules/maplibre-gl/LICENSE.txt"),
+    ),
+];
+
+/// `GET /vendor/maplibre-gl/{file}`.
+///
+/// # Errors
+/// 404 for an unknown file.
+pub async fn vendor(Path(file): Path<String>) -> Result<Response, AppError> {
+    embedded(VENDOR, &file, "public, max-age=86400")
+}
+
+/// `GET /fonts/{fontstack}/{range}.pbf`.
+///
+/// # Errors
+/// 404 for an unknown font stack, 400 for a malformed range.
+pub async fn fonts(
+    State(state): State<AppState>,
+    Path((stack, range)): Path<(String, String)>,
+) -> Result<Response, AppError> {
+    let glyph_err = |e: GlyphError| match e {
+        GlyphError::UnknownFont(_) => AppError::NotFound(e.to_string()),
+        GlyphError::BadRange(_) => AppError::BadRequest(e.to_string()),
+        GlyphError::Render(m) => AppError::Store(m),
+    };
+    let font = glyphs::pick_font(&stack).map_err(glyph_err)?;
+    let start = glyphs::parse_range(&range).map_err(glyph_err)?;
+    let bytes = state.glyphs.get(font, start).await.map_err(glyph_err)?;
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/x-protobuf"),
+            ),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=86400"),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+fn checkbox_group(legend: &str, name: &str, values: &[&str], label: fn(&str) -> String) -> Markup {
+    html! {
+        details.filter-group {
+            summary { (legend) }
+            fieldset {
+                legend.visually-hidden { (legend) }
+                @for v in values {
+                    label.check {
+                        input type="checkbox" name=(name) value=(v);
+                        " " (label(v))
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn words(s: &str) -> String {
+    let s = s.replace('_', " ");
+    let mut c = s.chars();
+    c.next().map_or_else(String::new, |f| {
+        f.to_uppercase().collect::<String>() + c.as_str()
+    })
+}
+
+fn shell(title: &str, embed: bool, body: &Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en-GB" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) }
+                link rel="icon" href="data:,";
+                meta name="description" content="Area-based education partnerships and the role of each local authority in school improvement, across England's 153 upper-tier local authorities.";
+                link rel="stylesheet" href="/vendor/maplibre-gl/maplibre-gl.css";
+                link rel="stylesheet" href="/static/map.css";
+                script type="module" src="/static/map.js" {}
+            }
+            body.map-page.embed[embed] data-mode=(if embed { "embed" } else { "full" }) { (body) }
+        }
+    }
+}
+
+/// `GET /`: the interactive map.
+pub async fn index(State(state): State<AppState>) -> Response {
+    let ds = state.dataset();
+    let mut regions: Vec<&str> = ds.las.iter().map(|l| l.region_name.as_str()).collect();
+    regions.sort_unstable();
+    regions.dedup();
+    let mut las: Vec<_> = ds.las.iter().collect();
+    las.sort_by(|a, b| a.name.cmp(&b.name));
+    let body = html! {
+        a.skip href="#panel" { "Skip to filters and details" }
+        header.bar {
+            h1 { "partnership-map" span.tagline { " · how schools in England work together" } }
+            div.search role="search" {
+                label.visually-hidden for="search" { "Find a local authority" }
+                input #search type="search" placeholder="Find a local authority…" autocomplete="off"
+                    role="combobox" aria-autocomplete="list" aria-expanded="false" aria-controls="search-results";
+                ul #search-results role="listbox" aria-label="Matching local authorities" hidden {}
+            }
+            nav.actions aria-label="Views" {
+                button #toggle-panel type="button" aria-controls="panel" aria-expanded="true" { "Filters" }
+                button #toggle-list type="button" aria-controls="list-view" aria-pressed="false" { "List view" }
+                button #open-share type="button" { "Share / embed" }
+            }
+        }
+        div.layout {
+            aside #panel aria-label="Filters and details" {
+                section #details aria-labelledby="details-h" aria-live="polite" {
+                    h2 #details-h { "Local authority" }
+                    p.hint { "Select a local authority on the map, in the list view or with the search." }
+                }
+                section #filters aria-labelledby="filters-h" {
+                    h2 #filters-h { "Filters" }
+                    p #match-count role="status" aria-live="polite" { "Loading…" }
+                    div.field {
+                        label for="measure" { "Colour by" }
+                        select #measure {
+                            option value="count" { "Number of partnerships" }
+                            option value="role" { "LA role" }
+                            option value="verified" { "Verified status" }
+                        }
+                    }
+                    div.field {
+                        label for="similar" { "LAs similar to…" }
+                        select #similar {
+                            option value="" { "(none)" }
+                            @for l in &las { option value=(l.code) { (l.name) } }
+                        }
+                    }
+                    (checkbox_group("Form of partnership", "form", schema::FORMS, words))
+                    (checkbox_group("Focus", "focus", schema::FOCUS, words))
+                    (checkbox_group("Phase", "phase", schema::PHASES, words))
+                    (checkbox_group("LA role", "role", schema::ROLES, words))
+                    (checkbox_group("Region", "region", &regions, str::to_owned))
+                    (checkbox_group("LA type", "la_type", schema::LA_TYPES, words))
+                    (checkbox_group("Free school meals (primary)", "fsm", &["low", "mid", "high"], |v| match v {
+                        "low" => "Below 20%".to_owned(),
+                        "mid" => "20% to 30%".to_owned(),
+                        _ => "Above 30%".to_owned(),
+                    }))
+                    (checkbox_group("Rurality (mySociety)", "rural", schema::RURAL_URBAN, str::to_owned))
+                    label.check { input #verified-only type="checkbox" name="verified" value="true"; " Verified by the LA only" }
+                    button #clear type="button" { "Clear all" }
+                }
+                section #similar-list aria-labelledby="similar-h" hidden {
+                    h2 #similar-h { "Statistical neighbours" }
+                    ol {}
+                }
+            }
+            div #map role="region" aria-label="Map of local authorities; use the search or the list view to select one with the keyboard" {}
+            div #legend aria-label="Legend" {}
+            section #list-view aria-labelledby="list-h" hidden {
+                h2 #list-h { "Local authorities" }
+                table {
+                    caption #list-caption { "Local authorities matching the filters" }
+                    thead { tr {
+                        th scope="col" aria-sort="ascending" { button type="button" data-sort="name" { "Name" } }
+                        th scope="col" { button type="button" data-sort="region" { "Region" } }
+                        th scope="col" { button type="button" data-sort="la_type" { "Type" } }
+                        th scope="col" { button type="button" data-sort="partnership_count" { "Partnerships" } }
+                        th scope="col" { button type="button" data-sort="verified" { "Verified" } }
+                    } }
+                    tbody {}
+                }
+            }
+        }
+        dialog #share aria-labelledby="share-h" {
+            h2 #share-h { "Share or embed this map" }
+            label for="share-url" { "Link to this view" }
+            input #share-url type="text" readonly;
+            label for="share-embed" { "Embed on your site" }
+            textarea #share-embed rows="4" readonly {}
+            form method="dialog" { button { "Close" } }
+        }
+        p.data-note { "Data as of " span #data-as-of { (ds.data_as_of.clone().unwrap_or_default()) } ". " a href="/tiles.json" { "TileJSON" } " · " a href="/contribute" { "Suggest a correction" } }
+    };
+    html_response(
+        StatusCode::OK,
+        shell(
+            "partnership-map: area-based education partnerships in England",
+            false,
+            &body,
+        ),
+        Framing::Deny,
+    )
+}
+
+/// `GET /embed?measure=…&role=…`: the map alone, for iframes on any site.
+pub async fn embed() -> Response {
+    let body = html! {
+        div #map role="region" aria-label="Map of local authorities" {}
+        div #legend aria-label="Legend" {}
+        a.open-full #open-full href="/" target="_blank" rel="noopener" { "Open the full map" }
+    };
+    let mut res = html_response(
+        StatusCode::OK,
+        shell("partnership-map (embedded)", true, &body),
+        Framing::Deny,
+    );
+    // Any site may frame the embed: drop the framing restrictions html_response set.
+    let h = res.headers_mut();
+    h.remove(header::X_FRAME_OPTIONS);
+    if let Some(csp) = h
+        .get(header::CONTENT_SECURITY_POLICY)
+        .and_then(|v| v.to_str().ok())
+    {
+        let relaxed = csp.replace("frame-ancestors 'none'", "frame-ancestors *");
+        if let Ok(v) = HeaderValue::from_str(&relaxed) {
+            h.insert(header::CONTENT_SECURITY_POLICY, v);
+        }
+    }
+    res
+}

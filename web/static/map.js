@@ -1,0 +1,516 @@
+// partnership-map: the interactive map (`/`) and the embeddable map (`/embed`).
+// Everything comes from this server: style, tiles, glyphs, MapLibre itself and the JSON API.
+// Filters run in the browser with feature-state (no tile refetch). Text from the data is only
+// ever inserted with textContent. State lives in the URL (query + #map=zoom/lat/lon).
+import * as maplibregl from '/vendor/maplibre-gl/maplibre-gl.mjs';
+
+const EMBED = document.body.dataset.mode === 'embed';
+const SOURCE = 'partnership-map';
+const LAYER = 'local_authorities';
+const GROUPS = ['form', 'focus', 'phase', 'role', 'region', 'la_type', 'fsm', 'rural'];
+const $ = (id) => document.getElementById(id);
+
+// ---------- measures and legend (Okabe–Ito / ColorBrewer YlGnBu: colour-blind safe) ----------
+const NO_DATA = '#d4d4d4';
+const MEASURES = {
+  count: {
+    label: 'Number of partnerships',
+    color: ['step', ['get', 'partnership_count'], '#ffffcc', 1, '#c7e9b4', 2, '#7fcdbb', 3, '#41b6c4', 5, '#2c7fb8', 8, '#253494'],
+    legend: [['0 (LA role only)', '#ffffcc'], ['1', '#c7e9b4'], ['2', '#7fcdbb'], ['3–4', '#41b6c4'], ['5–7', '#2c7fb8'], ['8 or more', '#253494']],
+  },
+  role: {
+    label: "LA's role in school improvement",
+    color: ['case',
+      ['!', ['get', 'has_role_entry']], '#f2f2f2',
+      ['>=', ['+', ['to-number', ['get', 'role_funder']], ['to-number', ['get', 'role_convener']], ['to-number', ['get', 'role_deliverer']], ['to-number', ['get', 'role_traded_service']]], 2], '#56b4e9',
+      ['get', 'role_convener'], '#0072b2',
+      ['get', 'role_deliverer'], '#e69f00',
+      ['get', 'role_funder'], '#009e73',
+      ['get', 'role_traded_service'], '#cc79a7',
+      '#f2f2f2'],
+    legend: [['Several roles', '#56b4e9'], ['Convener', '#0072b2'], ['Deliverer', '#e69f00'], ['Funder', '#009e73'], ['Traded service', '#cc79a7'], ['No LA-role entry', '#f2f2f2']],
+  },
+  verified: {
+    label: 'Verified by the LA',
+    color: ['case', ['get', 'verified'], '#0072b2', '#f0f0f0'],
+    legend: [['Verified', '#0072b2'], ['Not yet verified', '#f0f0f0']],
+  },
+};
+
+// ---------- state <-> URL ----------
+function emptyState() {
+  return { measure: 'count', filters: Object.fromEntries(GROUPS.map((g) => [g, []])), verified: false, similar: '', la: '', list: false };
+}
+
+function readUrl() {
+  const p = new URLSearchParams(location.search);
+  const s = emptyState();
+  if (MEASURES[p.get('measure')]) s.measure = p.get('measure');
+  for (const g of GROUPS) s.filters[g] = (p.get(g) || '').split(',').filter(Boolean);
+  s.verified = p.get('verified') === '1';
+  s.similar = p.get('similar') || '';
+  s.la = p.get('la') || '';
+  s.list = p.get('list') === '1';
+  return s;
+}
+
+function query(s, { forEmbed = false } = {}) {
+  const p = new URLSearchParams();
+  if (s.measure !== 'count') p.set('measure', s.measure);
+  for (const g of GROUPS) if (s.filters[g].length) p.set(g, s.filters[g].join(','));
+  if (s.verified) p.set('verified', '1');
+  if (s.similar) p.set('similar', s.similar);
+  if (!forEmbed && s.la) p.set('la', s.la);
+  if (!forEmbed && s.list) p.set('list', '1');
+  return p.toString();
+}
+
+let state = readUrl();
+
+function pushUrl() {
+  if (EMBED) return;
+  const q = query(state);
+  const url = `${location.pathname}${q ? `?${q}` : ''}${location.hash}`;
+  if (url !== `${location.pathname}${location.search}${location.hash}`) history.pushState(null, '', url);
+}
+
+// ---------- data ----------
+const las = [];
+const byCode = new Map();
+
+function fsmBand(la) {
+  const v = la.fsm_primary_pct;
+  if (typeof v !== 'number') return '';
+  return v < 20 ? 'low' : v <= 30 ? 'mid' : 'high';
+}
+
+function matches(la) {
+  const f = state.filters;
+  const any = (list, test) => list.length === 0 || list.some(test);
+  return any(f.form, (v) => la[`form_${v}`] > 0)
+    && any(f.focus, (v) => la[`focus_${v}`] === true)
+    && any(f.phase, (v) => la[`phase_${v}`] === true)
+    && any(f.role, (v) => la[`role_${v}`] === true)
+    && any(f.region, (v) => la.region === v)
+    && any(f.la_type, (v) => la.la_type === v)
+    && any(f.fsm, (v) => fsmBand(la) === v)
+    && any(f.rural, (v) => la.rural_urban === v)
+    && (!state.verified || la.verified === true);
+}
+
+function matching() { return las.filter(matches); }
+
+// ---------- map ----------
+const map = new maplibregl.Map({
+  container: 'map',
+  style: '/styles/default.json',
+  hash: EMBED ? false : 'map',
+  attributionControl: { compact: true },
+  dragRotate: false,
+  pitchWithRotate: false,
+});
+map.touchZoomRotate.disableRotation();
+map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
+
+const ready = Promise.all([
+  fetch('/api/las').then((r) => r.json()).then((j) => { for (const la of j.local_authorities) { las.push(la); byCode.set(la.code, la); } return j; }),
+  new Promise((resolve) => map.on('load', resolve)),
+]);
+
+function fitEngland() {
+  let b = [180, 90, -180, -90];
+  for (const la of las) b = [Math.min(b[0], la.bbox[0]), Math.min(b[1], la.bbox[1]), Math.max(b[2], la.bbox[2]), Math.max(b[3], la.bbox[3])];
+  map.fitBounds([[b[0], b[1]], [b[2], b[3]]], { padding: { top: 20, bottom: 50, left: 20, right: 20 }, animate: false });
+}
+
+function addHighlightLayers() {
+  map.addLayer({
+    id: 'la-similar', type: 'line', source: SOURCE, 'source-layer': LAYER,
+    paint: {
+      'line-color': '#d55e00',
+      'line-width': 3,
+      'line-opacity': ['case', ['>', ['coalesce', ['feature-state', 'similar'], 0], 0], 1, 0],
+    },
+  });
+  map.addLayer({
+    id: 'la-selected', type: 'line', source: SOURCE, 'source-layer': LAYER,
+    paint: {
+      'line-color': '#000000',
+      'line-width': 3.5,
+      'line-opacity': ['case', ['boolean', ['feature-state', 'selected'], false], 1, 0],
+    },
+  }, 'la-labels');
+  const dim = ['case', ['boolean', ['feature-state', 'match'], true], 0.9, 0.12];
+  map.setPaintProperty('la-fill', 'fill-opacity', dim);
+  map.setPaintProperty('la-fill-no-data', 'fill-opacity', dim);
+}
+
+function setState(code, values) {
+  map.setFeatureState({ source: SOURCE, sourceLayer: LAYER, id: code }, values);
+}
+
+// ---------- rendering ----------
+function renderLegend() {
+  const m = MEASURES[state.measure];
+  const el = $('legend');
+  el.replaceChildren();
+  const h = document.createElement('h2');
+  h.textContent = m.label;
+  const ul = document.createElement('ul');
+  for (const [label, color] of [...m.legend, ['No data yet', NO_DATA]]) {
+    const li = document.createElement('li');
+    const sw = document.createElement('span');
+    sw.className = 'swatch';
+    sw.style.background = color;
+    li.append(sw, ` ${label}`);
+    ul.append(li);
+  }
+  el.append(h, ul);
+  if (state.similar) {
+    const p = document.createElement('p');
+    p.className = 'legend-note';
+    p.textContent = 'Orange outline: statistical neighbours';
+    el.append(p);
+  }
+}
+
+function applyFilters() {
+  const set = new Set(matching().map((la) => la.code));
+  for (const la of las) setState(la.code, { match: set.has(la.code) });
+  if ($('match-count')) $('match-count').textContent = `${set.size} of ${las.length} LAs match`;
+  renderList();
+  return set;
+}
+
+function applyMeasure() {
+  map.setPaintProperty('la-fill', 'fill-color', MEASURES[state.measure].color);
+  renderLegend();
+}
+
+let lastSelected = '';
+let lastSimilar = [];
+function applySelection() {
+  if (lastSelected) setState(lastSelected, { selected: false });
+  if (state.la && byCode.has(state.la)) setState(state.la, { selected: true });
+  lastSelected = state.la;
+}
+
+function applySimilar() {
+  for (const c of lastSimilar) setState(c, { similar: 0 });
+  lastSimilar = [];
+  const box = $('similar-list');
+  const la = byCode.get(state.similar);
+  if (!la) { if (box) box.hidden = true; renderLegend(); return; }
+  const codes = [la.code, ...la.stat_neighbours];
+  codes.forEach((c, i) => setState(c, { similar: i + 1 }));
+  lastSimilar = codes;
+  if (box) {
+    const ol = box.querySelector('ol');
+    ol.replaceChildren();
+    la.stat_neighbours.forEach((c, i) => {
+      const n = byCode.get(c);
+      const li = document.createElement('li');
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'link';
+      b.textContent = n ? n.name : c;
+      b.addEventListener('click', () => select(c, { zoom: true }));
+      li.append(b, ` (${la.stat_neighbours_closeness[i] || ''})`);
+      ol.append(li);
+    });
+    box.querySelector('h2').textContent = `${la.name} and its 10 statistical neighbours`;
+    box.hidden = false;
+  }
+  renderLegend();
+}
+
+function fitCodes(codes) {
+  let b = null;
+  for (const c of codes) {
+    const la = byCode.get(c);
+    if (!la) continue;
+    b = b ? [Math.min(b[0], la.bbox[0]), Math.min(b[1], la.bbox[1]), Math.max(b[2], la.bbox[2]), Math.max(b[3], la.bbox[3])] : [...la.bbox];
+  }
+  if (b) map.fitBounds([[b[0], b[1]], [b[2], b[3]]], { padding: 40, maxZoom: 10, duration: 0 });
+}
+
+function el(tag, text, cls) {
+  const e = document.createElement(tag);
+  if (text != null) e.textContent = text;
+  if (cls) e.className = cls;
+  return e;
+}
+
+function link(href, text) {
+  const a = el('a', text);
+  a.href = href;
+  a.target = '_blank';
+  a.rel = 'noopener noreferrer';
+  return a;
+}
+
+function words(s) { return String(s).replace(/_/g, ' '); }
+
+function sources(urls, date) {
+  const ul = el('ul', null, 'sources');
+  for (const u of urls) {
+    const li = el('li');
+    let host = u;
+    try { host = new URL(u).hostname.replace(/^www\./, ''); } catch { /* shown as is */ }
+    li.append(link(u, host), ` (evidence: ${date})`);
+    ul.append(li);
+  }
+  return ul;
+}
+
+async function renderDetails() {
+  const box = $('details');
+  if (!box) return;
+  if (!state.la) {
+    box.replaceChildren(el('h2', 'Local authority'), el('p', 'Select a local authority on the map, in the list view or with the search.', 'hint'));
+    return;
+  }
+  const res = await fetch(`/api/las/${encodeURIComponent(state.la)}`);
+  if (!res.ok) { box.replaceChildren(el('h2', 'Local authority'), el('p', 'No such local authority.', 'error')); return; }
+  const d = await res.json();
+  if (d.local_authority.code !== state.la) return; // a newer selection won
+  const la = d.local_authority;
+  const parts = [el('h2', la.name)];
+  parts.push(el('p', [la.region, words(la.la_type), la.london_inner_outer ? `${la.london_inner_outer} London` : ''].filter(Boolean).join(' · '), 'meta'));
+  parts.push(el('p', la.verified ? `Verified by the LA on ${la.verified_date || 'an unrecorded date'}.` : 'Not yet verified by the LA.', la.verified ? 'verified' : 'unverified'));
+  parts.push(el('p', `Data as of ${d.data_as_of || 'unknown'}.`, 'hint'));
+
+  parts.push(el('h3', "The LA's role in school improvement"));
+  if (d.role) {
+    const roles = ['funder', 'convener', 'deliverer', 'traded_service'].filter((r) => d.role[r]).map(words);
+    parts.push(el('p', roles.length ? `Roles: ${roles.join(', ')}.` : 'No role flagged.', 'roles'));
+    parts.push(el('p', d.role.summary));
+    parts.push(sources(d.role.source_urls, d.role.evidence_date));
+  } else {
+    parts.push(el('p', 'No LA-role entry yet.', 'hint'));
+  }
+
+  parts.push(el('h3', `Partnerships (${d.partnerships.length})`));
+  if (!d.partnerships.length) parts.push(el('p', 'None recorded yet.', 'hint'));
+  const list = el('div', null, 'partnerships');
+  for (const p of d.partnerships) {
+    const art = el('article', null, 'partnership');
+    art.append(el('h4', p.name));
+    const dl = el('dl');
+    const row = (k, v) => { dl.append(el('dt', k), el('dd', v)); };
+    row('Form', words(p.form));
+    row('Phases', p.phases.map(words).join(', '));
+    row('Focus', p.focus.map(words).join(', '));
+    if (p.la_names.length > 1) row('Covers', p.la_names.join('; '));
+    art.append(dl);
+    if (p.notes) art.append(el('p', p.notes));
+    if (p.website) { const w = el('p'); w.append('Website: ', link(p.website, p.website)); art.append(w); }
+    art.append(el('p', 'Sources:', 'sources-h'), sources(p.source_urls, p.evidence_date));
+    list.append(art);
+  }
+  parts.push(list);
+
+  const actions = el('div', null, 'actions-row');
+  const correct = el('a', 'Suggest a correction', 'button');
+  correct.href = `/contribute?la=${encodeURIComponent(la.code)}`;
+  correct.id = 'suggest-correction';
+  const sim = el('button', 'Show similar LAs');
+  sim.type = 'button';
+  sim.addEventListener('click', () => { state.similar = la.code; $('similar').value = la.code; applySimilar(); fitCodes(lastSimilar); pushUrl(); });
+  actions.append(correct, sim);
+  parts.push(actions);
+  box.replaceChildren(...parts);
+}
+
+// ---------- list view ----------
+let sortKey = 'name';
+let sortDir = 1;
+function renderList() {
+  const section = $('list-view');
+  if (!section) return;
+  section.hidden = !state.list;
+  $('toggle-list')?.setAttribute('aria-pressed', String(state.list));
+  if (!state.list) return;
+  const rows = matching().sort((a, b) => {
+    const x = a[sortKey] ?? ''; const y = b[sortKey] ?? '';
+    return (typeof x === 'number' && typeof y === 'number' ? x - y : String(x).localeCompare(String(y))) * sortDir;
+  });
+  const tbody = section.querySelector('tbody');
+  tbody.replaceChildren();
+  for (const la of rows) {
+    const tr = el('tr');
+    const th = el('th');
+    th.scope = 'row';
+    const b = el('button', la.name, 'link');
+    b.type = 'button';
+    b.addEventListener('click', () => select(la.code, { zoom: true }));
+    th.append(b);
+    tr.append(th, el('td', la.region), el('td', words(la.la_type)), el('td', String(la.partnership_count)), el('td', la.verified ? 'Yes' : 'No'));
+    tbody.append(tr);
+  }
+  $('list-caption').textContent = `${rows.length} local authorities matching the filters, sorted by ${sortKey.replace(/_/g, ' ')}`;
+  for (const th of section.querySelectorAll('th[scope=col]')) {
+    const k = th.querySelector('button').dataset.sort;
+    if (k === sortKey) th.setAttribute('aria-sort', sortDir === 1 ? 'ascending' : 'descending'); else th.removeAttribute('aria-sort');
+  }
+}
+
+// ---------- selection and search ----------
+function select(code, { zoom = false, push = true } = {}) {
+  if (!byCode.has(code)) return;
+  state.la = code;
+  applySelection();
+  if (zoom) fitCodes([code]);
+  renderDetails();
+  if (push) pushUrl();
+  if (window.matchMedia('(max-width: 600px)').matches) $('panel')?.classList.add('open');
+}
+
+export function normalise(s) {
+  return String(s).toLowerCase().normalize('NFKD').replace(/[\u0300-\u036f]/g, '').replace(/[^a-z0-9]+/g, ' ').trim();
+}
+
+function search(q) {
+  const tokens = normalise(q).split(' ').filter(Boolean);
+  if (!tokens.length) return [];
+  const whole = normalise(q);
+  return las
+    .map((la) => ({ la, name: normalise(la.name), words: normalise(la.name).split(' ') }))
+    .filter((x) => tokens.every((t) => x.words.some((w) => w.startsWith(t))) || x.la.code.toLowerCase() === whole)
+    .sort((a, b) => (b.name.startsWith(whole) - a.name.startsWith(whole)) || a.name.localeCompare(b.name))
+    .slice(0, 8)
+    .map((x) => x.la);
+}
+
+function setupSearch() {
+  const input = $('search');
+  const list = $('search-results');
+  if (!input) return;
+  let active = -1;
+  let results = [];
+  const close = () => { list.hidden = true; input.setAttribute('aria-expanded', 'false'); input.removeAttribute('aria-activedescendant'); active = -1; };
+  const choose = (la) => { input.value = la.name; close(); select(la.code, { zoom: true }); };
+  const paint = () => {
+    list.replaceChildren();
+    results.forEach((la, i) => {
+      const li = el('li', la.name);
+      li.id = `search-option-${i}`;
+      li.setAttribute('role', 'option');
+      li.setAttribute('aria-selected', String(i === active));
+      li.addEventListener('mousedown', (e) => { e.preventDefault(); choose(la); });
+      list.append(li);
+    });
+    if (active >= 0) input.setAttribute('aria-activedescendant', `search-option-${active}`);
+    list.hidden = results.length === 0;
+    input.setAttribute('aria-expanded', String(results.length > 0));
+  };
+  input.addEventListener('input', () => { results = search(input.value); active = results.length ? 0 : -1; paint(); });
+  input.addEventListener('keydown', (e) => {
+    if (e.key === 'ArrowDown' && results.length) { active = (active + 1) % results.length; paint(); e.preventDefault(); }
+    else if (e.key === 'ArrowUp' && results.length) { active = (active - 1 + results.length) % results.length; paint(); e.preventDefault(); }
+    else if (e.key === 'Enter' && active >= 0) { choose(results[active]); e.preventDefault(); }
+    else if (e.key === 'Escape') close();
+  });
+  input.addEventListener('blur', () => setTimeout(close, 100));
+}
+
+// ---------- controls ----------
+function syncControls() {
+  if (EMBED) return;
+  $('measure').value = state.measure;
+  $('similar').value = state.similar;
+  $('verified-only').checked = state.verified;
+  for (const g of GROUPS) {
+    for (const box of document.querySelectorAll(`input[name="${g}"]`)) box.checked = state.filters[g].includes(box.value);
+  }
+}
+
+function applyAll({ zoomToSimilar = false } = {}) {
+  applyMeasure();
+  applyFilters();
+  applySelection();
+  applySimilar();
+  if (zoomToSimilar && state.similar) fitCodes(lastSimilar);
+  renderDetails();
+  syncControls();
+}
+
+function setupControls() {
+  $('measure').addEventListener('change', (e) => { state.measure = e.target.value; applyMeasure(); pushUrl(); });
+  $('similar').addEventListener('change', (e) => { state.similar = e.target.value; applySimilar(); if (state.similar) fitCodes(lastSimilar); pushUrl(); });
+  $('verified-only').addEventListener('change', (e) => { state.verified = e.target.checked; applyFilters(); pushUrl(); });
+  for (const g of GROUPS) {
+    for (const box of document.querySelectorAll(`input[name="${g}"]`)) {
+      box.addEventListener('change', () => {
+        state.filters[g] = [...document.querySelectorAll(`input[name="${g}"]:checked`)].map((b) => b.value);
+        applyFilters();
+        pushUrl();
+      });
+    }
+  }
+  $('clear').addEventListener('click', () => {
+    const keep = { la: state.la, list: state.list };
+    state = { ...emptyState(), ...keep };
+    applyAll();
+    pushUrl();
+  });
+  $('toggle-list').addEventListener('click', () => { state.list = !state.list; renderList(); pushUrl(); });
+  $('toggle-panel').addEventListener('click', () => {
+    const p = $('panel');
+    const open = p.classList.toggle('open');
+    p.classList.toggle('closed', !open);
+    $('toggle-panel').setAttribute('aria-expanded', String(open));
+  });
+  for (const b of document.querySelectorAll('#list-view th button')) {
+    b.addEventListener('click', () => {
+      const k = b.dataset.sort;
+      sortDir = k === sortKey ? -sortDir : 1;
+      sortKey = k;
+      renderList();
+    });
+  }
+  $('open-share').addEventListener('click', () => {
+    const q = query(state, { forEmbed: true });
+    const embedUrl = `${location.origin}/embed${q ? `?${q}` : ''}`;
+    $('share-url').value = location.href;
+    $('share-embed').value = `<iframe src="${embedUrl}" title="Map of area-based education partnerships in England" width="100%" height="480" style="border:0" loading="lazy"></iframe>`;
+    $('share').showModal();
+  });
+  window.addEventListener('popstate', () => { state = readUrl(); applyAll(); });
+}
+
+map.on('click', (e) => {
+  const f = map.queryRenderedFeatures(e.point, { layers: ['la-fill', 'la-fill-no-data'] })[0];
+  if (!f) return;
+  if (EMBED) {
+    const la = byCode.get(f.properties.code);
+    const div = el('div');
+    div.append(el('strong', la.name), el('br'), `${la.partnership_count} partnership(s)`, el('br'));
+    const a = link(`/?la=${encodeURIComponent(la.code)}`, 'Open in the full map');
+    div.append(a);
+    new maplibregl.Popup().setLngLat(e.lngLat).setDOMContent(div).addTo(map);
+    return;
+  }
+  select(f.properties.code);
+});
+map.on('mousemove', (e) => {
+  const f = map.queryRenderedFeatures(e.point, { layers: ['la-fill', 'la-fill-no-data'] })[0];
+  map.getCanvas().style.cursor = f ? 'pointer' : '';
+});
+
+ready.then(() => {
+  addHighlightLayers();
+  if (EMBED || !location.hash.includes('map=')) {
+    if (state.la && !EMBED) fitCodes([state.la]); else if (state.similar) fitCodes([state.similar, ...(byCode.get(state.similar)?.stat_neighbours || [])]); else fitEngland();
+  }
+  if (!EMBED) { setupControls(); setupSearch(); }
+  if (EMBED) {
+    const q = query(state);
+    $('open-full').href = `/${q ? `?${q}` : ''}`;
+  }
+  applyAll();
+  map.once('idle', () => { document.body.dataset.ready = 'true'; });
+});
+
+// For tests and power users: the map, the data and the current matches.
+window.partnershipMap = { map, ready, matching: () => matching().map((la) => la.code), state: () => state, search: (q) => search(q).map((la) => la.name) };
