@@ -183,6 +183,8 @@ pub struct Dataset {
     pub bounds: [f64; 4],
     /// Per LA, lon/lat bounds `[west, south, east, north]`.
     pub la_bounds: Vec<[f64; 4]>,
+    /// Per LA, the full-resolution polygon parts in lon/lat (closed rings), for downloads and OGC API.
+    pub lonlat: Vec<LonLatLa>,
     /// Counts for `check` and startup logs.
     pub summary: Summary,
 }
@@ -326,6 +328,7 @@ impl Dataset {
             index,
             bounds,
             la_bounds,
+            lonlat: geometry,
             summary,
         })
     }
@@ -350,7 +353,8 @@ fn values(fields: &[Field], facts: &LaFacts<'_>) -> Vec<(String, Value)> {
         .collect()
 }
 
-type LonLatLa = Vec<Vec<Vec<[f64; 2]>>>;
+/// One LA's polygon parts in lon/lat: parts → rings (exterior first) → closed positions.
+pub type LonLatLa = Vec<Vec<Vec<[f64; 2]>>>;
 
 /// Match boundary features to LA rows on the current code, then on former codes.
 fn join_boundaries(

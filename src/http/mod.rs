@@ -8,6 +8,7 @@ pub mod api;
 pub mod contribute;
 pub mod meta;
 pub mod negotiate;
+pub mod ogc;
 pub mod pages;
 pub mod tiles;
 pub mod web;
@@ -152,6 +153,22 @@ pub fn router(state: AppState) -> Router {
         .route("/api/las", get(api::las))
         .route("/api/las/{code}", get(api::la))
         .route("/api/partnerships", get(api::partnerships))
+        .route("/ogc", get(ogc::landing))
+        .route("/ogc/", get(ogc::landing))
+        .route("/ogc/api", get(ogc::openapi))
+        .route("/ogc/conformance", get(ogc::conformance))
+        .route("/ogc/collections", get(ogc::collections))
+        .route("/ogc/collections/{id}", get(ogc::collection))
+        .route("/ogc/collections/{id}/items", get(ogc::items))
+        .route("/ogc/collections/{id}/items/{fid}", get(ogc::item))
+        .route("/ogc/collections/{id}/tiles", get(ogc::tilesets))
+        .route("/ogc/collections/{id}/tiles/{tms}", get(ogc::tileset))
+        .route(
+            "/ogc/collections/{id}/tiles/{tms}/{z}/{row}/{col}",
+            get(tiles::ogc_tile),
+        )
+        .route("/ogc/tileMatrixSets", get(ogc::tile_matrix_sets))
+        .route("/ogc/tileMatrixSets/{id}", get(ogc::tile_matrix_set))
         .layer(cors);
     let submissions = Router::new()
         .route("/api/submissions", post(contribute::api_submit))

@@ -26,8 +26,35 @@ pub async fn tile(
     Path((z, x, y)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
+    let coord = TileCoord::parse(&z, &x, &y, state.dataset().max_zoom())?;
+    respond(&state, coord, &headers).await
+}
+
+/// `GET /ogc/collections/local_authorities/tiles/WebMercatorQuad/{tileMatrix}/{tileRow}/{tileCol}`:
+/// the same tile through OGC API – Tiles (row = y, column = x).
+///
+/// # Errors
+/// As [`tile`]; 404 for another collection or tile matrix set.
+pub async fn ogc_tile(
+    State(state): State<AppState>,
+    Path((collection, tms, z, row, col)): Path<(String, String, String, String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    if collection != "local_authorities" || tms != "WebMercatorQuad" {
+        return Err(AppError::NotFound(format!(
+            "no tileset {tms} for collection {collection}"
+        )));
+    }
+    let coord = TileCoord::parse(&z, &col, &format!("{row}.pbf"), state.dataset().max_zoom())?;
+    respond(&state, coord, &headers).await
+}
+
+async fn respond(
+    state: &AppState,
+    coord: TileCoord,
+    headers: &HeaderMap,
+) -> Result<Response, AppError> {
     let ds = state.dataset();
-    let coord = TileCoord::parse(&z, &x, &y, ds.max_zoom())?;
     let cached = state
         .cache
         .get(ds.clone(), state.version_key(&ds), coord)

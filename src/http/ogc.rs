@@ -1,0 +1,675 @@
+//! OGC API – Features (Part 1 Core, GeoJSON) and OGC API – Tiles (core, WebMercatorQuad) at
+//! `/ogc`, so GIS tools discover the collections and the vector tiles without a custom client.
+//!
+//! Collections: `local_authorities` (full-resolution polygons in CRS84 with every attribute)
+//! and `partnerships` (each partnership, located at the label points of its LAs). Items support
+//! `bbox`, `limit`/`offset` paging with `next`/`prev` links, and equality filters on attributes
+//! (`?role_convener=true`). Tiles are the same bytes as `/tiles/{z}/{x}/{y}.pbf`.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::meta::{ATTRIBUTION, base_url};
+use crate::dataset::Dataset;
+use crate::error::AppError;
+use crate::model::Value as Attr;
+use crate::schema::{self, FieldType};
+use crate::tile::{EXTENT, HALF_WORLD};
+
+const LAS: &str = "local_authorities";
+const PARTNERSHIPS: &str = "partnerships";
+const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
+const WEB_MERCATOR_QUAD: &str = "WebMercatorQuad";
+
+fn geojson_response(body: &Value, content_type: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        ],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+fn json_response(body: &Value) -> Response {
+    geojson_response(body, "application/json")
+}
+
+/// `GET /ogc`: the landing page.
+///
+/// # Errors
+/// 400 for a malformed Host.
+pub async fn landing(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let b = base_url(&state, &headers)?;
+    Ok(json_response(&json!({
+        "title": "partnership-map: area-based education partnerships in England",
+        "description": "England's 153 upper-tier local authorities with their area-based education partnerships and the LA's role in school improvement, as OGC API Features and Tiles.",
+        "attribution": ATTRIBUTION,
+        "links": [
+            {"rel": "self", "type": "application/json", "title": "This document", "href": format!("{b}/ogc")},
+            {"rel": "service-desc", "type": "application/vnd.oai.openapi+json;version=3.0", "title": "API definition", "href": format!("{b}/ogc/api")},
+            {"rel": "conformance", "type": "application/json", "title": "Conformance classes", "href": format!("{b}/ogc/conformance")},
+            {"rel": "data", "type": "application/json", "title": "Collections", "href": format!("{b}/ogc/collections")},
+            {"rel": "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes", "type": "application/json", "title": "Tile matrix sets", "href": format!("{b}/ogc/tileMatrixSets")},
+            {"rel": "license", "type": "text/html", "title": "Open Government Licence v3.0 (boundaries)", "href": "https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/"}
+        ]
+    })))
+}
+
+/// `GET /ogc/conformance`.
+pub async fn conformance() -> Response {
+    json_response(&json!({
+        "conformsTo": [
+            "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+            "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+            "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+            "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/core",
+            "http://www.opengis.net/spec/ogcapi-common-2/1.0/conf/collections",
+            "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/core",
+            "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tileset",
+            "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tilesets-list",
+            "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/geodata-tilesets",
+            "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt"
+        ]
+    }))
+}
+
+/// `GET /ogc/api`: a minimal OpenAPI 3.0 description of the OGC endpoints.
+///
+/// # Errors
+/// 400 for a malformed Host.
+pub async fn openapi(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let b = base_url(&state, &headers)?;
+    let op = |summary: &str| json!({"get": {"summary": summary, "responses": {"200": {"description": "OK"}}}});
+    let body = json!({
+        "openapi": "3.0.3",
+        "info": {"title": "partnership-map OGC API", "version": "1.0.0", "license": {"name": "OGL v3.0 (boundaries); see attribution"}},
+        "servers": [{"url": format!("{b}/ogc")}],
+        "paths": {
+            "/": op("Landing page"),
+            "/conformance": op("Conformance classes"),
+            "/collections": op("Collections"),
+            "/collections/{collectionId}": op("One collection"),
+            "/collections/{collectionId}/items": op("Features, with bbox, limit, offset and attribute filters"),
+            "/collections/{collectionId}/items/{featureId}": op("One feature"),
+            "/tileMatrixSets": op("Tile matrix sets"),
+            "/tileMatrixSets/WebMercatorQuad": op("The WebMercatorQuad tile matrix set"),
+            "/collections/local_authorities/tiles": op("Tilesets of the local authorities"),
+            "/collections/local_authorities/tiles/WebMercatorQuad": op("The vector tileset"),
+            "/collections/local_authorities/tiles/WebMercatorQuad/{tileMatrix}/{tileRow}/{tileCol}": op("A Mapbox Vector Tile")
+        }
+    });
+    Ok(geojson_response(
+        &body,
+        "application/vnd.oai.openapi+json;version=3.0",
+    ))
+}
+
+fn collection_json(ds: &Dataset, b: &str, id: &str) -> Option<Value> {
+    let [w, s, e, n] = ds.bounds;
+    let extent = json!({"spatial": {"bbox": [[w, s, e, n]], "crs": CRS84}});
+    let items = |title: &str| {
+        json!([
+            {"rel": "self", "type": "application/json", "title": title, "href": format!("{b}/ogc/collections/{id}")},
+            {"rel": "items", "type": "application/geo+json", "title": "Features", "href": format!("{b}/ogc/collections/{id}/items")},
+            {"rel": "license", "type": "text/html", "title": "Open Government Licence v3.0", "href": "https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/"}
+        ])
+    };
+    match id {
+        LAS => {
+            let mut links = items("Local authorities");
+            if let Some(l) = links.as_array_mut() {
+                l.push(json!({"rel": "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector", "type": "application/json", "title": "Vector tilesets", "href": format!("{b}/ogc/collections/{LAS}/tiles")}));
+                // The relation name of the 2020–21 drafts, which GDAL 3.6 looks for.
+                l.push(json!({"rel": "http://www.opengis.net/def/rel/ogc/1.0/tilesets", "type": "application/json", "title": "Vector tilesets", "href": format!("{b}/ogc/collections/{LAS}/tiles")}));
+            }
+            Some(json!({
+                "id": LAS,
+                "title": "Local authorities",
+                "description": format!("England's {} upper-tier local authorities with partnership and context attributes (see docs/FIELDS.md). {ATTRIBUTION}", ds.las.len()),
+                "itemType": "feature",
+                "crs": [CRS84],
+                "extent": extent,
+                "links": links,
+            }))
+        }
+        PARTNERSHIPS => Some(json!({
+            "id": PARTNERSHIPS,
+            "title": "Partnerships",
+            "description": "Area-based education partnerships, located at the label points of the LAs they cover, with their sources.",
+            "itemType": "feature",
+            "crs": [CRS84],
+            "extent": extent,
+            "links": items("Partnerships"),
+        })),
+        _ => None,
+    }
+}
+
+/// `GET /ogc/collections`.
+///
+/// # Errors
+/// 400 for a malformed Host.
+pub async fn collections(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let b = base_url(&state, &headers)?;
+    let ds = state.dataset();
+    Ok(json_response(&json!({
+        "links": [{"rel": "self", "type": "application/json", "href": format!("{b}/ogc/collections")}],
+        "collections": [collection_json(&ds, &b, LAS), collection_json(&ds, &b, PARTNERSHIPS)],
+    })))
+}
+
+/// `GET /ogc/collections/{id}`.
+///
+/// # Errors
+/// 404 for an unknown collection.
+pub async fn collection(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let b = base_url(&state, &headers)?;
+    let c = collection_json(&state.dataset(), &b, &id).ok_or_else(|| unknown_collection(&id))?;
+    Ok(json_response(&c))
+}
+
+fn unknown_collection(id: &str) -> AppError {
+    AppError::ApiNotFound(format!(
+        "no collection {:?} (available: {LAS}, {PARTNERSHIPS})",
+        id.chars().take(40).collect::<String>()
+    ))
+}
+
+fn ring_json(r: &[[f64; 2]]) -> Value {
+    Value::Array(r.iter().map(|p| json!([p[0], p[1]])).collect())
+}
+
+fn la_feature(ds: &Dataset, i: usize) -> Value {
+    let props: serde_json::Map<String, Value> = ds.attributes[i]
+        .iter()
+        .map(|(k, v)| (k.clone(), v.to_json()))
+        .collect();
+    let parts: Vec<Value> = ds.lonlat[i]
+        .iter()
+        .map(|part| Value::Array(part.iter().map(|r| ring_json(r)).collect()))
+        .collect();
+    json!({
+        "type": "Feature",
+        "id": ds.las[i].code,
+        "geometry": {"type": "MultiPolygon", "coordinates": parts},
+        "properties": props,
+    })
+}
+
+fn partnership_feature(ds: &Dataset, p: usize) -> Value {
+    let pt = &ds.partnerships[p];
+    let points: Vec<Value> = pt
+        .la_codes
+        .iter()
+        .filter_map(|c| ds.las.iter().position(|l| &l.code == c))
+        .map(|i| {
+            let ll = ds.label_lonlat(i);
+            json!([(ll[0] * 1e6).round() / 1e6, (ll[1] * 1e6).round() / 1e6])
+        })
+        .collect();
+    json!({
+        "type": "Feature",
+        "id": pt.id,
+        "geometry": {"type": "MultiPoint", "coordinates": points},
+        "properties": {
+            "id": pt.id,
+            "name": pt.name,
+            "la_codes": pt.la_codes.join(","),
+            "form": pt.form,
+            "phases": pt.phases.join(","),
+            "focus": pt.focus.join(","),
+            "la_involvement": pt.la_involvement,
+            "legal_form": pt.legal_form,
+            "membership": pt.membership,
+            "founded": pt.founded,
+            "website": pt.website,
+            "source_urls": pt.source_urls.join(" "),
+            "evidence_date": pt.evidence_date,
+            "notes": pt.notes,
+        },
+    })
+}
+
+fn parse_bbox(s: &str) -> Result<[f64; 4], AppError> {
+    let v: Vec<f64> = s
+        .split(',')
+        .map(|x| x.trim().parse::<f64>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| bad_bbox(s))?;
+    let b = match v.as_slice() {
+        [a, b, c, d] => [*a, *b, *c, *d],
+        [a, b, _, c, d, _] => [*a, *b, *c, *d],
+        _ => return Err(bad_bbox(s)),
+    };
+    if !(b.iter().all(|x| x.is_finite())
+        && b[1] <= b[3]
+        && (-90.0..=90.0).contains(&b[1])
+        && (-90.0..=90.0).contains(&b[3]))
+    {
+        return Err(bad_bbox(s));
+    }
+    Ok(b)
+}
+
+fn bad_bbox(s: &str) -> AppError {
+    AppError::ApiBadRequest(format!(
+        "bbox {:?} is not minLon,minLat,maxLon,maxLat in CRS84",
+        s.chars().take(80).collect::<String>()
+    ))
+}
+
+fn matches_attr(value: Option<&Attr>, ty: FieldType, want: &str) -> bool {
+    match (value, ty) {
+        (Some(Attr::Str(s)), _) => s == want,
+        (Some(Attr::Bool(b)), _) => want.parse::<bool>().is_ok_and(|w| w == *b),
+        (Some(Attr::Uint(n)), _) => want.parse::<u64>().is_ok_and(|w| w == *n),
+        (Some(Attr::Double(x)), _) => want.parse::<f64>().is_ok_and(|w| (w - *x).abs() < 1e-9),
+        (None, _) => false,
+    }
+}
+
+fn la_intersects(ds: &Dataset, i: usize, b: [f64; 4]) -> bool {
+    use geo::Intersects;
+    let lb = ds.la_bounds[i];
+    if lb[2] < b[0] || lb[0] > b[2] || lb[3] < b[1] || lb[1] > b[3] {
+        return false;
+    }
+    let rect = geo::Rect::new((b[0], b[1]), (b[2], b[3]));
+    ds.lonlat[i].iter().any(|part| {
+        let ring = |r: &Vec<[f64; 2]>| {
+            geo::LineString::from(r.iter().map(|p| (p[0], p[1])).collect::<Vec<_>>())
+        };
+        geo::Polygon::new(ring(&part[0]), part[1..].iter().map(ring).collect()).intersects(&rect)
+    })
+}
+
+/// `GET /ogc/collections/{id}/items?bbox=&limit=&offset=&<attribute>=<value>`.
+///
+/// # Errors
+/// 404 for an unknown collection; 400 for a bad parameter or an unknown one.
+pub async fn items(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(params): Query<BTreeMap<String, String>>,
+) -> Result<Response, AppError> {
+    let b = base_url(&state, &headers)?;
+    let ds = state.dataset();
+    let mut limit: usize = 100;
+    let mut offset: usize = 0;
+    let mut bbox = None;
+    let mut filters: Vec<(String, String)> = Vec::new();
+    for (k, v) in &params {
+        match k.as_str() {
+            "limit" => {
+                limit = v
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=1000).contains(n))
+                    .ok_or_else(|| {
+                        AppError::ApiBadRequest(
+                            "limit must be a whole number from 1 to 1000".to_owned(),
+                        )
+                    })?;
+            }
+            "offset" => {
+                offset = v.parse().map_err(|_| {
+                    AppError::ApiBadRequest("offset must be a whole number >= 0".to_owned())
+                })?
+            }
+            "bbox" => bbox = Some(parse_bbox(v)?),
+            "bbox-crs" if v == CRS84 => {}
+            "f" if v == "json" || v == "geojson" => {}
+            _ => filters.push((k.clone(), v.clone())),
+        }
+    }
+    let features: Vec<Value> = match id.as_str() {
+        LAS => {
+            let fields = schema::la_fields();
+            for (k, _) in &filters {
+                if !fields.iter().any(|f| &f.name == k) {
+                    return Err(AppError::ApiBadRequest(format!(
+                        "unknown parameter {k:?}: filter on a field of docs/FIELDS.md, or use bbox, limit, offset"
+                    )));
+                }
+            }
+            (0..ds.las.len())
+                .filter(|&i| bbox.is_none_or(|bb| la_intersects(&ds, i, bb)))
+                .filter(|&i| {
+                    filters.iter().all(|(k, want)| {
+                        let f = fields.iter().find(|f| &f.name == k);
+                        f.is_some_and(|f| {
+                            matches_attr(
+                                ds.attributes[i]
+                                    .iter()
+                                    .find(|(n, _)| n == k)
+                                    .map(|(_, v)| v),
+                                f.ty,
+                                want,
+                            )
+                        })
+                    })
+                })
+                .map(|i| la_feature(&ds, i))
+                .collect()
+        }
+        PARTNERSHIPS => {
+            const KEYS: &[&str] = &[
+                "form",
+                "la_involvement",
+                "legal_form",
+                "la_code",
+                "phase",
+                "focus",
+            ];
+            for (k, _) in &filters {
+                if !KEYS.contains(&k.as_str()) {
+                    return Err(AppError::ApiBadRequest(format!(
+                        "unknown parameter {k:?} (filters: {})",
+                        KEYS.join(", ")
+                    )));
+                }
+            }
+            (0..ds.partnerships.len())
+                .filter(|&p| {
+                    let pt = &ds.partnerships[p];
+                    let in_box = bbox.is_none_or(|bb| {
+                        pt.la_codes.iter().any(|c| {
+                            ds.las
+                                .iter()
+                                .position(|l| &l.code == c)
+                                .is_some_and(|i| la_intersects(&ds, i, bb))
+                        })
+                    });
+                    in_box
+                        && filters.iter().all(|(k, v)| match k.as_str() {
+                            "form" => &pt.form == v,
+                            "la_involvement" => &pt.la_involvement == v,
+                            "legal_form" => &pt.legal_form == v,
+                            "la_code" => pt.la_codes.contains(v),
+                            "phase" => pt.phases.contains(v),
+                            _ => pt.focus.contains(v),
+                        })
+                })
+                .map(|p| partnership_feature(&ds, p))
+                .collect()
+        }
+        _ => return Err(unknown_collection(&id)),
+    };
+    let matched = features.len();
+    let page: Vec<Value> = features.into_iter().skip(offset).take(limit).collect();
+    let returned = page.len();
+    let link = |off: usize| {
+        let mut q: Vec<(String, String)> = params
+            .iter()
+            .filter(|(k, _)| *k != "offset" && *k != "limit")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        q.push(("limit".to_owned(), limit.to_string()));
+        q.push(("offset".to_owned(), off.to_string()));
+        format!(
+            "{b}/ogc/collections/{id}/items?{}",
+            serde_urlencoded::to_string(&q).unwrap_or_default()
+        )
+    };
+    let mut links = vec![
+        json!({"rel": "self", "type": "application/geo+json", "href": link(offset)}),
+        json!({"rel": "collection", "type": "application/json", "href": format!("{b}/ogc/collections/{id}")}),
+    ];
+    if offset + returned < matched {
+        links.push(
+            json!({"rel": "next", "type": "application/geo+json", "href": link(offset + returned)}),
+        );
+    }
+    if offset > 0 {
+        links.push(json!({"rel": "prev", "type": "application/geo+json", "href": link(offset.saturating_sub(limit))}));
+    }
+    Ok(geojson_response(
+        &json!({
+            "type": "FeatureCollection",
+            "timeStamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "numberMatched": matched,
+            "numberReturned": returned,
+            "features": page,
+            "links": links,
+        }),
+        "application/geo+json",
+    ))
+}
+
+/// `GET /ogc/collections/{id}/items/{fid}`.
+///
+/// # Errors
+/// 404 for an unknown collection or feature.
+pub async fn item(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, fid)): Path<(String, String)>,
+) -> Result<Response, AppError> {
+    let b = base_url(&state, &headers)?;
+    let ds = state.dataset();
+    let mut f = match id.as_str() {
+        LAS => ds
+            .las
+            .iter()
+            .position(|l| l.code == fid)
+            .map(|i| la_feature(&ds, i)),
+        PARTNERSHIPS => ds
+            .partnerships
+            .iter()
+            .position(|p| p.id == fid)
+            .map(|p| partnership_feature(&ds, p)),
+        _ => return Err(unknown_collection(&id)),
+    }
+    .ok_or_else(|| {
+        AppError::ApiNotFound(format!(
+            "no feature {:?} in {id}",
+            fid.chars().take(60).collect::<String>()
+        ))
+    })?;
+    f["links"] = json!([
+        {"rel": "self", "type": "application/geo+json", "href": format!("{b}/ogc/collections/{id}/items/{fid}")},
+        {"rel": "collection", "type": "application/json", "href": format!("{b}/ogc/collections/{id}")}
+    ]);
+    Ok(geojson_response(&f, "application/geo+json"))
+}
+
+// ---------- OGC API – Tiles ----------
+
+/// The WebMercatorQuad tile matrix set, zooms 0..=max: OGC 2D TMS 2.0 JSON, with the TMS 1.0
+/// members alongside (`identifier`, `supportedCRS`, `tileMatrix`, `topLeftCorner`) because GDAL
+/// before 3.7 reads only those.
+#[must_use]
+pub fn web_mercator_quad(max_zoom: u8) -> Value {
+    // 0.28 mm pixels, as the OGC definition prescribes.
+    let matrices: Vec<Value> = (0..=max_zoom)
+        .map(|z| {
+            let n = 1u64 << z;
+            #[allow(clippy::cast_precision_loss)]
+            let cell = 2.0 * HALF_WORLD / (256.0 * n as f64);
+            json!({
+                "id": z.to_string(),
+                "scaleDenominator": cell / 0.00028,
+                "cellSize": cell,
+                "cornerOfOrigin": "topLeft",
+                "pointOfOrigin": [-HALF_WORLD, HALF_WORLD],
+                "tileWidth": 256,
+                "tileHeight": 256,
+                "matrixWidth": n,
+                "matrixHeight": n,
+            })
+        })
+        .collect();
+    let v1: Vec<Value> = matrices
+        .iter()
+        .map(|m| {
+            json!({
+                "type": "TileMatrixType",
+                "identifier": m["id"],
+                "scaleDenominator": m["scaleDenominator"],
+                "topLeftCorner": m["pointOfOrigin"],
+                "tileWidth": 256,
+                "tileHeight": 256,
+                "matrixWidth": m["matrixWidth"],
+                "matrixHeight": m["matrixHeight"],
+            })
+        })
+        .collect();
+    json!({
+        "type": "TileMatrixSetType",
+        "identifier": WEB_MERCATOR_QUAD,
+        "supportedCRS": "http://www.opengis.net/def/crs/EPSG/0/3857",
+        "boundingBox": {
+            "type": "BoundingBoxType",
+            "crs": "http://www.opengis.net/def/crs/EPSG/0/3857",
+            "lowerCorner": [-HALF_WORLD, -HALF_WORLD],
+            "upperCorner": [HALF_WORLD, HALF_WORLD],
+        },
+        "tileMatrix": v1,
+        "id": WEB_MERCATOR_QUAD,
+        "title": "Google Maps Compatible for the World",
+        "uri": "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad",
+        "crs": "http://www.opengis.net/def/crs/EPSG/0/3857",
+        "orderedAxes": ["X", "Y"],
+        "wellKnownScaleSet": "http://www.opengis.net/def/wkss/OGC/1.0/GoogleMapsCompatible",
+        "tileMatrices": matrices,
+    })
+}
+
+/// `GET /ogc/tileMatrixSets`.
+///
+/// # Errors
+/// 400 for a malformed Host.
+pub async fn tile_matrix_sets(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let b = base_url(&state, &headers)?;
+    Ok(json_response(&json!({"tileMatrixSets": [{
+        "id": WEB_MERCATOR_QUAD,
+        "title": "Google Maps Compatible for the World",
+        "uri": "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad",
+        "links": [{"rel": "self", "type": "application/json", "href": format!("{b}/ogc/tileMatrixSets/{WEB_MERCATOR_QUAD}")}]
+    }]})))
+}
+
+/// `GET /ogc/tileMatrixSets/WebMercatorQuad`.
+///
+/// # Errors
+/// 404 for another tile matrix set.
+pub async fn tile_matrix_set(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    if id != WEB_MERCATOR_QUAD {
+        return Err(AppError::ApiNotFound(format!(
+            "no tile matrix set {id:?} (available: {WEB_MERCATOR_QUAD})"
+        )));
+    }
+    Ok(json_response(&web_mercator_quad(
+        state.dataset().max_zoom(),
+    )))
+}
+
+fn tileset_json(ds: &Dataset, b: &str) -> Value {
+    let [w, s, e, n] = ds.bounds;
+    let max = ds.max_zoom();
+    let limits: Vec<Value> = (0..=max)
+        .map(|z| {
+            let a = crate::tile::TileCoord::containing(crate::tile::lonlat_to_merc(w, n), z);
+            let c = crate::tile::TileCoord::containing(crate::tile::lonlat_to_merc(e, s), z);
+            json!({"tileMatrix": z.to_string(), "minTileRow": a.y, "maxTileRow": c.y, "minTileCol": a.x, "maxTileCol": c.x})
+        })
+        .collect();
+    let fields = |fs: Vec<schema::Field>| -> Value {
+        fs.iter().map(|f| (f.name.clone(), json!({"description": f.description, "type": f.ty.tilejson_name().to_lowercase()}))).collect::<serde_json::Map<_, _>>().into()
+    };
+    json!({
+        "title": "Local authorities (vector tiles)",
+        "dataType": "vector",
+        "crs": "http://www.opengis.net/def/crs/EPSG/0/3857",
+        "tileMatrixSetURI": "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad",
+        "tileMatrixSetDefinition": format!("{b}/ogc/tileMatrixSets/{WEB_MERCATOR_QUAD}"),
+        "tileMatrixSetLimits": limits,
+        "boundingBox": {"lowerLeft": [w, s], "upperRight": [e, n], "crs": CRS84},
+        "layers": [
+            {"id": schema::LA_LAYER, "dataType": "vector", "geometryDimension": 2, "minTileMatrix": "0", "maxTileMatrix": max.to_string(), "propertiesSchema": {"type": "object", "properties": fields(schema::la_fields())}},
+            {"id": schema::LABEL_LAYER, "dataType": "vector", "geometryDimension": 0, "minTileMatrix": "0", "maxTileMatrix": max.to_string(), "propertiesSchema": {"type": "object", "properties": fields(schema::label_fields())}}
+        ],
+        "links": [
+            {"rel": "self", "type": "application/json", "href": format!("{b}/ogc/collections/{LAS}/tiles/{WEB_MERCATOR_QUAD}")},
+            {"rel": "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme", "type": "application/json", "href": format!("{b}/ogc/tileMatrixSets/{WEB_MERCATOR_QUAD}")},
+            {"rel": "item", "type": "application/vnd.mapbox-vector-tile", "templated": true, "href": format!("{b}/ogc/collections/{LAS}/tiles/{WEB_MERCATOR_QUAD}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}")},
+            {"rel": "describedby", "type": "application/json", "href": format!("{b}/tiles.json")}
+        ],
+        "extent": EXTENT,
+    })
+}
+
+/// `GET /ogc/collections/local_authorities/tiles`.
+///
+/// # Errors
+/// 404 for another collection.
+pub async fn tilesets(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    if id != LAS {
+        return Err(AppError::ApiNotFound(format!(
+            "collection {id:?} has no tiles"
+        )));
+    }
+    let b = base_url(&state, &headers)?;
+    let ts = tileset_json(&state.dataset(), &b);
+    Ok(json_response(&json!({
+        "links": [{"rel": "self", "type": "application/json", "href": format!("{b}/ogc/collections/{LAS}/tiles")}],
+        "tilesets": [{
+            "title": ts["title"], "dataType": "vector", "crs": ts["crs"], "tileMatrixSetURI": ts["tileMatrixSetURI"],
+            "tileMatrixSetDefinition": ts["tileMatrixSetDefinition"],
+            "links": [
+                {"rel": "self", "type": "application/json", "href": format!("{b}/ogc/collections/{LAS}/tiles/{WEB_MERCATOR_QUAD}")},
+                {"rel": "http://www.opengis.net/def/rel/ogc/1.0/tileset", "type": "application/json", "href": format!("{b}/ogc/collections/{LAS}/tiles/{WEB_MERCATOR_QUAD}")},
+                {"rel": "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme", "type": "application/json", "href": format!("{b}/ogc/tileMatrixSets/{WEB_MERCATOR_QUAD}")}
+            ]
+        }]
+    })))
+}
+
+/// `GET /ogc/collections/local_authorities/tiles/WebMercatorQuad`.
+///
+/// # Errors
+/// 404 for another collection or tile matrix set.
+pub async fn tileset(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, tms)): Path<(String, String)>,
+) -> Result<Response, AppError> {
+    if id != LAS || tms != WEB_MERCATOR_QUAD {
+        return Err(AppError::ApiNotFound(format!(
+            "no tileset {tms:?} for collection {id:?}"
+        )));
+    }
+    let b = base_url(&state, &headers)?;
+    Ok(json_response(&tileset_json(&state.dataset(), &b)))
+}
