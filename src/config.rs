@@ -30,6 +30,18 @@ pub enum Command {
     Serve,
     /// Validate the data and print a summary; exit 1 if there is any problem.
     Check,
+    /// Write every non-empty tile (zooms --min-zoom..=--max-zoom) to a PMTiles or MBTiles file.
+    Export {
+        /// Archive format.
+        #[arg(long, value_enum)]
+        format: crate::export::Format,
+        /// Output file (replaced if it exists).
+        #[arg(long)]
+        out: PathBuf,
+        /// Lowest zoom to write.
+        #[arg(long, default_value_t = 0)]
+        min_zoom: u8,
+    },
 }
 
 /// Input locations and zoom range.

@@ -8,6 +8,7 @@ pub mod cache;
 pub mod config;
 pub mod dataset;
 pub mod error;
+pub mod export;
 pub mod glyphs;
 pub mod http;
 pub mod model;

@@ -48,6 +48,40 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+        Command::Export {
+            format,
+            out,
+            min_zoom,
+        } => {
+            let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            match partnership_map::export::export(
+                &dataset,
+                format,
+                &out,
+                min_zoom,
+                cli.data.max_zoom,
+                progress,
+            ) {
+                Ok(s) => {
+                    println!(
+                        "wrote {} ({:?}): {} tiles of {} examined, zooms {min_zoom}-{}, {} tile bytes, {} file bytes, in {:.2} s",
+                        out.display(),
+                        format,
+                        s.tiles,
+                        s.examined,
+                        cli.data.max_zoom,
+                        s.tile_bytes,
+                        s.file_bytes,
+                        s.elapsed.as_secs_f64()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("partnership-map: export failed: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Serve => {
             tracing::info!(
                 elapsed_ms = started.elapsed().as_millis() as u64,

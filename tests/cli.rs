@@ -328,3 +328,31 @@ fn sighup_reloads_the_data() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn export_writes_an_archive_and_prints_a_summary() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out_file = dir.path().join("england.pmtiles");
+    let out = bin()
+        .args(["export", "--format", "pmtiles", "--max-zoom", "7", "--out"])
+        .arg(&out_file)
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("tiles of") && stdout.contains("zooms 0-7"),
+        "{stdout}"
+    );
+    assert!(std::fs::metadata(&out_file).expect("written").len() > 10_000);
+    let bad = bin()
+        .args(["export", "--format", "zip", "--out", "x"])
+        .output()
+        .expect("run");
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid value 'zip'"));
+}

@@ -1,0 +1,223 @@
+//! `partnership-map export`: write every non-empty tile of the pyramid to a PMTiles v3 or
+//! MBTiles 1.3 archive, for static hosting.
+//!
+//! Tiles are rendered in parallel (rayon) by the same pipeline and compressed by the same code as
+//! the server, so the archive holds byte for byte the gzip tiles the server sends. Metadata
+//! carries `vector_layers`, bounds, centre and attribution, as in TileJSON.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+
+use crate::cache::EncodedTile;
+use crate::dataset::Dataset;
+use crate::http::meta::{ATTRIBUTION, tilejson};
+use crate::pipeline::{RenderError, render_tile};
+use crate::tile::{TileCoord, lonlat_to_merc};
+
+/// Archive format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// PMTiles v3 (one file, HTTP range requests).
+    Pmtiles,
+    /// MBTiles 1.3 (SQLite).
+    Mbtiles,
+}
+
+/// Why an export failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// The zoom range is empty or beyond what the data was prepared for.
+    #[error("zoom range {0}..={1} is not within 0..={2} (raise --max-zoom to prepare more zooms)")]
+    Zooms(u8, u8, u8),
+    /// Rendering failed.
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    /// Writing the PMTiles archive failed.
+    #[error("writing PMTiles: {0}")]
+    Pmtiles(String),
+    /// Writing the MBTiles archive failed.
+    #[error("writing MBTiles: {0}")]
+    Mbtiles(#[from] rusqlite::Error),
+    /// File system.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// What an export wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    /// Tiles examined (the pyramid over England's bounds).
+    pub examined: usize,
+    /// Non-empty tiles written.
+    pub tiles: usize,
+    /// Sum of the gzip tile sizes.
+    pub tile_bytes: u64,
+    /// Size of the archive file.
+    pub file_bytes: u64,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+/// Every tile of zooms `min..=max` that meets the dataset's bounds.
+#[must_use]
+pub fn pyramid(ds: &Dataset, min: u8, max: u8) -> Vec<TileCoord> {
+    let [w, s, e, n] = ds.bounds;
+    let mut out = Vec::new();
+    for z in min..=max {
+        let a = TileCoord::containing(lonlat_to_merc(w, n), z);
+        let b = TileCoord::containing(lonlat_to_merc(e, s), z);
+        for x in a.x..=b.x {
+            for y in a.y..=b.y {
+                out.push(TileCoord { z, x, y });
+            }
+        }
+    }
+    out
+}
+
+fn pmtiles_id(c: TileCoord) -> u64 {
+    pmtiles::TileCoord::new(c.z, c.x, c.y).map_or(u64::MAX, |t| pmtiles::TileId::from(t).value())
+}
+
+/// Render and write the archive.
+///
+/// # Errors
+/// [`ExportError`] with the cause.
+pub fn export(
+    ds: &Dataset,
+    format: Format,
+    out: &Path,
+    min: u8,
+    max: u8,
+    progress: bool,
+) -> Result<Summary, ExportError> {
+    if min > max || max > ds.max_zoom() {
+        return Err(ExportError::Zooms(min, max, ds.max_zoom()));
+    }
+    let started = Instant::now();
+    let mut coords = pyramid(ds, min, max);
+    coords.sort_by_key(|c| pmtiles_id(*c));
+    let bar = if progress {
+        ProgressBar::new(coords.len() as u64)
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} rendering [{bar:40}] {pos}/{len} tiles {per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let rendered: Vec<(TileCoord, EncodedTile)> = coords
+        .par_iter()
+        .map(|&c| {
+            let t = render_tile(ds, c).map(|raw| raw.map(|r| (c, EncodedTile::new(&r))));
+            bar.inc(1);
+            t
+        })
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .flatten()
+        .collect();
+    bar.finish_and_clear();
+    let io = |source: std::io::Error| ExportError::Io {
+        path: out.display().to_string(),
+        source,
+    };
+    if out.exists() {
+        std::fs::remove_file(out).map_err(io)?;
+    }
+    let [w, s, e, n] = ds.bounds;
+    let (cx, cy) = ((w + e) / 2.0, (s + n) / 2.0);
+    let meta = tilejson(ds, "");
+    match format {
+        Format::Pmtiles => {
+            let file = std::fs::File::create(out).map_err(io)?;
+            let metadata = serde_json::json!({
+                "name": meta["name"],
+                "description": meta["description"],
+                "attribution": ATTRIBUTION,
+                "version": meta["version"],
+                "data_version": ds.version,
+                "vector_layers": meta["vector_layers"],
+            });
+            let mut writer = pmtiles::PmTilesWriter::new(pmtiles::TileType::Mvt)
+                .precompressed(pmtiles::Compression::Gzip)
+                .min_zoom(min)
+                .max_zoom(max)
+                .bounds(w, s, e, n)
+                .center(cx, cy)
+                .center_zoom(min.max(6).min(max))
+                .metadata(metadata.to_string())
+                .create(std::io::BufWriter::new(file))
+                .map_err(|e| ExportError::Pmtiles(e.to_string()))?;
+            for (c, t) in &rendered {
+                let coord = pmtiles::TileCoord::new(c.z, c.x, c.y)
+                    .map_err(|e| ExportError::Pmtiles(e.to_string()))?;
+                writer
+                    .add_tile(coord, &t.gzip)
+                    .map_err(|e| ExportError::Pmtiles(e.to_string()))?;
+            }
+            writer
+                .finalize()
+                .map_err(|e| ExportError::Pmtiles(e.to_string()))?;
+        }
+        Format::Mbtiles => {
+            let mut db = rusqlite::Connection::open(out)?;
+            db.execute_batch(
+                "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;
+                 CREATE TABLE metadata (name TEXT, value TEXT);
+                 CREATE TABLE tiles (zoom_level INTEGER, tile_column INTEGER, tile_row INTEGER, tile_data BLOB);
+                 CREATE UNIQUE INDEX tile_index ON tiles (zoom_level, tile_column, tile_row);",
+            )?;
+            let tx = db.transaction()?;
+            {
+                let mut m = tx.prepare("INSERT INTO metadata (name, value) VALUES (?1, ?2)")?;
+                let json =
+                    serde_json::json!({ "vector_layers": meta["vector_layers"] }).to_string();
+                for (k, v) in [
+                    ("name", "partnership-map".to_owned()),
+                    ("format", "pbf".to_owned()),
+                    ("type", "overlay".to_owned()),
+                    ("version", "1.3".to_owned()),
+                    (
+                        "description",
+                        meta["description"].as_str().unwrap_or_default().to_owned(),
+                    ),
+                    ("attribution", ATTRIBUTION.to_owned()),
+                    ("bounds", format!("{w},{s},{e},{n}")),
+                    ("center", format!("{cx},{cy},{}", min.max(6).min(max))),
+                    ("minzoom", min.to_string()),
+                    ("maxzoom", max.to_string()),
+                    ("data_version", ds.version.clone()),
+                    ("json", json),
+                ] {
+                    m.execute(rusqlite::params![k, v])?;
+                }
+                let mut t = tx.prepare("INSERT INTO tiles (zoom_level, tile_column, tile_row, tile_data) VALUES (?1, ?2, ?3, ?4)")?;
+                for (c, tile) in &rendered {
+                    // MBTiles rows count from the south (TMS).
+                    let row = (1u32 << c.z) - 1 - c.y;
+                    t.execute(rusqlite::params![c.z, c.x, row, &tile.gzip[..]])?;
+                }
+            }
+            tx.commit()?;
+        }
+    }
+    let file_bytes = std::fs::metadata(out).map_err(io)?.len();
+    Ok(Summary {
+        examined: coords.len(),
+        tiles: rendered.len(),
+        tile_bytes: rendered.iter().map(|(_, t)| t.gzip.len() as u64).sum(),
+        file_bytes,
+        elapsed: started.elapsed(),
+    })
+}
