@@ -511,3 +511,76 @@ async fn the_map_page_and_vendored_maplibre_are_served_locally_with_a_strict_csp
             .is_some_and(|c| c.contains("frame-ancestors *"))
     );
 }
+
+#[tokio::test]
+async fn downloads_are_versioned_cacheable_and_licensed() {
+    let app = app();
+    let page = get(&app, "/downloads", &[]).await;
+    assert_eq!(page.status, 200);
+    let version = common::dataset().version.clone();
+    let text = page.text();
+    for f in ["local_authorities", "partnerships"] {
+        assert!(text.contains(&format!("/downloads/{f}-{version}.")), "{f}");
+    }
+    assert!(text.contains("Open Government Licence v3.0") && text.contains("CC BY 4.0"));
+    let plain = get(&app, "/downloads/partnerships.csv", &[]).await;
+    assert_eq!(plain.status, 303);
+    assert_eq!(
+        plain.header("location"),
+        Some(format!("/downloads/partnerships-{version}.csv").as_str())
+    );
+    let csv_r = get(&app, &format!("/downloads/partnerships-{version}.csv"), &[]).await;
+    assert_eq!(csv_r.status, 200);
+    assert!(
+        csv_r
+            .header("cache-control")
+            .is_some_and(|c| c.contains("immutable"))
+    );
+    assert!(
+        csv_r
+            .header("link")
+            .is_some_and(|l| l.contains("rel=\"license\""))
+    );
+    let mut rdr = csv::Reader::from_reader(&csv_r.body[..]);
+    assert_eq!(rdr.records().count(), 142);
+    let gj: serde_json::Value = serde_json::from_slice(
+        &get(
+            &app,
+            &format!("/downloads/local_authorities-{version}.geojson"),
+            &[],
+        )
+        .await
+        .body,
+    )
+    .expect("json");
+    assert_eq!(gj["features"].as_array().map(Vec::len), Some(153));
+    assert!(
+        gj["licence"]
+            .as_str()
+            .is_some_and(|l| l.contains("mySociety"))
+    );
+    let hartlepool = gj["features"]
+        .as_array()
+        .expect("features")
+        .iter()
+        .find(|f| f["id"] == "E06000001")
+        .expect("Hartlepool");
+    assert!(hartlepool["properties"]["stat_neighbours"].is_string());
+    let js: serde_json::Value = serde_json::from_slice(
+        &get(
+            &app,
+            &format!("/downloads/partnerships-{version}.json"),
+            &[],
+        )
+        .await
+        .body,
+    )
+    .expect("json");
+    assert_eq!(js["partnerships"].as_array().map(Vec::len), Some(142));
+    assert_eq!(
+        get(&app, "/downloads/partnerships-0000000000000000.csv", &[])
+            .await
+            .status,
+        404
+    );
+}

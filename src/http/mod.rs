@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod api;
 pub mod contribute;
+pub mod downloads;
 pub mod meta;
 pub mod negotiate;
 pub mod ogc;
@@ -94,6 +95,8 @@ pub struct AppState {
     pub reload_lock: Arc<tokio::sync::Mutex<()>>,
     /// Rendered label glyphs.
     pub glyphs: crate::glyphs::GlyphCache,
+    /// Open-data downloads of the current data version.
+    pub downloads: downloads::DownloadCache,
 }
 
 impl AppState {
@@ -117,6 +120,7 @@ impl AppState {
             store,
             reload_lock: Arc::new(tokio::sync::Mutex::new(())),
             glyphs: crate::glyphs::GlyphCache::default(),
+            downloads: downloads::DownloadCache::default(),
         })
     }
 
@@ -153,6 +157,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/las", get(api::las))
         .route("/api/las/{code}", get(api::la))
         .route("/api/partnerships", get(api::partnerships))
+        .route("/downloads", get(downloads::page))
+        .route("/downloads/{name}", get(downloads::file))
         .route("/ogc", get(ogc::landing))
         .route("/ogc/", get(ogc::landing))
         .route("/ogc/api", get(ogc::openapi))

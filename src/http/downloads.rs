@@ -1,0 +1,254 @@
+//! Open-data downloads at `/downloads`: the LA polygons with every attribute (GeoJSON), and the
+//! partnerships with their LAs and sources (CSV and JSON).
+//!
+//! File names carry the data version (`partnerships-<version>.csv`), so a file never changes
+//! under its name and can be cached for a year; the plain names redirect to the current version.
+//! Each file carries its licence and attribution (GeoJSON and JSON in the document, CSV in a
+//! `Link` header and on the downloads page, since a comment would break CSV readers).
+
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use bytes::Bytes;
+use maud::html;
+use serde_json::json;
+
+use super::AppState;
+use super::pages::{Framing, html_response, layout};
+use crate::dataset::Dataset;
+use crate::error::AppError;
+
+/// Licence statement shipped with every download.
+pub const LICENCE: &str = "Boundaries and codes: Office for National Statistics, Open Government Licence v3.0 (https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/); Contains OS data © Crown copyright and database right 2023. LA figures: DfE, ONS, DWP, Open Government Licence v3.0. Columns rural_urban and rural_pop_pct: mySociety, CC BY 4.0 (https://creativecommons.org/licenses/by/4.0/). Partnership and LA-role data: compiled by partnership-map from the public sources cited in each row.";
+
+const OGL: &str = "https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/";
+
+/// One generated file.
+#[derive(Debug, Clone)]
+pub struct File {
+    /// Base name without version, e.g. `partnerships` + extension.
+    pub stem: &'static str,
+    /// Extension.
+    pub ext: &'static str,
+    /// MIME type.
+    pub mime: &'static str,
+    /// What it is.
+    pub title: &'static str,
+    /// Content.
+    pub bytes: Bytes,
+}
+
+/// The files of one data version, built once per version.
+#[derive(Clone, Default)]
+pub struct DownloadCache {
+    inner: Arc<Mutex<Option<(String, Arc<Vec<File>>)>>>,
+}
+
+impl DownloadCache {
+    /// The files for `ds`, building them on first use of its version.
+    pub fn files(&self, ds: &Dataset) -> Arc<Vec<File>> {
+        let mut guard = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((v, files)) = guard.as_ref()
+            && *v == ds.version
+        {
+            return files.clone();
+        }
+        let files = Arc::new(build(ds));
+        *guard = Some((ds.version.clone(), files.clone()));
+        files
+    }
+}
+
+fn versioned(f: &File, version: &str) -> String {
+    format!("{}-{version}.{}", f.stem, f.ext)
+}
+
+/// Build every download from the dataset (pure).
+#[must_use]
+pub fn build(ds: &Dataset) -> Vec<File> {
+    let features: Vec<serde_json::Value> = (0..ds.las.len())
+        .map(|i| {
+            let props: serde_json::Map<String, serde_json::Value> = ds.attributes[i]
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_json()))
+                .collect();
+            json!({
+                "type": "Feature",
+                "id": ds.las[i].code,
+                "geometry": {"type": "MultiPolygon", "coordinates": ds.lonlat[i]},
+                "properties": props,
+            })
+        })
+        .collect();
+    let geojson = json!({
+        "type": "FeatureCollection",
+        "name": "local_authorities",
+        "licence": LICENCE,
+        "data_version": ds.version,
+        "data_as_of": ds.data_as_of,
+        "fields": "see docs/FIELDS.md or /tiles.json",
+        "features": features,
+    });
+    let names = |codes: &[String]| -> Vec<String> {
+        codes
+            .iter()
+            .filter_map(|c| ds.las.iter().find(|l| &l.code == c).map(|l| l.name.clone()))
+            .collect()
+    };
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let header = [
+        "id",
+        "name",
+        "la_codes",
+        "la_names",
+        "form",
+        "phases",
+        "focus",
+        "la_involvement",
+        "legal_form",
+        "membership",
+        "founded",
+        "website",
+        "source_urls",
+        "evidence_date",
+        "notes",
+    ];
+    // Writing to a Vec cannot fail.
+    let _ = w.write_record(header);
+    let mut items = Vec::new();
+    for p in &ds.partnerships {
+        let la_names = names(&p.la_codes);
+        let _ = w.write_record([
+            p.id.clone(),
+            p.name.clone(),
+            p.la_codes.join(";"),
+            la_names.join(";"),
+            p.form.clone(),
+            p.phases.join(";"),
+            p.focus.join(";"),
+            p.la_involvement.clone(),
+            p.legal_form.clone(),
+            p.membership.clone(),
+            p.founded.map(|y| y.to_string()).unwrap_or_default(),
+            p.website.clone().unwrap_or_default(),
+            p.source_urls.join(";"),
+            p.evidence_date.clone(),
+            p.notes.clone(),
+        ]);
+        items.push(json!({
+            "id": p.id, "name": p.name, "la_codes": p.la_codes, "la_names": la_names, "form": p.form, "phases": p.phases,
+            "focus": p.focus, "la_involvement": p.la_involvement, "legal_form": p.legal_form, "membership": p.membership,
+            "founded": p.founded, "website": p.website, "source_urls": p.source_urls, "evidence_date": p.evidence_date, "notes": p.notes,
+        }));
+    }
+    let csv_bytes = w.into_inner().unwrap_or_default();
+    let json_doc = json!({ "licence": LICENCE, "data_version": ds.version, "data_as_of": ds.data_as_of, "partnerships": items });
+    vec![
+        File {
+            stem: "local_authorities",
+            ext: "geojson",
+            mime: "application/geo+json",
+            title: "LA polygons (full resolution, WGS84) with every attribute",
+            bytes: Bytes::from(geojson.to_string()),
+        },
+        File {
+            stem: "partnerships",
+            ext: "csv",
+            mime: "text/csv; charset=utf-8",
+            title: "Partnerships with their LAs and sources (CSV, ; inside cells)",
+            bytes: Bytes::from(csv_bytes),
+        },
+        File {
+            stem: "partnerships",
+            ext: "json",
+            mime: "application/json",
+            title: "Partnerships with their LAs and sources (JSON)",
+            bytes: Bytes::from(json_doc.to_string()),
+        },
+    ]
+}
+
+/// `GET /downloads`: the list, with sizes and licence.
+pub async fn page(State(state): State<AppState>) -> Response {
+    let ds = state.dataset();
+    let files = state.downloads.files(&ds);
+    let body = html! {
+        h1 { "Downloads" }
+        p { "Data version " code { (ds.version) } ", data as of " (ds.data_as_of.clone().unwrap_or_default()) ". File names carry the data version, so a link to one always returns the same bytes." }
+        table {
+            thead { tr { th scope="col" { "File" } th scope="col" { "What" } th scope="col" { "Size" } } }
+            tbody {
+                @for f in files.iter() {
+                    tr {
+                        td { a href=(format!("/downloads/{}", versioned(f, &ds.version))) download { (versioned(f, &ds.version)) } }
+                        td { (f.title) }
+                        td { (format!("{:.1} kB", f.bytes.len() as f64 / 1000.0)) }
+                    }
+                }
+            }
+        }
+        h2 { "Licence and attribution" }
+        p { (LICENCE) }
+        p { "Also available: " a href="/ogc" { "OGC API – Features and Tiles" } ", " a href="/tiles.json" { "TileJSON" } "." }
+    };
+    html_response(
+        StatusCode::OK,
+        layout("Downloads", &[], &body),
+        Framing::SameOrigin,
+    )
+}
+
+/// `GET /downloads/{name}`: a versioned file, or a redirect from the plain name.
+///
+/// # Errors
+/// 404 for an unknown name or a version no longer served.
+pub async fn file(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response, AppError> {
+    let ds = state.dataset();
+    let files = state.downloads.files(&ds);
+    for f in files.iter() {
+        if name == format!("{}.{}", f.stem, f.ext) {
+            let mut r =
+                Redirect::to(&format!("/downloads/{}", versioned(f, &ds.version))).into_response();
+            r.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            return Ok(r);
+        }
+        if name == versioned(f, &ds.version) {
+            let disposition = format!("attachment; filename=\"{name}\"");
+            let mut r = (
+                [
+                    (header::CONTENT_TYPE, HeaderValue::from_static(f.mime)),
+                    (
+                        header::CACHE_CONTROL,
+                        HeaderValue::from_static("public, max-age=31536000, immutable"),
+                    ),
+                ],
+                f.bytes.clone(),
+            )
+                .into_response();
+            if let Ok(v) = HeaderValue::from_str(&disposition) {
+                r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+            }
+            if let Ok(v) = HeaderValue::from_str(&format!("<{OGL}>; rel=\"license\"")) {
+                r.headers_mut().insert(header::LINK, v);
+            }
+            if let Ok(v) = HeaderValue::from_str(&crate::cache::etag(&f.bytes)) {
+                r.headers_mut().insert(header::ETAG, v);
+            }
+            return Ok(r);
+        }
+    }
+    Err(AppError::NotFound(format!(
+        "no download {:?} for data version {} (see /downloads)",
+        name.chars().take(80).collect::<String>(),
+        ds.version
+    )))
+}
