@@ -40,10 +40,13 @@ pub struct File {
     pub bytes: Bytes,
 }
 
+/// The files built for one data version.
+type Versioned = (String, Arc<Vec<File>>);
+
 /// The files of one data version, built once per version.
 #[derive(Clone, Default)]
 pub struct DownloadCache {
-    inner: Arc<Mutex<Option<(String, Arc<Vec<File>>)>>>,
+    inner: Arc<Mutex<Option<Versioned>>>,
 }
 
 impl DownloadCache {
