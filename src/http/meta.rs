@@ -22,6 +22,9 @@ Partnership and LA-role data: partnership-map dataset compiled from cited public
 /// The style template, shipped in `styles/`.
 pub const STYLE_TEMPLATE: &str = include_str!("../../styles/default.json");
 
+/// The QGIS-friendly variant (`/styles/qgis.json`): same colours, one layer per category.
+pub const QGIS_STYLE_TEMPLATE: &str = include_str!("../../styles/qgis.json");
+
 /// Name of the vector source in the style.
 pub const SOURCE_ID: &str = "partnership-map";
 
@@ -170,6 +173,21 @@ pub async fn style_handler(
     Ok(json_response(
         &state,
         &style(&state.style_template, &state.dataset(), &base),
+    ))
+}
+
+/// `GET /styles/qgis.json`: the variant QGIS 3.22's style converter reads correctly.
+///
+/// # Errors
+/// 400 for a malformed `Host`.
+pub async fn qgis_style_handler(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let base = base_url(&state, &headers)?;
+    Ok(json_response(
+        &state,
+        &style(&state.qgis_style_template, &state.dataset(), &base),
     ))
 }
 

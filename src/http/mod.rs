@@ -87,6 +87,8 @@ pub struct AppState {
     pub config: Arc<HttpConfig>,
     /// Parsed `styles/default.json`.
     pub style_template: Arc<serde_json::Value>,
+    /// Parsed `styles/qgis.json`.
+    pub qgis_style_template: Arc<serde_json::Value>,
     /// Where submissions are kept.
     pub store: Arc<dyn SubmissionStore>,
     /// Per-IP submission limiter.
@@ -117,6 +119,7 @@ impl AppState {
             limiter: Arc::new(RateLimiter::keyed(quota)),
             config: Arc::new(config),
             style_template: Arc::new(serde_json::from_str(meta::STYLE_TEMPLATE)?),
+            qgis_style_template: Arc::new(serde_json::from_str(meta::QGIS_STYLE_TEMPLATE)?),
             store,
             reload_lock: Arc::new(tokio::sync::Mutex::new(())),
             glyphs: crate::glyphs::GlyphCache::default(),
@@ -153,6 +156,7 @@ pub fn router(state: AppState) -> Router {
         .route("/tiles/{z}/{x}/{y}", get(tiles::tile))
         .route("/tiles.json", get(meta::tilejson_handler))
         .route("/styles/default.json", get(meta::style_handler))
+        .route("/styles/qgis.json", get(meta::qgis_style_handler))
         .route("/fonts/{fontstack}/{range}", get(web::fonts))
         .route("/api/las", get(api::las))
         .route("/api/las/{code}", get(api::la))

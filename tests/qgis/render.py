@@ -1,0 +1,95 @@
+"""Headless QGIS check of the vector tile layer (run by tests/qgis.rs with Debian's python3-qgis).
+
+Adds the server's tiles as a QGIS Vector Tiles layer with the QGIS style variant, renders
+England to a PNG, and prints JSON facts for the Rust test to assert: the share of drawn pixels,
+the style colours found in the image, and the attributes QGIS decodes from a tile.
+Usage: python3 render.py BASE_URL OUT_PNG
+"""
+import json
+import os
+import sys
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from qgis.core import (  # noqa: E402
+    QgsApplication,
+    QgsCoordinateReferenceSystem,
+    QgsMapRendererParallelJob,
+    QgsMapSettings,
+    QgsProject,
+    QgsRectangle,
+    QgsGeometry,
+    QgsPointXY,
+    QgsVectorTileLayer,
+)
+from qgis.gui import QgsMapCanvas, QgsMapToolIdentify  # noqa: E402
+from qgis.PyQt.QtCore import QSize  # noqa: E402
+from qgis.PyQt.QtGui import QColor  # noqa: E402
+
+base, out_png = sys.argv[1], sys.argv[2]
+app = QgsApplication([], True)
+app.initQgis()
+
+uri = (
+    f"type=xyz&url={base}/tiles/%7Bz%7D/%7Bx%7D/%7By%7D.pbf&zmin=0&zmax=12"
+    f"&styleUrl={base}/styles/qgis.json"
+)
+layer = QgsVectorTileLayer(uri, "partnership-map")
+facts = {"valid": layer.isValid(), "source_zmax": layer.sourceMaxZoom()}
+res = layer.loadDefaultStyle()
+# QGIS 3.22 returns (message, ok).
+facts["style_loaded"] = bool(res[1]) if isinstance(res, tuple) else bool(res)
+QgsProject.instance().addMapLayer(layer)
+
+settings = QgsMapSettings()
+settings.setLayers([layer])
+settings.setDestinationCrs(QgsCoordinateReferenceSystem("EPSG:3857"))
+settings.setExtent(QgsRectangle(-720000, 6400000, 200000, 7520000))
+settings.setOutputSize(QSize(600, 730))
+settings.setBackgroundColor(QColor(255, 255, 255))
+job = QgsMapRendererParallelJob(settings)
+job.start()
+job.waitForFinished()
+img = job.renderedImage()
+img.save(out_png)
+
+drawn = 0
+colours = set()
+total = img.width() * img.height()
+for y in range(0, img.height(), 2):
+    for x in range(0, img.width(), 2):
+        c = img.pixelColor(x, y)
+        if (c.red(), c.green(), c.blue()) not in ((255, 255, 255), (238, 243, 247)):
+            drawn += 1
+        colours.add(c.name())
+facts["drawn_share"] = drawn / (total / 4)
+facts["colours"] = sorted(colours)
+
+# Colour at given map points (Mercator), for the Rust test to compare with the style.
+samples = json.loads(sys.argv[3]) if len(sys.argv) > 3 else []
+facts["samples"] = {}
+for code, mx, my in samples:
+    ext = settings.visibleExtent()
+    px = int((mx - ext.xMinimum()) / settings.mapUnitsPerPixel())
+    py = int((ext.yMaximum() - my) / settings.mapUnitsPerPixel())
+    if 0 <= px < img.width() and 0 <= py < img.height():
+        facts["samples"][code] = img.pixelColor(px, py).name()
+
+# QGIS's identify tool on Westminster: the attributes it decodes from the tiles.
+canvas = QgsMapCanvas()
+canvas.resize(600, 600)
+canvas.setDestinationCrs(QgsCoordinateReferenceSystem("EPSG:3857"))
+canvas.setLayers([layer])
+canvas.setExtent(QgsRectangle(-30000, 6690000, 0, 6720000))
+tool = QgsMapToolIdentify(canvas)
+results = tool.identify(
+    QgsGeometry.fromPointXY(QgsPointXY(-15100, 6711200)),
+    QgsMapToolIdentify.TopDownAll,
+    [layer],
+    QgsMapToolIdentify.VectorTileLayer,
+)
+facts["identify"] = [
+    {name: str(r.mFeature[name]) for name in r.mFeature.fields().names()} for r in results
+]
+print(json.dumps(facts))
+app.exitQgis()
