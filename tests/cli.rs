@@ -2,8 +2,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 fn bin() -> Command {
@@ -84,17 +83,18 @@ fn missing_files_are_named() {
 
 #[test]
 fn serve_listens_answers_and_shuts_down_gracefully_on_sigterm() {
-    let mut child = bin()
-        .args(["serve", "--bind", "127.0.0.1:0", "--max-zoom", "10"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("read");
-    let url = line.trim().rsplit(' ').next().expect("url").to_owned();
-    assert!(url.starts_with("http://127.0.0.1:"), "{line}");
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = dir.path().join("pm.db");
+    let mut server = common::Server::start(
+        &[
+            "--max-zoom".as_ref(),
+            "10".as_ref(),
+            "--db".as_ref(),
+            db.as_os_str(),
+        ],
+        &[],
+    );
+    let url = server.base.clone();
 
     let rt = tokio::runtime::Runtime::new().expect("rt");
     rt.block_on(async {
@@ -109,7 +109,7 @@ fn serve_listens_answers_and_shuts_down_gracefully_on_sigterm() {
         );
     });
 
-    let pid = child.id().to_string();
+    let pid = server.child.id().to_string();
     assert!(
         Command::new("kill")
             .args(["-TERM", &pid])
@@ -117,10 +117,10 @@ fn serve_listens_answers_and_shuts_down_gracefully_on_sigterm() {
             .expect("kill")
             .success()
     );
-    let status = wait_with_timeout(&mut child, Duration::from_secs(10));
+    let status = wait_with_timeout(&mut server.child, Duration::from_secs(10));
     assert!(status.success(), "exit after SIGTERM: {status:?}");
     let mut err = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut err)
+    std::io::Read::read_to_string(&mut server.child.stderr.take().expect("stderr"), &mut err)
         .expect("read");
     assert!(
         err.contains("route=\"/health\"")
@@ -158,32 +158,16 @@ async fn raw_get(addr: &str, path: &str) -> String {
     String::from_utf8_lossy(&buf).into_owned()
 }
 
-struct Server {
-    child: std::process::Child,
-    addr: String,
-}
-
-fn start(db: &std::path::Path) -> Server {
-    let mut child = bin()
-        .args(["serve", "--bind", "127.0.0.1:0", "--max-zoom", "6", "--db"])
-        .arg(db)
-        .env("PARTNERSHIP_MAP_ADMIN_TOKEN", "durability-token-0123456789")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("read");
-    let addr = line
-        .trim()
-        .rsplit("http://")
-        .next()
-        .expect("addr")
-        .to_owned();
-    assert!(addr.starts_with("127.0.0.1:"), "{line}");
-    Server { child, addr }
+fn start(db: &std::path::Path) -> common::Server {
+    common::Server::start(
+        &[
+            "--max-zoom".as_ref(),
+            "6".as_ref(),
+            "--db".as_ref(),
+            db.as_os_str(),
+        ],
+        &[("PARTNERSHIP_MAP_ADMIN_TOKEN", "durability-token-0123456789")],
+    )
 }
 
 async fn raw(addr: &str, request: &str) -> String {
@@ -203,7 +187,7 @@ fn an_acknowledged_submission_survives_kill_9() {
     let rt = tokio::runtime::Runtime::new().expect("rt");
     let body = r#"{"la":"E08000038","kind":"correction","message":"Barnsley Alliance has a new chair.","name":"Durable Dana","email":"dana@example.org","consent":true}"#;
     let response = rt.block_on(raw(
-        &server.addr,
+        server.addr(),
         &format!(
             "POST /api/submissions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
@@ -236,9 +220,9 @@ fn an_acknowledged_submission_survives_kill_9() {
     );
     assert!(err.contains(&id), "the log names the reference: {err}");
 
-    let mut again = start(&db);
+    let again = start(&db);
     let got = rt.block_on(raw(
-        &again.addr,
+        again.addr(),
         &format!("GET /api/admin/submissions/{id} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer durability-token-0123456789\r\nConnection: close\r\n\r\n"),
     ));
     assert!(got.starts_with("HTTP/1.1 200"), "{got}");
@@ -246,8 +230,6 @@ fn an_acknowledged_submission_survives_kill_9() {
         got.contains("Barnsley Alliance has a new chair.") && got.contains("dana@example.org"),
         "{got}"
     );
-    let _ = again.child.kill();
-    let _ = again.child.wait();
 }
 
 #[test]
@@ -262,32 +244,19 @@ fn sighup_reloads_the_data() {
     ] {
         std::fs::copy(common::repo().join("data").join(f), data.join(f)).expect("copy");
     }
-    let mut child = bin()
-        .args([
-            "serve",
-            "--bind",
-            "127.0.0.1:0",
-            "--max-zoom",
-            "4",
-            "--data",
-        ])
-        .arg(&data)
-        .arg("--db")
-        .arg(dir.path().join("pm.db"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("read");
-    let addr = line
-        .trim()
-        .rsplit("http://")
-        .next()
-        .expect("addr")
-        .to_owned();
+    let db = dir.path().join("pm.db");
+    let server = common::Server::start(
+        &[
+            "--max-zoom".as_ref(),
+            "4".as_ref(),
+            "--data".as_ref(),
+            data.as_os_str(),
+            "--db".as_ref(),
+            db.as_os_str(),
+        ],
+        &[],
+    );
+    let addr = server.addr().to_owned();
     let rt = tokio::runtime::Runtime::new().expect("rt");
     let version = |rt: &tokio::runtime::Runtime| {
         let h = rt.block_on(raw(
@@ -308,7 +277,7 @@ fn sighup_reloads_the_data() {
         text.replacen("Barnsley Council's cabinet", "Barnsley Council cabinet", 1),
     )
     .expect("write");
-    let pid = child.id().to_string();
+    let pid = server.child.id().to_string();
     assert!(
         Command::new("kill")
             .args(["-HUP", &pid])
@@ -325,8 +294,6 @@ fn sighup_reloads_the_data() {
         }
     }
     assert_ne!(after, before, "SIGHUP reloaded the data");
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 #[test]

@@ -172,21 +172,10 @@ async fn ogc_tiles_point_at_the_same_tiles() {
 
 #[test]
 fn gdal_reads_both_collections_through_its_oapif_driver() {
-    use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().expect("tmp");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_partnership-map"))
-        .current_dir(common::repo())
-        .args(["serve", "--bind", "127.0.0.1:0", "--max-zoom", "6", "--db"])
-        .arg(dir.path().join("pm.db"))
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("read");
-    let url = line.trim().rsplit(' ').next().expect("url").to_owned();
+    let db = dir.path().join("pm.db");
+    let child_handle = common::Server::start(&["--db".as_ref(), db.as_os_str()], &[]);
+    let url = child_handle.base.clone();
     let out = Command::new("ogrinfo")
         .args([
             "-ro",
@@ -212,8 +201,7 @@ fn gdal_reads_both_collections_through_its_oapif_driver() {
         ])
         .output()
         .expect("ogrinfo");
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(child_handle);
     let listing = String::from_utf8_lossy(&listing.stdout);
     assert!(
         listing.contains("1: local_authorities") && listing.contains("2: partnerships"),

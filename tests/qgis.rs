@@ -5,8 +5,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use geo::Contains;
 use partnership_map::model::Value as Attr;
@@ -116,19 +115,9 @@ fn qgis_renders_the_layer_in_the_web_maps_colours_and_identifies_features() {
     assert!(samples.len() >= 8, "enough LAs sampled ({})", samples.len());
 
     let dir = tempfile::tempdir().expect("tmp");
-    let mut server = Command::new(env!("CARGO_BIN_EXE_partnership-map"))
-        .current_dir(common::repo())
-        .args(["serve", "--bind", "127.0.0.1:0", "--db"])
-        .arg(dir.path().join("pm.db"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let mut line = String::new();
-    BufReader::new(server.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("read");
-    let base = line.trim().rsplit(' ').next().expect("url").to_owned();
+    let db = dir.path().join("pm.db");
+    let server_handle = common::Server::start(&["--db".as_ref(), db.as_os_str()], &[]);
+    let base = server_handle.base.clone();
     let artifacts = common::repo().join("test-artifacts");
     std::fs::create_dir_all(&artifacts).expect("mkdir");
     let png = artifacts.join("qgis-england.png");
@@ -141,8 +130,7 @@ fn qgis_renders_the_layer_in_the_web_maps_colours_and_identifies_features() {
         .env("XDG_RUNTIME_DIR", dir.path())
         .output()
         .expect("run PyQGIS");
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server_handle);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

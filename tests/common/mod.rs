@@ -117,3 +117,54 @@ pub fn england_tiles(ds: &Dataset, z: u8) -> Vec<(u8, u32, u32)> {
     }
     out
 }
+
+/// The real binary, started with `args` on a free loopback port; killed when dropped.
+pub struct Server {
+    pub child: std::process::Child,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+}
+
+impl Server {
+    pub fn start(args: &[&std::ffi::OsStr], envs: &[(&str, &str)]) -> Self {
+        use std::io::{BufRead, BufReader};
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_partnership-map"));
+        cmd.current_dir(repo())
+            .env("RUST_LOG", "info")
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn the server");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("read");
+        let base = line
+            .trim()
+            .rsplit(' ')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(
+            base.starts_with("http://127.0.0.1:"),
+            "no listening line: {line:?}"
+        );
+        Self { child, base }
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub fn addr(&self) -> &str {
+        self.base.trim_start_matches("http://")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
