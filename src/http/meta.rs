@@ -4,7 +4,7 @@
 //! the template `styles/default.json` with its source pointed at this server; it references no
 //! external URL.
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value as Json, json};
@@ -161,33 +161,29 @@ pub async fn tilejson_handler(
     Ok(json_response(&state, &tilejson(&state.dataset(), &base)))
 }
 
-/// `GET /styles/default.json`.
+/// `GET /styles/{name}`: `default.json` (the web map) or `qgis.json` (the same map for QGIS
+/// 3.22's style converter), with the source pointed at this server.
 ///
 /// # Errors
-/// 400 for a malformed `Host`.
+/// 404 for another name, 400 for a malformed `Host`.
 pub async fn style_handler(
     State(state): State<AppState>,
+    Path(name): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
+    let template = match name.as_str() {
+        "default.json" => &state.style_template,
+        "qgis.json" => &state.qgis_style_template,
+        _ => {
+            return Err(AppError::NotFound(format!(
+                "no style {name:?} (styles: default.json, qgis.json)"
+            )));
+        }
+    };
     let base = base_url(&state, &headers)?;
     Ok(json_response(
         &state,
-        &style(&state.style_template, &state.dataset(), &base),
-    ))
-}
-
-/// `GET /styles/qgis.json`: the variant QGIS 3.22's style converter reads correctly.
-///
-/// # Errors
-/// 400 for a malformed `Host`.
-pub async fn qgis_style_handler(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Response, AppError> {
-    let base = base_url(&state, &headers)?;
-    Ok(json_response(
-        &state,
-        &style(&state.qgis_style_template, &state.dataset(), &base),
+        &style(template, &state.dataset(), &base),
     ))
 }
 
