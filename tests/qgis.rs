@@ -1,7 +1,8 @@
 //! QGIS 3.22 (Debian's qgis + python3-qgis, headless with QT_QPA_PLATFORM=offscreen) adds the
 //! tiles as a Vector Tiles layer with `/styles/qgis.json`, renders England, and identifies a
-//! feature. Checks: fills are drawn, each sampled LA has the web map's colour for its
-//! partnership count, and QGIS's identify tool decodes the attributes.
+//! feature, and adds `/ogc` as an OGC API – Features source. Checks: fills are drawn, each
+//! sampled LA has the web map's colour for its partnership count, QGIS's identify tool decodes
+//! the attributes, and both OGC collections load with all their features.
 
 mod common;
 
