@@ -493,9 +493,27 @@ map.on('click', (e) => {
   }
   select(f.properties.code);
 });
+// Hover: name and partnership count next to the pointer (desktop).
+const hover = new maplibregl.Popup({ closeButton: false, closeOnClick: false, className: 'hover-tip', offset: 12 });
 map.on('mousemove', (e) => {
   const f = map.queryRenderedFeatures(e.point, { layers: ['la-fill', 'la-fill-no-data'] })[0];
   map.getCanvas().style.cursor = f ? 'pointer' : '';
+  const la = f && byCode.get(f.properties.code);
+  if (!la) { hover.remove(); return; }
+  const n = la.partnership_count;
+  hover.setLngLat(e.lngLat).setText(`${la.name}: ${n} partnership${n === 1 ? '' : 's'}${la.has_data ? '' : ' (no data yet)'}`).addTo(map);
+});
+map.getCanvas().addEventListener('mouseleave', () => hover.remove());
+
+// Keyboard: with the map focused, arrows pan (MapLibre), Enter or Space selects the LA at the centre.
+map.getCanvas().setAttribute('aria-label', 'Map. Arrow keys pan, plus and minus zoom, Enter selects the local authority at the centre.');
+map.getCanvas().addEventListener('keydown', (e) => {
+  if (e.key !== 'Enter' && e.key !== ' ') return;
+  const c = map.project(map.getCenter());
+  const f = map.queryRenderedFeatures(c, { layers: ['la-fill', 'la-fill-no-data'] })[0];
+  if (!f) return;
+  e.preventDefault();
+  if (!EMBED) select(f.properties.code);
 });
 
 ready.then(() => {

@@ -273,6 +273,20 @@ test('keyboard only: search, select, and reach the correction form', async () =>
   await page.close();
 });
 
+test('keyboard on the map: Enter selects the LA at the centre; hovering names the LA', async () => {
+  const { page, problems } = await open('/#map=11/51.512/-0.1337');
+  await page.waitForFunction(() => window.partnershipMap.map.areTilesLoaded());
+  await page.focus('#map canvas');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#details h2:has-text("Westminster")');
+  const box = await page.locator('#map').boundingBox();
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  await page.waitForSelector('.hover-tip');
+  assert.match(await page.textContent('.hover-tip'), /^Westminster: \d+ partnerships?/);
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
 test('a correction sent from the LA panel is stored and its reference shown', async () => {
   const { page, problems } = await open('/?la=E09000002');
   await page.waitForSelector('#details h2:has-text("Barking and Dagenham")');
