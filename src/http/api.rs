@@ -36,9 +36,9 @@ fn la_summary(ds: &Dataset, i: usize) -> Value {
     Value::Object(o)
 }
 
-fn partnership_json(ds: &Dataset, p: &Partnership) -> Value {
-    let la_names: Vec<&str> = p
-        .la_codes
+/// Names of the LAs with these codes, in the same order.
+pub(crate) fn la_names<'a>(ds: &'a Dataset, codes: &[String]) -> Vec<&'a str> {
+    codes
         .iter()
         .filter_map(|c| {
             ds.las
@@ -46,7 +46,12 @@ fn partnership_json(ds: &Dataset, p: &Partnership) -> Value {
                 .find(|l| &l.code == c)
                 .map(|l| l.name.as_str())
         })
-        .collect();
+        .collect()
+}
+
+/// A partnership as the API and the downloads publish it.
+pub(crate) fn partnership_json(ds: &Dataset, p: &Partnership) -> Value {
+    let la_names = la_names(ds, &p.la_codes);
     json!({
         "id": p.id,
         "name": p.name,

@@ -97,12 +97,6 @@ pub fn build(ds: &Dataset) -> Vec<File> {
         "fields": "see docs/FIELDS.md or /tiles.json",
         "features": features,
     });
-    let names = |codes: &[String]| -> Vec<String> {
-        codes
-            .iter()
-            .filter_map(|c| ds.las.iter().find(|l| &l.code == c).map(|l| l.name.clone()))
-            .collect()
-    };
     let mut w = csv::Writer::from_writer(Vec::new());
     let header = [
         "id",
@@ -125,7 +119,7 @@ pub fn build(ds: &Dataset) -> Vec<File> {
     let _ = w.write_record(header);
     let mut items = Vec::new();
     for p in &ds.partnerships {
-        let la_names = names(&p.la_codes);
+        let la_names = super::api::la_names(ds, &p.la_codes);
         let _ = w.write_record([
             p.id.clone(),
             p.name.clone(),
@@ -143,11 +137,7 @@ pub fn build(ds: &Dataset) -> Vec<File> {
             p.evidence_date.clone(),
             p.notes.clone(),
         ]);
-        items.push(json!({
-            "id": p.id, "name": p.name, "la_codes": p.la_codes, "la_names": la_names, "form": p.form, "phases": p.phases,
-            "focus": p.focus, "la_involvement": p.la_involvement, "legal_form": p.legal_form, "membership": p.membership,
-            "founded": p.founded, "website": p.website, "source_urls": p.source_urls, "evidence_date": p.evidence_date, "notes": p.notes,
-        }));
+        items.push(super::api::partnership_json(ds, p));
     }
     let csv_bytes = w.into_inner().unwrap_or_default();
     let json_doc = json!({ "licence": LICENCE, "data_version": ds.version, "data_as_of": ds.data_as_of, "partnerships": items });

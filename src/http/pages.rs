@@ -52,6 +52,18 @@ pub fn html_response(status: StatusCode, markup: Markup, framing: Framing) -> Re
     res
 }
 
+/// What every page's `<head>` starts with: charset, viewport, title and an empty favicon
+/// (so browsers make no request that would 404).
+#[must_use]
+pub fn head_basics(title: &str) -> Markup {
+    html! {
+        meta charset="utf-8";
+        meta name="viewport" content="width=device-width, initial-scale=1";
+        title { (title) }
+        link rel="icon" href="data:,";
+    }
+}
+
 /// The page skeleton.
 #[must_use]
 pub fn layout(title: &str, scripts: &[&str], body: &Markup) -> Markup {
@@ -59,10 +71,7 @@ pub fn layout(title: &str, scripts: &[&str], body: &Markup) -> Markup {
         (DOCTYPE)
         html lang="en-GB" {
             head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · partnership-map" }
-                link rel="icon" href="data:,";
+                (head_basics(&format!("{title} · partnership-map")))
                 link rel="stylesheet" href="/static/site.css";
                 @for s in scripts {
                     script type="module" src=(format!("/static/{s}")) {}

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use maud::{DOCTYPE, Markup, html};
 
 use super::AppState;
-use super::pages::{EmbeddedFile, Framing, embedded, html_response};
+use super::pages::{EmbeddedFile, Framing, embedded, head_basics, html_response};
 use crate::error::AppError;
 use crate::glyphs::{self, GlyphError};
 use crate::schema;
@@ -110,10 +110,7 @@ fn shell(title: &str, embed: bool, body: &Markup) -> Markup {
         (DOCTYPE)
         html lang="en-GB" {
             head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) }
-                link rel="icon" href="data:,";
+                (head_basics(title))
                 meta name="description" content="Area-based education partnerships and the role of each local authority in school improvement, across England's 153 upper-tier local authorities.";
                 link rel="stylesheet" href="/vendor/maplibre-gl/maplibre-gl.css";
                 link rel="stylesheet" href="/static/map.css";
