@@ -43,6 +43,17 @@ fn tag(feature: &mut mvt::Feature, key: &str, value: &Value) {
     }
 }
 
+/// The ring's points, starting at the first one that is not `cursor` (where the previous
+/// ring ended). `mvt` 0.15 drops the MoveTo of a ring that starts at the cursor, which leaves
+/// a LineTo straight after a ClosePath: GDAL refuses such a tile ("Parsing error") and
+/// MapLibre glues the points onto the previous ring. Rings that touch at a vertex (common
+/// after make-valid) hit this; starting elsewhere on the ring avoids it without changing the
+/// shape. Rings have at least 3 distinct points, so such a start exists.
+fn ring_from(ring: &[GridPt], cursor: Option<GridPt>) -> impl Iterator<Item = &GridPt> {
+    let start = ring.iter().position(|p| Some(*p) != cursor).unwrap_or(0);
+    ring[start..].iter().chain(&ring[..start])
+}
+
 /// Encode the two layers. `Ok(None)` when both are empty.
 ///
 /// # Errors
@@ -61,10 +72,12 @@ pub fn encode(
         let mut layer = tile.create_layer(polygon_layer);
         for f in polygons {
             let mut enc = GeomEncoder::<f64>::new(GeomType::Polygon);
+            let mut cursor = None;
             for ring in &f.rings {
-                for p in ring {
+                for p in ring_from(ring, cursor) {
                     enc.add_point(f64::from(p[0]), f64::from(p[1]))
                         .map_err(mvt_err)?;
+                    cursor = Some(*p);
                 }
                 enc.complete_geom().map_err(mvt_err)?;
             }

@@ -134,11 +134,18 @@ pub fn decode(bytes: &[u8]) -> BTreeMap<String, Layer> {
                         (k, val)
                     })
                     .collect();
+                let geom_type = f.r#type.unwrap_or(0);
+                let rings = geometry(geom_type, &f.geometry).unwrap_or_else(|e| {
+                    panic!(
+                        "layer {name}, feature {:?}: invalid MVT geometry: {e}",
+                        f.id
+                    )
+                });
                 Feature {
                     id: f.id,
-                    geom_type: f.r#type.unwrap_or(0),
+                    geom_type,
                     props,
-                    rings: geometry(&f.geometry),
+                    rings,
                 }
             })
             .collect();
@@ -154,37 +161,99 @@ pub fn decode(bytes: &[u8]) -> BTreeMap<String, Layer> {
     out
 }
 
-fn geometry(cmds: &[u32]) -> Vec<Vec<[i64; 2]>> {
+/// Check every feature's geometry against the MVT grammar without panicking: the number of
+/// polygon rings, or the first breach with its layer and feature id.
+pub fn check_grammar(bytes: &[u8]) -> Result<usize, String> {
+    use prost::Message;
+    let tile = PbTile::decode(bytes).map_err(|e| format!("protobuf: {e}"))?;
+    let mut rings = 0;
+    for l in &tile.layers {
+        for f in &l.features {
+            let ty = f.r#type.unwrap_or(0);
+            let g = geometry(ty, &f.geometry).map_err(|e| {
+                format!(
+                    "layer {:?}, feature {:?}: {e}",
+                    l.name.as_deref().unwrap_or(""),
+                    f.id
+                )
+            })?;
+            if ty == 3 {
+                rings += g.len();
+            }
+        }
+    }
+    Ok(rings)
+}
+
+/// Decode a geometry command stream, enforcing the MVT 2.1 grammar (spec 4.3.4): a point
+/// is one MoveTo with count >= 1; a line is MoveTo(1) LineTo(>=1) per part; a polygon ring is
+/// exactly MoveTo(1), LineTo(>=2), ClosePath(1). Lenient readers (MapLibre) silently append a
+/// stray LineTo to the previous ring; GDAL stops with "Parsing error". So this one refuses it.
+pub fn geometry(geom_type: i32, cmds: &[u32]) -> Result<Vec<Vec<[i64; 2]>>, String> {
     let mut rings: Vec<Vec<[i64; 2]>> = Vec::new();
     let (mut x, mut y) = (0i64, 0i64);
     let mut i = 0;
+    // For polygons: 0 = expecting MoveTo, 1 = expecting LineTo, 2 = expecting ClosePath.
+    let mut state = 0;
     while i < cmds.len() {
         let id = cmds[i] & 7;
         let count = (cmds[i] >> 3) as usize;
+        let at = i;
         i += 1;
-        match id {
-            1 => {
-                for _ in 0..count {
-                    x += zigzag(cmds[i]);
-                    y += zigzag(cmds[i + 1]);
-                    i += 2;
-                    rings.push(vec![[x, y]]);
-                }
+        let params = match id {
+            1 | 2 => 2 * count,
+            7 => 0,
+            other => return Err(format!("unknown command {other} at index {at}")),
+        };
+        if i + params > cmds.len() {
+            return Err(format!(
+                "command {id} at index {at} wants {params} parameters, {} left",
+                cmds.len() - i
+            ));
+        }
+        let mut points = Vec::with_capacity(params / 2);
+        for _ in 0..params / 2 {
+            x += zigzag(cmds[i]);
+            y += zigzag(cmds[i + 1]);
+            i += 2;
+            points.push([x, y]);
+        }
+        match (geom_type, id) {
+            (1, 1) if count >= 1 && rings.is_empty() => {
+                rings.extend(points.into_iter().map(|p| vec![p]))
             }
-            2 => {
-                let ring = rings.last_mut().expect("LineTo after MoveTo");
-                for _ in 0..count {
-                    x += zigzag(cmds[i]);
-                    y += zigzag(cmds[i + 1]);
-                    i += 2;
-                    ring.push([x, y]);
-                }
+            (2, 1) if count == 1 => rings.push(points),
+            (2, 2) if count >= 1 && rings.last().is_some_and(|r| r.len() == 1) => {
+                rings.last_mut().expect("checked").extend(points);
             }
-            7 => {}
-            other => panic!("unknown command {other}"),
+            (3, 1) if count == 1 && state == 0 => {
+                rings.push(points);
+                state = 1;
+            }
+            (3, 2) if count >= 2 && state == 1 => {
+                rings.last_mut().expect("state 1 has a ring").extend(points);
+                state = 2;
+            }
+            (3, 7) if count == 1 && state == 2 => state = 0,
+            _ => {
+                return Err(format!(
+                    "command {id} with count {count} at index {at} breaks the grammar for \
+                     geometry type {geom_type} (ring {}, state {state})",
+                    rings.len()
+                ));
+            }
         }
     }
-    rings
+    if geom_type == 3 && state != 0 {
+        return Err(format!(
+            "polygon ends inside ring {} (state {state})",
+            rings.len()
+        ));
+    }
+    if rings.is_empty() {
+        return Err("empty geometry".to_owned());
+    }
+    Ok(rings)
 }
 
 /// Twice the signed area of an open ring (MVT: positive = exterior).
