@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh machine: installs what is missing (GDAL, Node.js, Chromium,
-# QGIS and the npm packages), checks formatting and lints, runs every Rust test in release mode, then
-# the browser tests against the release binary.
+# QGIS, a current GDAL from PyPI and the npm packages), checks formatting and lints, runs every
+# Rust test in release mode, then the browser tests against the release binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +19,23 @@ if [ "${#missing[@]}" -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+
+# A current GDAL (3.12, inside pyogrio's wheel from PyPI) for tests/gdal_current.rs: Debian's
+# GDAL 3.6.2 cannot read vector tiles through OGC API - Tiles and has no PMTiles driver.
+venv=target/gdal-venv
+if ! "$venv/bin/python" -c 'import pyogrio' 2>/dev/null \
+   || ! cmp -s tests/gdal/requirements.txt "$venv/requirements.txt"; then
+  echo "== python venv for a current GDAL (pyogrio from PyPI)"
+  rm -rf "$venv"
+  if ! python3 -m venv "$venv" 2>/dev/null; then
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv >/dev/null
+    rm -rf "$venv" && /usr/bin/python3 -m venv "$venv"
+  fi
+  "$venv/bin/pip" install -q --disable-pip-version-check -r tests/gdal/requirements.txt
+  cp tests/gdal/requirements.txt "$venv/requirements.txt"
+fi
+export PARTNERSHIP_MAP_GDAL_PYTHON="$PWD/$venv/bin/python"
 
 echo "== npm ci (web/: MapLibre GL JS, style validator, playwright-core)"
 npm ci --prefix web --no-audit --no-fund --loglevel=error

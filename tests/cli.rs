@@ -119,9 +119,7 @@ fn serve_listens_answers_and_shuts_down_gracefully_on_sigterm() {
     );
     let status = wait_with_timeout(&mut server.child, Duration::from_secs(10));
     assert!(status.success(), "exit after SIGTERM: {status:?}");
-    let mut err = String::new();
-    std::io::Read::read_to_string(&mut server.child.stderr.take().expect("stderr"), &mut err)
-        .expect("read");
+    let err = server.log();
     assert!(
         err.contains("route=\"/health\"")
             && err.contains("status=200")
@@ -211,9 +209,7 @@ fn an_acknowledged_submission_survives_kill_9() {
     );
     let status = server.child.wait().expect("wait");
     assert!(!status.success(), "killed, not exited");
-    let mut err = String::new();
-    std::io::Read::read_to_string(&mut server.child.stderr.take().expect("stderr"), &mut err)
-        .expect("read");
+    let err = server.log();
     assert!(
         !err.contains("dana@example.org") && !err.contains("Durable Dana"),
         "no personal data in logs: {err}"

@@ -53,6 +53,16 @@ async fn the_pmtiles_archive_returns_byte_for_byte_the_served_tiles() {
     let meta: serde_json::Value =
         serde_json::from_str(&reader.get_metadata().await.expect("metadata")).expect("json");
     assert_eq!(meta["vector_layers"][0]["id"], "local_authorities");
+    // Field values are type names (as MBTiles 1.3 requires), so GDAL types the columns.
+    assert_eq!(
+        meta["vector_layers"][0]["fields"]["partnership_count"],
+        "Number"
+    );
+    assert_eq!(
+        meta["vector_layers"][0]["fields"]["role_convener"],
+        "Boolean"
+    );
+    assert_eq!(meta["vector_layers"][0]["fields"]["name"], "String");
     assert!(
         meta["attribution"]
             .as_str()
@@ -128,6 +138,49 @@ async fn the_mbtiles_archive_returns_byte_for_byte_the_served_tiles_and_gdal_rea
         text.contains("Westminster"),
         "GDAL decodes features and attributes: {text}"
     );
+    // The metadata types the columns (MBTiles 1.3: "Number", "Boolean", "String"), so GDAL
+    // gives numbers and booleans, not text.
+    for field in [
+        "partnership_count (Real) = 1",
+        "role_convener (Integer(Boolean)) = 0",
+        "fsm_primary_pct (Real) = ",
+        "region (String) = London",
+    ] {
+        assert!(text.contains(field), "{field} missing: {text}");
+    }
+
+    // GDAL reads every feature of every zoom level without a decoding error.
+    for z in 0..=10 {
+        let out = std::process::Command::new("ogrinfo")
+            .args(["-ro", "-q", "-oo", &format!("ZOOM_LEVEL={z}")])
+            .arg(&path)
+            .arg("local_authorities")
+            .output()
+            .expect("ogrinfo");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && !stderr.contains("ERROR"),
+            "z{z}: GDAL reported {stderr}"
+        );
+        let codes: std::collections::BTreeSet<_> = text
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("code (String) = "))
+            .collect();
+        let polygons = text.matches("MULTIPOLYGON (((").count();
+        println!(
+            "z{z}: GDAL read {polygons} LA polygons, {} distinct LAs",
+            codes.len()
+        );
+        assert!(
+            polygons >= codes.len() && codes.len() > 100,
+            "z{z}: {} LAs",
+            codes.len()
+        );
+        if z >= 4 {
+            assert_eq!(codes.len(), 153, "z{z}: every LA is in the archive");
+        }
+    }
 }
 
 #[test]

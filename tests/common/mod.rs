@@ -123,6 +123,9 @@ pub struct Server {
     pub child: std::process::Child,
     /// `http://127.0.0.1:PORT`.
     pub base: String,
+    /// The server's stderr (its log), drained by a thread so a chatty server never blocks
+    /// on a full pipe.
+    log: Option<std::thread::JoinHandle<String>>,
 }
 
 impl Server {
@@ -153,7 +156,25 @@ impl Server {
             base.starts_with("http://127.0.0.1:"),
             "no listening line: {line:?}"
         );
-        Self { child, base }
+        let mut stderr = child.stderr.take().expect("stderr");
+        let log = std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut stderr, &mut buf);
+            String::from_utf8_lossy(&buf).into_owned()
+        });
+        Self {
+            child,
+            base,
+            log: Some(log),
+        }
+    }
+
+    /// Everything the server logged; call after it has exited (else this waits for it).
+    pub fn log(&mut self) -> String {
+        self.log
+            .take()
+            .map(|h| h.join().expect("log reader"))
+            .unwrap_or_default()
     }
 
     /// `127.0.0.1:PORT`.
