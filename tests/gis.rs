@@ -1,4 +1,4 @@
-//! External consumers: GDAL's MVT driver (as QGIS reads tiles) and the MapLibre style validator.
+//! External consumers: GDAL (MVT tiles as QGIS reads them, the GeoJSON download) and the MapLibre style validator.
 //! Both tools are installed by `scripts/test.sh`; missing tools fail the test, never skip it.
 
 mod common;
@@ -102,4 +102,60 @@ async fn the_style_passes_maplibre_gl_style_validate() {
         .output()
         .expect("run validator");
     assert!(!out.status.success(), "validator accepted a broken style");
+}
+
+#[tokio::test]
+async fn gdal_opens_the_geojson_download_with_valid_polygons_and_typed_columns() {
+    let ogrinfo = tool("ogrinfo", "install Debian gdal-bin (scripts/test.sh does)");
+    let app = common::app();
+    let version = common::dataset().version.clone();
+    let r = common::get(
+        &app,
+        &format!("/downloads/local_authorities-{version}.geojson"),
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("local_authorities.geojson");
+    std::fs::write(&file, &r.body).expect("write");
+    let out = Command::new(&ogrinfo)
+        .args(["-ro", "-so"])
+        .arg(&file)
+        .arg("local_authorities")
+        .output()
+        .expect("run ogrinfo");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("Geometry: Multi Polygon"), "{stdout}");
+    assert!(stdout.contains("Feature Count: 153"), "{stdout}");
+    assert!(stdout.contains("\"WGS 84\""), "{stdout}");
+    for field in [
+        "code: String",
+        "partnership_count: Integer",
+        "role_convener: Integer(Boolean)",
+        "fsm_primary_pct: Real",
+        "verified: Integer(Boolean)",
+    ] {
+        assert!(stdout.contains(field), "{field} missing: {stdout}");
+    }
+    // GEOS (through GDAL's SQLite dialect) finds every full-resolution polygon valid.
+    let out = Command::new(&ogrinfo)
+        .args(["-ro", "-q"])
+        .arg(&file)
+        .args([
+            "-dialect",
+            "SQLite",
+            "-sql",
+            "SELECT COUNT(*) AS n, SUM(ST_IsValid(geometry)) AS valid FROM local_authorities",
+        ])
+        .output()
+        .expect("run ogrinfo");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("n (Integer) = 153"), "{stdout}");
+    assert!(stdout.contains("valid (Integer) = 153"), "{stdout}");
 }
