@@ -1,4 +1,5 @@
-//! External consumers: GDAL (MVT tiles as QGIS reads them, the GeoJSON download) and the MapLibre style validator.
+//! External consumers: GDAL (MVT tiles as QGIS reads them, the GeoJSON download) and the
+//! MapLibre style validator.
 //! Both tools are installed by `scripts/test.sh`; missing tools fail the test, never skip it.
 
 mod common;
