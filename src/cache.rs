@@ -27,6 +27,14 @@ pub struct TileKey {
     pub coord: TileCoord,
 }
 
+/// gzip `raw` at level 6 (pure; writing to a `Vec` cannot fail).
+#[must_use]
+pub fn gzip(raw: &[u8]) -> Vec<u8> {
+    let mut enc = GzEncoder::new(Vec::with_capacity(raw.len() / 2 + 64), Compression::new(6));
+    let _ = enc.write_all(raw);
+    enc.finish().unwrap_or_default()
+}
+
 /// A rendered, compressed tile.
 #[derive(Debug, Clone)]
 pub struct EncodedTile {
@@ -44,10 +52,7 @@ impl EncodedTile {
     /// Compress and fingerprint raw MVT bytes.
     #[must_use]
     pub fn new(raw: &[u8]) -> Self {
-        let mut enc = GzEncoder::new(Vec::with_capacity(raw.len() / 2 + 64), Compression::new(6));
-        // Writing to a Vec cannot fail.
-        let _ = enc.write_all(raw);
-        let gzip = enc.finish().unwrap_or_default();
+        let gzip = gzip(raw);
         Self {
             etag_gzip: etag(&gzip),
             etag_identity: etag(raw),
@@ -70,6 +75,13 @@ impl EncodedTile {
 #[must_use]
 pub fn etag(bytes: &[u8]) -> String {
     format!("\"{:032x}\"", xxhash_rust::xxh3::xxh3_128(bytes))
+}
+
+/// A weak ETag over `bytes`: for responses the router may gzip on the way out, where the same
+/// tag stands for both encodings (RFC 9110 §8.8.1: semantically equivalent, not byte-equal).
+#[must_use]
+pub fn weak_etag(bytes: &[u8]) -> String {
+    format!("W/{}", etag(bytes))
 }
 
 /// What the cache holds for one tile: nothing there (rendered as 204), or a tile.

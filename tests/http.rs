@@ -584,3 +584,70 @@ async fn downloads_are_versioned_cacheable_and_licensed() {
         404
     );
 }
+
+fn gunzip(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(body)
+        .read_to_end(&mut out)
+        .expect("valid gzip");
+    out
+}
+
+/// JSON, GeoJSON downloads and MapLibre's script are gzipped for clients that accept it, with a
+/// weak ETag that answers 304 for either encoding; tiles are never gzipped twice; tiny
+/// responses are left alone.
+#[tokio::test]
+async fn other_responses_are_gzipped_on_request_with_weak_etags() {
+    let app = app();
+    let version = common::dataset().version.clone();
+    let download = format!("/downloads/local_authorities-{version}.geojson");
+    for uri in [
+        "/api/las",
+        "/ogc/collections/local_authorities/items?limit=5",
+        download.as_str(),
+        "/vendor/maplibre-gl/maplibre-gl-worker.mjs",
+    ] {
+        let plain = get(&app, uri, &[]).await;
+        let gz = get(&app, uri, &[("accept-encoding", "gzip, br")]).await;
+        assert_eq!(
+            (plain.status.as_u16(), gz.status.as_u16()),
+            (200, 200),
+            "{uri}"
+        );
+        assert_eq!(plain.header("content-encoding"), None, "{uri}");
+        assert_eq!(gz.header("content-encoding"), Some("gzip"), "{uri}");
+        assert!(
+            gz.headers.get_all("vary").iter().any(|v| v
+                .to_str()
+                .is_ok_and(|v| v.eq_ignore_ascii_case("accept-encoding"))),
+            "{uri}: Vary"
+        );
+        let unzipped = gunzip(&gz.body);
+        assert_eq!(unzipped, plain.body.as_ref(), "{uri}: same content");
+        assert!(
+            gz.body.len() * 3 < plain.body.len(),
+            "{uri}: {} -> {} bytes",
+            plain.body.len(),
+            gz.body.len()
+        );
+        if let Some(tag) = plain.header("etag") {
+            assert!(tag.starts_with("W/\""), "{uri}: weak ETag {tag}");
+            assert_eq!(gz.header("etag"), Some(tag), "{uri}");
+            let nm = get(
+                &app,
+                uri,
+                &[("accept-encoding", "gzip"), ("if-none-match", tag)],
+            )
+            .await;
+            assert_eq!(nm.status, 304, "{uri}");
+        }
+    }
+    // Tiny responses are not worth a gzip header.
+    let h = get(&app, "/health", &[("accept-encoding", "gzip")]).await;
+    assert_eq!(h.header("content-encoding"), None);
+    // A gzip tile is the stored gzip, decoded once into a valid tile.
+    let t = get(&app, "/tiles/6/31/20.pbf", &[("accept-encoding", "gzip")]).await;
+    assert_eq!(t.header("content-encoding"), Some("gzip"));
+    let layers = common::mvt::decode(&gunzip(&t.body));
+    assert!(layers.contains_key("local_authorities"));
+}

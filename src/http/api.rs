@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::negotiate::none_match;
-use crate::cache::etag;
+use crate::cache::weak_etag;
 use crate::dataset::Dataset;
 use crate::error::AppError;
 use crate::model::Partnership;
@@ -80,10 +80,10 @@ fn find_la(ds: &Dataset, code: &str) -> Result<usize, AppError> {
     })
 }
 
-/// JSON with a strong ETag and revalidation (`no-cache`): cheap 304s after a data reload check.
+/// JSON with a weak ETag (the router may gzip it) and revalidation (`no-cache`): cheap 304s after a data reload check.
 fn json_with_etag(headers: &HeaderMap, body: &Value) -> Response {
     let bytes = body.to_string();
-    let tag = etag(bytes.as_bytes());
+    let tag = weak_etag(bytes.as_bytes());
     let mut h = HeaderMap::new();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     if let Ok(v) = HeaderValue::from_str(&tag) {

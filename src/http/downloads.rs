@@ -9,13 +9,14 @@
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use bytes::Bytes;
 use maud::html;
 use serde_json::json;
 
 use super::AppState;
+use super::negotiate::{accepts_gzip, none_match};
 use super::pages::{Framing, html_response, layout};
 use crate::dataset::Dataset;
 use crate::error::AppError;
@@ -38,6 +39,10 @@ pub struct File {
     pub title: &'static str,
     /// Content.
     pub bytes: Bytes,
+    /// The same, gzipped once per data version (sent when the client accepts gzip).
+    pub gzip: Bytes,
+    /// Weak ETag of `bytes` (one tag for both encodings).
+    pub etag: String,
 }
 
 /// The files built for one data version.
@@ -148,6 +153,8 @@ pub fn build(ds: &Dataset) -> Vec<File> {
             mime: "application/geo+json",
             title: "LA polygons (full resolution, WGS84) with every attribute",
             bytes: Bytes::from(geojson.to_string()),
+            gzip: Bytes::new(),
+            etag: String::new(),
         },
         File {
             stem: "partnerships",
@@ -155,6 +162,8 @@ pub fn build(ds: &Dataset) -> Vec<File> {
             mime: "text/csv; charset=utf-8",
             title: "Partnerships with their LAs and sources (CSV, ; inside cells)",
             bytes: Bytes::from(csv_bytes),
+            gzip: Bytes::new(),
+            etag: String::new(),
         },
         File {
             stem: "partnerships",
@@ -162,8 +171,17 @@ pub fn build(ds: &Dataset) -> Vec<File> {
             mime: "application/json",
             title: "Partnerships with their LAs and sources (JSON)",
             bytes: Bytes::from(json_doc.to_string()),
+            gzip: Bytes::new(),
+            etag: String::new(),
         },
     ]
+    .into_iter()
+    .map(|f| File {
+        gzip: Bytes::from(crate::cache::gzip(&f.bytes)),
+        etag: crate::cache::weak_etag(&f.bytes),
+        ..f
+    })
+    .collect()
 }
 
 /// `GET /downloads`: the list, with sizes and licence.
@@ -203,6 +221,7 @@ pub async fn page(State(state): State<AppState>) -> Response {
 pub async fn file(
     State(state): State<AppState>,
     Path(name): Path<String>,
+    headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let ds = state.dataset();
     let files = state.downloads.files(&ds);
@@ -215,7 +234,23 @@ pub async fn file(
             return Ok(r);
         }
         if name == versioned(f, &ds.version) {
+            let tag = &f.etag;
+            let if_none_match = headers
+                .get(header::IF_NONE_MATCH)
+                .and_then(|v| v.to_str().ok());
+            if none_match(if_none_match, tag) {
+                let mut r = StatusCode::NOT_MODIFIED.into_response();
+                if let Ok(v) = HeaderValue::from_str(tag) {
+                    r.headers_mut().insert(header::ETAG, v);
+                }
+                return Ok(r);
+            }
             let disposition = format!("attachment; filename=\"{name}\"");
+            let gz = accepts_gzip(
+                headers
+                    .get(header::ACCEPT_ENCODING)
+                    .and_then(|v| v.to_str().ok()),
+            );
             let mut r = (
                 [
                     (header::CONTENT_TYPE, HeaderValue::from_static(f.mime)),
@@ -223,17 +258,22 @@ pub async fn file(
                         header::CACHE_CONTROL,
                         HeaderValue::from_static("public, max-age=31536000, immutable"),
                     ),
+                    (header::VARY, HeaderValue::from_static("Accept-Encoding")),
                 ],
-                f.bytes.clone(),
+                if gz { f.gzip.clone() } else { f.bytes.clone() },
             )
                 .into_response();
+            if gz {
+                r.headers_mut()
+                    .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            }
             if let Ok(v) = HeaderValue::from_str(&disposition) {
                 r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
             }
             if let Ok(v) = HeaderValue::from_str(&format!("<{OGL}>; rel=\"license\"")) {
                 r.headers_mut().insert(header::LINK, v);
             }
-            if let Ok(v) = HeaderValue::from_str(&crate::cache::etag(&f.bytes)) {
+            if let Ok(v) = HeaderValue::from_str(tag) {
                 r.headers_mut().insert(header::ETAG, v);
             }
             return Ok(r);

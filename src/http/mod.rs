@@ -27,6 +27,8 @@ use axum::http::{HeaderValue, Method, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
+use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
 use tower_http::cors::{Any, CorsLayer};
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -203,6 +205,17 @@ pub fn router(state: AppState) -> Router {
         .route("/static/{file}", get(pages::asset))
         .route("/health", get(meta::health))
         .fallback(not_found)
+        // gzip, when the client accepts it, for what is over 1 KiB and not compressed yet (JSON,
+        // GeoJSON, HTML, MapLibre's JS, glyphs). Tiles and downloads arrive gzipped already and
+        // are left alone; the other ETags are weak, so one tag fits both representations.
+        .layer(
+            CompressionLayer::new().compress_when(
+                SizeAbove::new(1024)
+                    .and(NotForContentType::IMAGES)
+                    .and(NotForContentType::GRPC)
+                    .and(NotForContentType::SSE),
+            ),
+        )
         .layer(middleware::from_fn(log_request))
         .with_state(state)
 }
