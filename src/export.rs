@@ -13,9 +13,8 @@ use rayon::prelude::*;
 
 use crate::cache::EncodedTile;
 use crate::dataset::Dataset;
-use crate::http::meta::{ATTRIBUTION, tilejson};
+use crate::http::meta::{ATTRIBUTION, archive_metadata, tilejson, tilestats, typed_vector_layers};
 use crate::pipeline::{RenderError, render_tile};
-use crate::schema;
 use crate::tile::{TileCoord, lonlat_to_merc};
 
 /// Archive format.
@@ -65,27 +64,6 @@ pub struct Summary {
     pub file_bytes: u64,
     /// Wall time.
     pub elapsed: Duration,
-}
-
-/// TileJSON's `vector_layers` with each field's value reduced to its type name. MBTiles 1.3
-/// requires "Number", "Boolean" or "String" there (PMTiles follows it), and GDAL types the
-/// columns from exactly those words; TileJSON's "Number: what it means" would make every
-/// column text in QGIS and ogr2ogr.
-fn archive_vector_layers(layers: &serde_json::Value) -> serde_json::Value {
-    let mut layers = layers.clone();
-    for layer in layers.as_array_mut().into_iter().flatten() {
-        let fields = match layer["id"].as_str() {
-            Some(schema::LA_LAYER) => schema::la_fields(),
-            Some(schema::LABEL_LAYER) => schema::label_fields(),
-            _ => continue,
-        };
-        layer["fields"] = fields
-            .iter()
-            .map(|f| (f.name.clone(), f.ty.tilejson_name().into()))
-            .collect::<serde_json::Map<_, _>>()
-            .into();
-    }
-    layers
 }
 
 /// Every tile of zooms `min..=max` that meets the dataset's bounds.
@@ -160,7 +138,6 @@ pub fn export(
     let [w, s, e, n] = ds.bounds;
     let (cx, cy) = ((w + e) / 2.0, (s + n) / 2.0);
     let meta = tilejson(ds, "");
-    let vector_layers = archive_vector_layers(&meta["vector_layers"]);
     match format {
         Format::Pmtiles => {
             let file = std::fs::File::create(out).map_err(io)?;
@@ -170,7 +147,8 @@ pub fn export(
                 "attribution": ATTRIBUTION,
                 "version": meta["version"],
                 "data_version": ds.version,
-                "vector_layers": vector_layers,
+                "vector_layers": typed_vector_layers(min, max),
+                "tilestats": tilestats(ds),
             });
             let mut writer = pmtiles::PmTilesWriter::new(pmtiles::TileType::Mvt)
                 .precompressed(pmtiles::Compression::Gzip)
@@ -204,24 +182,7 @@ pub fn export(
             let tx = db.transaction()?;
             {
                 let mut m = tx.prepare("INSERT INTO metadata (name, value) VALUES (?1, ?2)")?;
-                let json = serde_json::json!({ "vector_layers": vector_layers }).to_string();
-                for (k, v) in [
-                    ("name", "partnership-map".to_owned()),
-                    ("format", "pbf".to_owned()),
-                    ("type", "overlay".to_owned()),
-                    ("version", "1.3".to_owned()),
-                    (
-                        "description",
-                        meta["description"].as_str().unwrap_or_default().to_owned(),
-                    ),
-                    ("attribution", ATTRIBUTION.to_owned()),
-                    ("bounds", format!("{w},{s},{e},{n}")),
-                    ("center", format!("{cx},{cy},{}", min.max(6).min(max))),
-                    ("minzoom", min.to_string()),
-                    ("maxzoom", max.to_string()),
-                    ("data_version", ds.version.clone()),
-                    ("json", json),
-                ] {
+                for (k, v) in archive_metadata(ds, min, max) {
                     m.execute(rusqlite::params![k, v])?;
                 }
                 let mut t = tx.prepare("INSERT INTO tiles (zoom_level, tile_column, tile_row, tile_data) VALUES (?1, ?2, ?3, ?4)")?;

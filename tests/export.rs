@@ -123,6 +123,8 @@ async fn the_mbtiles_archive_returns_byte_for_byte_the_served_tiles_and_gdal_rea
         .expect("ogrinfo (install gdal-bin)");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("using driver `MBTiles' successful"), "{text}");
+    // tilestats gives GDAL the geometry type.
+    assert!(text.contains("local_authorities (Multi Polygon)"), "{text}");
     assert!(
         text.contains("local_authorities") && text.contains("la_labels"),
         "{text}"

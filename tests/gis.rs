@@ -20,6 +20,13 @@ fn tool(path: &str, hint: &str) -> String {
     path.to_owned()
 }
 
+/// Every `needle` is in `ogrinfo`'s output.
+fn assert_has_all(text: &str, needles: &[&str]) {
+    for n in needles {
+        assert!(text.contains(n), "{n} missing: {text}");
+    }
+}
+
 #[tokio::test]
 async fn gdal_opens_a_served_tile_and_reads_both_layers_with_their_fields() {
     let ogrinfo = tool("ogrinfo", "install Debian gdal-bin (scripts/test.sh does)");
@@ -39,24 +46,27 @@ async fn gdal_opens_a_served_tile_and_reads_both_layers_with_their_fields() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "ogrinfo failed: {stderr}");
-    assert!(stdout.contains("using driver `MVT' successful"), "{stdout}");
-    assert!(stdout.contains("Layer name: local_authorities"), "{stdout}");
-    assert!(stdout.contains("Layer name: la_labels"), "{stdout}");
-    assert!(stdout.contains("Geometry: Multi Polygon"), "{stdout}");
-    assert!(
-        stdout.contains("EPSG\",3857"),
-        "georeferenced as Web Mercator: {stdout}"
+    assert_has_all(
+        &stdout,
+        &[
+            "using driver `MVT' successful",
+            "Layer name: local_authorities",
+            "Layer name: la_labels",
+            "Geometry: Multi Polygon",
+            "EPSG\",3857",
+        ],
     );
-    for field in [
-        "code: String",
-        "name: String",
-        "partnership_count: Integer",
-        "role_convener: Integer(Boolean)",
-        "fsm_primary_pct: Real",
-        "stat_neighbours: String",
-    ] {
-        assert!(stdout.contains(field), "{field} missing: {stdout}");
-    }
+    assert_has_all(
+        &stdout,
+        &[
+            "code: String",
+            "name: String",
+            "partnership_count: Integer",
+            "role_convener: Integer(Boolean)",
+            "fsm_primary_pct: Real",
+            "stat_neighbours: String",
+        ],
+    );
     // Read every feature: the boroughs come through with their attributes.
     let out = Command::new(&ogrinfo)
         .args(["-ro", "-q", "-where", "name = 'Westminster'", "-al"])
@@ -135,15 +145,16 @@ async fn gdal_opens_the_geojson_download_with_valid_polygons_and_typed_columns()
     assert!(stdout.contains("Geometry: Multi Polygon"), "{stdout}");
     assert!(stdout.contains("Feature Count: 153"), "{stdout}");
     assert!(stdout.contains("\"WGS 84\""), "{stdout}");
-    for field in [
-        "code: String",
-        "partnership_count: Integer",
-        "role_convener: Integer(Boolean)",
-        "fsm_primary_pct: Real",
-        "verified: Integer(Boolean)",
-    ] {
-        assert!(stdout.contains(field), "{field} missing: {stdout}");
-    }
+    assert_has_all(
+        &stdout,
+        &[
+            "code: String",
+            "partnership_count: Integer",
+            "role_convener: Integer(Boolean)",
+            "fsm_primary_pct: Real",
+            "verified: Integer(Boolean)",
+        ],
+    );
     // GEOS (through GDAL's SQLite dialect) finds every full-resolution polygon valid.
     let out = Command::new(&ogrinfo)
         .args(["-ro", "-q"])
@@ -159,4 +170,66 @@ async fn gdal_opens_the_geojson_download_with_valid_polygons_and_typed_columns()
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("n (Integer) = 153"), "{stdout}");
     assert!(stdout.contains("valid (Integer) = 153"), "{stdout}");
+}
+
+/// `ogrinfo MVT:http://HOST/tiles/8` (Debian's GDAL 3.6) reads a whole zoom level straight from
+/// the server: it finds `/tiles/metadata.json`, so columns are typed and polygons are polygons.
+#[test]
+fn gdal_reads_a_whole_zoom_level_from_the_tile_url_with_typed_columns() {
+    let ogrinfo = tool("ogrinfo", "install Debian gdal-bin (scripts/test.sh does)");
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = dir.path().join("pm.db");
+    let mut server = common::Server::start(&["--db".as_ref(), db.as_os_str()], &[]);
+    let url = format!("MVT:{}/tiles/8", server.base);
+    let summary = Command::new(&ogrinfo)
+        .args(["-ro", "-so", &url, "local_authorities"])
+        .output()
+        .expect("run ogrinfo");
+    let westminster = Command::new(&ogrinfo)
+        .args([
+            "-ro",
+            "-q",
+            &url,
+            "local_authorities",
+            "-where",
+            "code = 'E09000033'",
+        ])
+        .output()
+        .expect("run ogrinfo");
+    let _ = server.child.kill();
+    let _ = server.child.wait();
+    let log = server.log();
+    let text = String::from_utf8_lossy(&summary.stdout);
+    let stderr = String::from_utf8_lossy(&summary.stderr);
+    assert!(
+        summary.status.success() && !stderr.contains("ERROR"),
+        "{stderr}"
+    );
+    assert!(text.contains("Geometry: Multi Polygon"), "{text}");
+    assert_has_all(
+        &text,
+        &[
+            "code: String",
+            "partnership_count: Real",
+            "role_convener: Integer(Boolean)",
+            "fsm_primary_pct: Real",
+        ],
+    );
+    let w = String::from_utf8_lossy(&westminster.stdout);
+    assert_has_all(
+        &w,
+        &[
+            "name (String) = Westminster",
+            "region (String) = London",
+            "MULTIPOLYGON (((",
+        ],
+    );
+    assert!(
+        log.contains("path=\"/tiles/metadata.json\" status=200"),
+        "GDAL found the metadata: {log}"
+    );
+    assert!(
+        log.contains("path=\"/tiles/8/") && !log.contains("status=500"),
+        "GDAL fetched zoom 8 tiles"
+    );
 }

@@ -19,6 +19,9 @@ pub const ATTRIBUTION: &str = "Boundaries: Source: Office for National Statistic
 LA figures: DfE, ONS, DWP (OGL v3.0). Rural/urban: mySociety (CC BY 4.0). \
 Partnership and LA-role data: partnership-map dataset compiled from cited public sources.";
 
+/// What the tile set is, for TileJSON and archive metadata.
+pub const DESCRIPTION: &str = "England's 153 upper-tier local authorities with their area-based education partnerships, the LA's role in school improvement, DfE statistical neighbours and context figures.";
+
 /// The style template, shipped in `styles/`.
 pub const STYLE_TEMPLATE: &str = include_str!("../../styles/default.json");
 
@@ -83,7 +86,7 @@ pub fn tilejson(ds: &Dataset, base: &str) -> Json {
     json!({
         "tilejson": "3.0.0",
         "name": "partnership-map: area-based education partnerships in England",
-        "description": "England's 153 upper-tier local authorities with their area-based education partnerships, the LA's role in school improvement, DfE statistical neighbours and context figures.",
+        "description": DESCRIPTION,
         "version": "1.0.0",
         "attribution": ATTRIBUTION,
         "scheme": "xyz",
@@ -110,6 +113,77 @@ pub fn tilejson(ds: &Dataset, base: &str) -> Json {
             }
         ]
     })
+}
+
+/// `vector_layers` with each field's value its type name ("Number", "Boolean", "String"), as
+/// MBTiles 1.3 requires and tippecanoe writes. GDAL types columns from exactly those words;
+/// TileJSON's "Number: what it means" would make every column text in QGIS and ogr2ogr.
+#[must_use]
+pub fn typed_vector_layers(min: u8, max: u8) -> Json {
+    let layer = |id: &str, fields: Vec<Field>| {
+        let fields: serde_json::Map<String, Json> = fields
+            .iter()
+            .map(|f| (f.name.clone(), f.ty.tilejson_name().into()))
+            .collect();
+        json!({ "id": id, "minzoom": min, "maxzoom": max, "fields": fields })
+    };
+    json!([
+        layer(schema::LA_LAYER, schema::la_fields()),
+        layer(schema::LABEL_LAYER, schema::label_fields()),
+    ])
+}
+
+/// Mapbox tilestats (layer, feature count, geometry type): GDAL reads the geometry type from
+/// here, so the polygon layer opens as MultiPolygon rather than "Unknown".
+#[must_use]
+pub fn tilestats(ds: &Dataset) -> Json {
+    json!({
+        "layerCount": 2,
+        "layers": [
+            { "layer": schema::LA_LAYER, "count": ds.las.len(), "geometry": "Polygon" },
+            { "layer": schema::LABEL_LAYER, "count": ds.las.len(), "geometry": "Point" },
+        ]
+    })
+}
+
+/// The MBTiles 1.3 `metadata` rows for zooms `min..=max`. The same rows make tippecanoe's
+/// `metadata.json` (served at `/tiles/metadata.json`, where GDAL's MVT driver looks for it).
+#[must_use]
+pub fn archive_metadata(ds: &Dataset, min: u8, max: u8) -> Vec<(&'static str, String)> {
+    let [w, s, e, n] = ds.bounds;
+    let (cx, cy) = ((w + e) / 2.0, (s + n) / 2.0);
+    let json = json!({
+        "vector_layers": typed_vector_layers(min, max),
+        "tilestats": tilestats(ds),
+    });
+    vec![
+        ("name", "partnership-map".to_owned()),
+        ("format", "pbf".to_owned()),
+        ("type", "overlay".to_owned()),
+        ("version", "1.3".to_owned()),
+        ("description", DESCRIPTION.to_owned()),
+        ("attribution", ATTRIBUTION.to_owned()),
+        ("bounds", format!("{w},{s},{e},{n}")),
+        ("center", format!("{cx},{cy},{}", min.max(6).min(max))),
+        ("minzoom", min.to_string()),
+        ("maxzoom", max.to_string()),
+        ("data_version", ds.version.clone()),
+        ("json", json.to_string()),
+    ]
+}
+
+/// `GET /tiles/metadata.json`: the archive metadata as tippecanoe's `metadata.json`, so
+/// `ogrinfo MVT:http://HOST/tiles/8` reads a whole zoom level with typed columns.
+///
+/// # Errors
+/// None in practice; the signature matches the other handlers.
+pub async fn tippecanoe_metadata(State(state): State<AppState>) -> Result<Response, AppError> {
+    let ds = state.dataset();
+    let doc: serde_json::Map<String, Json> = archive_metadata(&ds, 0, ds.max_zoom())
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), Json::from(v)))
+        .collect();
+    Ok(json_response(&state, &Json::Object(doc)))
 }
 
 fn round6(v: f64) -> f64 {

@@ -157,6 +157,7 @@ pub fn router(state: AppState) -> Router {
     let public = Router::new()
         .route("/tiles/{z}/{x}/{y}", get(tiles::tile))
         .route("/tiles.json", get(meta::tilejson_handler))
+        .route("/tiles/metadata.json", get(meta::tippecanoe_metadata))
         .route("/styles/{name}", get(meta::style_handler))
         .route("/fonts/{fontstack}/{range}", get(web::fonts))
         .route("/api/las", get(api::las))
