@@ -45,6 +45,27 @@ pub struct File {
     pub etag: String,
 }
 
+impl File {
+    /// A download with its gzip and ETag computed once.
+    fn new(
+        stem: &'static str,
+        ext: &'static str,
+        mime: &'static str,
+        title: &'static str,
+        bytes: Bytes,
+    ) -> Self {
+        Self {
+            stem,
+            ext,
+            mime,
+            title,
+            gzip: Bytes::from(crate::cache::gzip(&bytes)),
+            etag: crate::cache::weak_etag(&bytes),
+            bytes,
+        }
+    }
+}
+
 /// The files built for one data version.
 type Versioned = (String, Arc<Vec<File>>);
 
@@ -147,41 +168,28 @@ pub fn build(ds: &Dataset) -> Vec<File> {
     let csv_bytes = w.into_inner().unwrap_or_default();
     let json_doc = json!({ "licence": LICENCE, "data_version": ds.version, "data_as_of": ds.data_as_of, "partnerships": items });
     vec![
-        File {
-            stem: "local_authorities",
-            ext: "geojson",
-            mime: "application/geo+json",
-            title: "LA polygons (full resolution, WGS84) with every attribute",
-            bytes: Bytes::from(geojson.to_string()),
-            gzip: Bytes::new(),
-            etag: String::new(),
-        },
-        File {
-            stem: "partnerships",
-            ext: "csv",
-            mime: "text/csv; charset=utf-8",
-            title: "Partnerships with their LAs and sources (CSV, ; inside cells)",
-            bytes: Bytes::from(csv_bytes),
-            gzip: Bytes::new(),
-            etag: String::new(),
-        },
-        File {
-            stem: "partnerships",
-            ext: "json",
-            mime: "application/json",
-            title: "Partnerships with their LAs and sources (JSON)",
-            bytes: Bytes::from(json_doc.to_string()),
-            gzip: Bytes::new(),
-            etag: String::new(),
-        },
+        File::new(
+            "local_authorities",
+            "geojson",
+            "application/geo+json",
+            "LA polygons (full resolution, WGS84) with every attribute",
+            Bytes::from(geojson.to_string()),
+        ),
+        File::new(
+            "partnerships",
+            "csv",
+            "text/csv; charset=utf-8",
+            "Partnerships with their LAs and sources (CSV, ; inside cells)",
+            Bytes::from(csv_bytes),
+        ),
+        File::new(
+            "partnerships",
+            "json",
+            "application/json",
+            "Partnerships with their LAs and sources (JSON)",
+            Bytes::from(json_doc.to_string()),
+        ),
     ]
-    .into_iter()
-    .map(|f| File {
-        gzip: Bytes::from(crate::cache::gzip(&f.bytes)),
-        etag: crate::cache::weak_etag(&f.bytes),
-        ..f
-    })
-    .collect()
 }
 
 /// `GET /downloads`: the list, with sizes and licence.

@@ -174,16 +174,13 @@ pub fn archive_metadata(ds: &Dataset, min: u8, max: u8) -> Vec<(&'static str, St
 
 /// `GET /tiles/metadata.json`: the archive metadata as tippecanoe's `metadata.json`, so
 /// `ogrinfo MVT:http://HOST/tiles/8` reads a whole zoom level with typed columns.
-///
-/// # Errors
-/// None in practice; the signature matches the other handlers.
-pub async fn tippecanoe_metadata(State(state): State<AppState>) -> Result<Response, AppError> {
+pub async fn tippecanoe_metadata(State(state): State<AppState>) -> Response {
     let ds = state.dataset();
     let doc: serde_json::Map<String, Json> = archive_metadata(&ds, 0, ds.max_zoom())
         .into_iter()
         .map(|(k, v)| (k.to_owned(), Json::from(v)))
         .collect();
-    Ok(json_response(&state, &Json::Object(doc)))
+    json_response(&state, &Json::Object(doc))
 }
 
 fn round6(v: f64) -> f64 {
