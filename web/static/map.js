@@ -101,6 +101,8 @@ function matches(la) {
 function matching() { return las.filter(matches); }
 
 // ---------- map ----------
+// Read before the map exists: MapLibre writes its own `map=` hash as soon as it has a view.
+const VIEW_IN_URL = location.hash.includes('map=');
 const map = new maplibregl.Map({
   container: 'map',
   style: '/styles/default.json',
@@ -120,7 +122,10 @@ const ready = Promise.all([
 function fitEngland() {
   let b = [180, 90, -180, -90];
   for (const la of las) b = [Math.min(b[0], la.bbox[0]), Math.min(b[1], la.bbox[1]), Math.max(b[2], la.bbox[2]), Math.max(b[3], la.bbox[3])];
-  map.fitBounds([[b[0], b[1]], [b[2], b[3]]], { padding: { top: 20, bottom: 50, left: 20, right: 20 }, animate: false });
+  // Keep England clear of the attribution, which is expanded at first and can wrap to 3 lines.
+  const attrib = map.getContainer().querySelector('.maplibregl-ctrl-attrib');
+  const bottom = 20 + (attrib ? attrib.offsetHeight : 30);
+  map.fitBounds([[b[0], b[1]], [b[2], b[3]]], { padding: { top: 20, bottom, left: 20, right: 20 }, animate: false });
 }
 
 function addHighlightLayers() {
@@ -518,7 +523,7 @@ map.getCanvas().addEventListener('keydown', (e) => {
 
 ready.then(() => {
   addHighlightLayers();
-  if (EMBED || !location.hash.includes('map=')) {
+  if (EMBED || !VIEW_IN_URL) {
     if (state.la && !EMBED) fitCodes([state.la]); else if (state.similar) fitCodes([state.similar, ...(byCode.get(state.similar)?.stat_neighbours || [])]); else fitEngland();
   }
   if (!EMBED) { setupControls(); setupSearch(); }

@@ -76,7 +76,18 @@ test('the page loads with no console errors and no failed requests, and draws th
     return window.partnershipMap.matching().length && fetch('/api/las').then((r) => r.json()).then((j) =>
       j.local_authorities.filter((la) => b.contains(la.label)).length);
   });
-  assert.ok(inView >= 140, `view holds ${inView} LAs`);
+  // A first visit fits all of England, clear of the attribution box at the bottom.
+  assert.equal(inView, 153, `view holds ${inView} LAs`);
+  const clearance = await page.evaluate(() => fetch('/api/las').then((r) => r.json()).then((j) => {
+    const m = window.partnershipMap.map;
+    const south = Math.min(...j.local_authorities.map((la) => la.bbox[1]));
+    const west = Math.min(...j.local_authorities.map((la) => la.bbox[0]));
+    const y = m.project([west, south]).y;
+    const top = m.getContainer().querySelector('.maplibregl-ctrl-attrib').getBoundingClientRect().top
+      - m.getContainer().getBoundingClientRect().top;
+    return top - y;
+  }));
+  assert.ok(clearance > 0, `England's south-west corner is ${-clearance}px under the attribution`);
   assert.ok(codes.length >= inView * 0.9 && codes.length <= 153, `rendered ${codes.length}, in view ${inView}`);
   assert.match(await page.textContent('#match-count'), /^153 of 153 LAs match$/);
   assert.match(await page.textContent('#legend'), /Number of partnerships/);
