@@ -146,6 +146,7 @@ fn serve(state: AppState, bind: std::net::SocketAddr, retention_days: u32) -> Re
     rt.block_on(async move {
         tokio::spawn(reload_on_sighup(state.clone()));
         tokio::spawn(purge_personal_data(state.clone(), retention_days));
+        state.warm_downloads();
         let listener = tokio::net::TcpListener::bind(bind).await.map_err(|e| {
             format!(
                 "cannot listen on {bind}: {e} (is another server using it? try --bind 127.0.0.1:0)"

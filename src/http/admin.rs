@@ -333,6 +333,7 @@ pub async fn reload(state: &AppState) -> Result<ReloadReport, AppError> {
             state.swap_dataset(ds);
             // New version → new cache keys; drop the old entries to free memory.
             state.cache.clear();
+            state.warm_downloads();
             tracing::info!(
                 previous = report.previous_version,
                 now = report.data_version,

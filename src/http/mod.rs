@@ -134,6 +134,15 @@ impl AppState {
         self.dataset.swap(Arc::new(ds))
     }
 
+    /// Build the current data version's downloads (JSON, GeoJSON, CSV and their gzip, about
+    /// 0.3 s) on a blocking thread, so the first visitor to `/downloads` does not wait for it.
+    pub fn warm_downloads(&self) {
+        let (downloads, ds) = (self.downloads.clone(), self.dataset());
+        tokio::task::spawn_blocking(move || {
+            downloads.files(&ds);
+        });
+    }
+
     /// The current dataset (a snapshot: a request keeps the one it started with).
     #[must_use]
     pub fn dataset(&self) -> Arc<Dataset> {
