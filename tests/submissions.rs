@@ -67,6 +67,33 @@ async fn send(
     (status, headers, body)
 }
 
+/// `POST /api/submissions` with this content type from this client.
+async fn submit(
+    app: &axum::Router,
+    ctype: &str,
+    body: String,
+    ip: [u8; 4],
+) -> (u16, axum::http::HeaderMap, String) {
+    send(app, "POST", "/api/submissions", ctype, body, ip).await
+}
+
+/// The no-JavaScript form: `POST /contribute`, form-encoded, from this client.
+async fn post_form(
+    app: &axum::Router,
+    body: String,
+    ip: [u8; 4],
+) -> (u16, axum::http::HeaderMap, String) {
+    send(
+        app,
+        "POST",
+        "/contribute",
+        "application/x-www-form-urlencoded",
+        body,
+        ip,
+    )
+    .await
+}
+
 fn good() -> Value {
     json!({
         "la": "E09000002",
@@ -81,10 +108,8 @@ fn good() -> Value {
 }
 
 async fn post_json(app: &App, v: &Value) -> (u16, Value) {
-    let (s, _, b) = send(
+    let (s, _, b) = submit(
         &app.router,
-        "POST",
-        "/api/submissions",
         "application/json",
         v.to_string(),
         [10, 0, 0, 1],
@@ -199,10 +224,8 @@ async fn a_valid_submission_is_stored_and_acknowledged_with_its_id() {
     assert_eq!(s.status, "new");
     // Form-encoded bodies are accepted by the API too.
     let form = "la=E06000001&kind=la_role&message=The+council+now+funds+a+partnership.&name=Kim&email=kim%40example.org&consent=on";
-    let (status, _, b) = send(
+    let (status, _, b) = submit(
         &app.router,
-        "POST",
-        "/api/submissions",
         "application/x-www-form-urlencoded",
         form.to_owned(),
         [10, 0, 0, 2],
@@ -219,20 +242,10 @@ async fn spam_wrong_types_and_huge_bodies_are_refused_cleanly() {
     v["website"] = json!("http://spam.example");
     let (status, _) = post_json(&app, &v).await;
     assert_eq!(status, 400, "honeypot");
-    let (status, _, b) = send(
-        &app.router,
-        "POST",
-        "/api/submissions",
-        "text/plain",
-        "hello".to_owned(),
-        [10, 0, 0, 3],
-    )
-    .await;
+    let (status, _, b) = submit(&app.router, "text/plain", "hello".to_owned(), [10, 0, 0, 3]).await;
     assert_eq!(status, 415, "{b}");
-    let (status, _, b) = send(
+    let (status, _, b) = submit(
         &app.router,
-        "POST",
-        "/api/submissions",
         "application/json",
         "{not json".to_owned(),
         [10, 0, 0, 3],
@@ -242,10 +255,8 @@ async fn spam_wrong_types_and_huge_bodies_are_refused_cleanly() {
     assert!(b.contains("not the expected JSON object"));
     let mut big = good();
     big["message"] = json!("x".repeat(40 * 1024));
-    let (status, _, _) = send(
+    let (status, _, _) = submit(
         &app.router,
-        "POST",
-        "/api/submissions",
         "application/json",
         big.to_string(),
         [10, 0, 0, 3],
@@ -260,10 +271,8 @@ async fn submissions_are_rate_limited_per_client_ip() {
     let app = app_with(2);
     let body = good().to_string();
     for _ in 0..2 {
-        let (s, _, b) = send(
+        let (s, _, b) = submit(
             &app.router,
-            "POST",
-            "/api/submissions",
             "application/json",
             body.clone(),
             [192, 0, 2, 7],
@@ -271,10 +280,8 @@ async fn submissions_are_rate_limited_per_client_ip() {
         .await;
         assert_eq!(s, 201, "{b}");
     }
-    let (s, h, b) = send(
+    let (s, h, b) = submit(
         &app.router,
-        "POST",
-        "/api/submissions",
         "application/json",
         body.clone(),
         [192, 0, 2, 7],
@@ -290,15 +297,7 @@ async fn submissions_are_rate_limited_per_client_ip() {
         .expect("seconds");
     assert!((1..=3600).contains(&retry), "{retry}");
     // Another client is not affected.
-    let (s, _, _) = send(
-        &app.router,
-        "POST",
-        "/api/submissions",
-        "application/json",
-        body,
-        [192, 0, 2, 8],
-    )
-    .await;
+    let (s, _, _) = submit(&app.router, "application/json", body, [192, 0, 2, 8]).await;
     assert_eq!(s, 201);
     assert_eq!(app.store.list(None, 10, 0).expect("list").total, 3);
 }
@@ -334,15 +333,7 @@ async fn the_form_works_without_javascript() {
 
     // Invalid: the same form comes back with the message next to the field and the input kept.
     let bad = "la=E09000002&kind=correction&message=Please+update+the+website.&name=Sam&email=sam%40nowhere&consent=on";
-    let (s, _, page) = send(
-        &app.router,
-        "POST",
-        "/contribute",
-        "application/x-www-form-urlencoded",
-        bad.to_owned(),
-        [10, 1, 0, 1],
-    )
-    .await;
+    let (s, _, page) = post_form(&app.router, bad.to_owned(), [10, 1, 0, 1]).await;
     assert_eq!(s, 400);
     assert!(
         page.contains("id=\"email-error\"") && page.contains("does not look like an email"),
@@ -353,15 +344,7 @@ async fn the_form_works_without_javascript() {
 
     // Valid: a server-rendered confirmation with the reference.
     let ok = bad.replace("nowhere", "example.org");
-    let (s, _, page) = send(
-        &app.router,
-        "POST",
-        "/contribute",
-        "application/x-www-form-urlencoded",
-        ok,
-        [10, 1, 0, 1],
-    )
-    .await;
+    let (s, _, page) = post_form(&app.router, ok, [10, 1, 0, 1]).await;
     assert_eq!(s, 201);
     assert!(
         page.contains("Your reference is <strong id=\"reference\">PM-000001</strong>"),
@@ -377,15 +360,7 @@ async fn the_form_works_without_javascript() {
 async fn text_from_people_is_escaped_in_pages() {
     let app = app_with(1000);
     let evil = "la=E09000002&kind=correction&message=%3Cscript%3Ealert(1)%3C%2Fscript%3E+hello&name=%3Cimg+src%3Dx%3E&email=bad";
-    let (s, _, page) = send(
-        &app.router,
-        "POST",
-        "/contribute",
-        "application/x-www-form-urlencoded",
-        evil.to_owned(),
-        [10, 1, 0, 9],
-    )
-    .await;
+    let (s, _, page) = post_form(&app.router, evil.to_owned(), [10, 1, 0, 9]).await;
     assert_eq!(s, 400);
     assert!(
         !page.contains("<script>alert(1)") && page.contains("&lt;script&gt;alert(1)"),
