@@ -162,7 +162,9 @@ function renderLegend() {
   const h = document.createElement('h2');
   h.textContent = m.label;
   const ul = document.createElement('ul');
-  for (const [label, color] of [...m.legend, ['No data yet', NO_DATA]]) {
+  // "No data yet" only while some LA has no evidence at all (none since the 2026 release).
+  const noData = las.some((la) => !la.has_data) ? [['No data yet', NO_DATA]] : [];
+  for (const [label, color] of [...m.legend, ...noData]) {
     const li = document.createElement('li');
     const sw = document.createElement('span');
     sw.className = 'swatch';

@@ -91,6 +91,9 @@ test('the page loads with no console errors and no failed requests, and draws th
   assert.ok(codes.length >= inView * 0.9 && codes.length <= 153, `rendered ${codes.length}, in view ${inView}`);
   assert.match(await page.textContent('#match-count'), /^153 of 153 LAs match$/);
   assert.match(await page.textContent('#legend'), /Number of partnerships/);
+  // The legend offers "No data yet" only while the data leaves some LA without evidence.
+  const withoutData = (await api('/api/las')).local_authorities.filter((la) => !la.has_data).length;
+  assert.equal(/No data yet/.test(await page.textContent('#legend')), withoutData > 0);
   assert.match(await page.textContent('.maplibregl-ctrl-attrib'), /Office for National Statistics/);
   await page.screenshot({ path: path.join(artifacts, 'map-desktop.png') });
   await page.close();
