@@ -43,7 +43,7 @@ fn load(c: &mut Criterion) {
 
 fn render(c: &mut Criterion) {
     let ds = Dataset::from_inputs(&inputs(), 12).expect("valid");
-    let full = &ds.zooms[12];
+    let full = &ds.geometry.zooms[12];
     let mut g = c.benchmark_group("render");
     g.sample_size(20);
     for (name, z, x, y) in [

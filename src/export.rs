@@ -69,7 +69,7 @@ pub struct Summary {
 /// Every tile of zooms `min..=max` that meets the dataset's bounds.
 #[must_use]
 pub fn pyramid(ds: &Dataset, min: u8, max: u8) -> Vec<TileCoord> {
-    let [w, s, e, n] = ds.bounds;
+    let [w, s, e, n] = ds.geometry.bounds;
     let mut out = Vec::new();
     for z in min..=max {
         let a = TileCoord::containing(lonlat_to_merc(w, n), z);
@@ -135,7 +135,7 @@ pub fn export(
     if out.exists() {
         std::fs::remove_file(out).map_err(io)?;
     }
-    let [w, s, e, n] = ds.bounds;
+    let [w, s, e, n] = ds.geometry.bounds;
     let (cx, cy) = ((w + e) / 2.0, (s + n) / 2.0);
     let meta = tilejson(ds, "");
     match format {

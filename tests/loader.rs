@@ -384,3 +384,49 @@ fn verification_columns_reach_the_tile_attributes() {
         "{got:?}"
     );
 }
+
+#[test]
+fn the_published_tables_write_back_the_shipped_files_byte_for_byte() {
+    let inputs = common::shipped_inputs();
+    let ds = Dataset::from_inputs(&inputs, 4).expect("valid");
+    let [las, partnerships, roles] = ds.tables.files();
+    assert_eq!(las.1, inputs.local_authorities.content);
+    assert_eq!(partnerships.1, inputs.partnerships.content);
+    assert_eq!(roles.1, inputs.roles.content);
+    assert_eq!(ds.version, inputs.version());
+}
+
+#[test]
+fn new_tables_over_the_same_geometry_publish_a_new_version_and_keep_the_polygons() {
+    let ds = common::dataset();
+    let mut tables = ds.tables.clone();
+    let row = tables
+        .local_authorities
+        .rows
+        .iter()
+        .position(|r| r.fields[0] == "E06000026")
+        .expect("Plymouth");
+    tables.local_authorities.set(row, "verified", "true");
+    tables
+        .local_authorities
+        .set(row, "verified_date", "2026-11-28");
+    let next = ds.with_tables(tables, None).expect("valid");
+    assert_ne!(next.version, ds.version);
+    assert!(std::sync::Arc::ptr_eq(&next.geometry, &ds.geometry));
+    let i = next.la_index("E06000026").expect("Plymouth");
+    assert!(next.las[i].verified);
+    assert_eq!(next.las[i].verified_date.as_deref(), Some("2026-11-28"));
+    // Only Plymouth's line differs in the written file.
+    let (before, after) = (
+        ds.tables.files()[0].1.clone(),
+        next.tables.files()[0].1.clone(),
+    );
+    let changed: Vec<(&str, &str)> = before
+        .lines()
+        .zip(after.lines())
+        .filter(|(a, b)| a != b)
+        .collect();
+    assert_eq!(changed.len(), 1, "{changed:?}");
+    assert!(changed[0].1.starts_with("E06000026,Plymouth,"));
+    assert!(changed[0].1.ends_with(",true,2026-11-28"));
+}

@@ -78,8 +78,11 @@ fn qgis_renders_the_layer_in_the_web_maps_colours_and_identifies_features() {
         "E06000054",
     ] {
         let i = ds.las.iter().position(|l| l.code == code).expect("LA");
-        let p = [ds.labels[i][0], ds.labels[i][1] - 30_000.0];
-        let inside = ds.zooms[ds.zooms.len() - 1][i]
+        let p = [
+            ds.geometry.labels[i][0],
+            ds.geometry.labels[i][1] - 30_000.0,
+        ];
+        let inside = ds.geometry.zooms[ds.geometry.zooms.len() - 1][i]
             .iter()
             .filter(|part| !part.is_empty())
             .any(|part| {

@@ -361,8 +361,8 @@ fn label_points_lie_inside_their_own_polygon() {
     use geo::{Contains, LineString, Polygon};
     let ds = common::dataset();
     for (i, la) in ds.las.iter().enumerate() {
-        let p = geo::Point::new(ds.labels[i][0], ds.labels[i][1]);
-        let inside = ds.zooms[ds.zooms.len() - 1][i]
+        let p = geo::Point::new(ds.geometry.labels[i][0], ds.geometry.labels[i][1]);
+        let inside = ds.geometry.zooms[ds.geometry.zooms.len() - 1][i]
             .iter()
             .filter(|part| !part.is_empty())
             .any(|part| {

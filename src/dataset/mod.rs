@@ -1,17 +1,22 @@
-//! Stage 0: load, validate and prepare the dataset once at startup.
+//! Stage 0: load, validate and prepare the dataset.
 //!
 //! `Dataset::load` reads `boundaries/` and `data/`; `Dataset::from_inputs` does all the work on
-//! file contents, so tests can feed broken copies without touching the disk. The result is
-//! immutable and shared (`Arc`) by every request: per-zoom simplified geometry, an R-tree of
-//! polygon parts, label points and each LA's tile attributes.
+//! file contents, so tests can feed broken copies without touching the disk. A dataset has two
+//! halves: [`Geometry`] (per-zoom simplified polygons, an R-tree, label points), built once from
+//! the boundaries and shared (`Arc`) by every data version over them, and the records (the three
+//! CSV tables, validated into LAs, partnerships and roles, with each LA's tile attributes).
+//! [`Dataset::with_tables`] rebuilds only the records half, which is how an edit is published.
+//! A dataset is immutable and shared (`Arc`) by every request.
 
 pub mod boundaries;
+pub mod csv_table;
 pub mod generalise;
 pub mod problems;
 pub mod tables;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use std::sync::Arc;
 
 use geo::GeodesicArea;
 use rstar::RTree;
@@ -20,6 +25,7 @@ use rstar::primitives::{GeomWithData, Rectangle};
 use crate::model::{LaFacts, LaRole, LocalAuthority, Partnership, Value};
 use crate::schema::{self, Field};
 use crate::tile::{Merc, lonlat_to_merc, merc_to_lonlat};
+pub use csv_table::CsvTable;
 use generalise::TopoRing;
 pub use problems::{LoadError, Problem};
 
@@ -110,20 +116,107 @@ impl Inputs {
         })
     }
 
-    /// A short hash of all input bytes: the data version in ETags, cache keys and downloads.
+    /// The data version these files give with an empty change log (see [`Dataset::version`]).
     #[must_use]
     pub fn version(&self) -> String {
-        let mut h = xxhash_rust::xxh3::Xxh3::new();
-        for f in [
-            &self.boundaries,
-            &self.local_authorities,
-            &self.partnerships,
-            &self.roles,
-        ] {
-            h.update(&(f.content.len() as u64).to_le_bytes());
-            h.update(f.content.as_bytes());
+        data_version(
+            boundaries_hash(&self.boundaries.content),
+            [
+                self.local_authorities.content.as_str(),
+                self.partnerships.content.as_str(),
+                self.roles.content.as_str(),
+            ],
+        )
+    }
+}
+
+/// Hash of the boundary file's bytes.
+fn boundaries_hash(content: &str) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(content.as_bytes())
+}
+
+/// The data version: a short hash of the boundaries and of the three tables exactly as
+/// `partnership-map data export` would write them. Shipped files with an empty change log, and
+/// the export of the same published data, therefore have the same version.
+fn data_version(boundaries: u64, tables: [&str; 3]) -> String {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    h.update(&boundaries.to_le_bytes());
+    for t in tables {
+        h.update(&(t.len() as u64).to_le_bytes());
+        h.update(t.as_bytes());
+    }
+    format!("{:016x}", h.digest())
+}
+
+/// The three CSV tables, editable and writable back byte for byte.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tables {
+    /// `local_authorities.csv`.
+    pub local_authorities: CsvTable,
+    /// `partnerships.csv`.
+    pub partnerships: CsvTable,
+    /// `la_school_improvement.csv`.
+    pub roles: CsvTable,
+}
+
+impl Tables {
+    /// The three files' text, as `data export` writes them: `(file name, text)`.
+    #[must_use]
+    pub fn files(&self) -> [(&'static str, String); 3] {
+        [
+            (LA_FILE, self.local_authorities.to_csv()),
+            (PARTNERSHIPS_FILE, self.partnerships.to_csv()),
+            (ROLES_FILE, self.roles.to_csv()),
+        ]
+    }
+}
+
+/// The typed records validated from [`Tables`].
+#[derive(Debug, Clone)]
+pub struct Records {
+    /// LAs in table order.
+    pub las: Vec<LocalAuthority>,
+    /// Partnerships in table order.
+    pub partnerships: Vec<Partnership>,
+    /// Role rows in table order.
+    pub roles: Vec<LaRole>,
+}
+
+impl Records {
+    /// Validate the tables with the loader's rules (pure).
+    ///
+    /// # Errors
+    /// Every problem, as `file:line: column: message`.
+    pub fn validate(tables: &Tables) -> Result<Self, LoadError> {
+        let mut errors = LoadError::default();
+        let records = Self::parse(
+            [
+                Some(&tables.local_authorities),
+                Some(&tables.partnerships),
+                Some(&tables.roles),
+            ],
+            &mut errors,
+        );
+        errors.into_result(records)
+    }
+
+    /// Validate whichever tables could be read, recording every problem; what is valid is
+    /// returned, so the remaining checks (boundaries against LA codes) can still run.
+    fn parse(t: [Option<&CsvTable>; 3], errors: &mut LoadError) -> Self {
+        let las = t[0].map_or_else(Vec::new, |t| tables::parse_local_authorities(t, errors));
+        let by_name: HashMap<String, String> = las
+            .iter()
+            .map(|l| (l.name.clone(), l.code.clone()))
+            .collect();
+        let partnerships = t[1].map_or_else(Vec::new, |t| {
+            tables::parse_partnerships(t, &by_name, errors)
+        });
+        let roles = t[2].map_or_else(Vec::new, |t| tables::parse_roles(t, &by_name, errors));
+        Self {
+            las,
+            partnerships,
+            roles,
         }
-        format!("{:016x}", h.digest())
     }
 }
 
@@ -152,13 +245,43 @@ pub struct Summary {
     pub vertices: usize,
 }
 
+/// Everything derived from the boundaries: built once, shared by every data version over them.
+/// Indexed like the LAs of `local_authorities.csv` (`codes`).
+#[derive(Debug)]
+pub struct Geometry {
+    /// Hash of the boundary file.
+    pub boundaries_hash: u64,
+    /// Codes of the LAs, in table order, that the geometry was joined to.
+    pub codes: Vec<String>,
+    /// `zooms[z][la][part]`: geometry simplified for zoom `z`.
+    pub zooms: Vec<Vec<Vec<ZoomPart>>>,
+    /// Full-resolution bounding boxes of every polygon part.
+    pub index: RTree<PartEntry>,
+    /// Per LA, the label point (pole of inaccessibility of its largest part), Mercator.
+    pub labels: Vec<Merc>,
+    /// Lon/lat bounds `[west, south, east, north]`.
+    pub bounds: [f64; 4],
+    /// Per LA, lon/lat bounds `[west, south, east, north]`.
+    pub la_bounds: Vec<[f64; 4]>,
+    /// Per LA, the full-resolution polygon parts in lon/lat (closed rings), for downloads and OGC API.
+    pub lonlat: Vec<LonLatLa>,
+    /// Per LA, geodesic area in km².
+    pub areas: Vec<f64>,
+    /// Boundary features joined through a former code.
+    pub joined_by_former_code: Vec<(String, String)>,
+    /// Vertices in the boundaries.
+    pub vertices: usize,
+}
+
 /// The loaded, validated, prepared dataset.
 #[derive(Debug)]
 pub struct Dataset {
-    /// Hash of the inputs.
+    /// Hash of the boundaries and the published tables (see [`Inputs::version`]).
     pub version: String,
-    /// Date the newest input file changed (`YYYY-MM-DD`), if known.
+    /// Date the data last changed (`YYYY-MM-DD`), if known.
     pub data_as_of: Option<String>,
+    /// The published tables, as `data export` writes them.
+    pub tables: Tables,
     /// LAs in `local_authorities.csv` order.
     pub las: Vec<LocalAuthority>,
     /// Partnerships in file order.
@@ -173,18 +296,8 @@ pub struct Dataset {
     pub attributes: Vec<Vec<(String, Value)>>,
     /// Per LA, the `la_labels` layer attributes.
     pub label_attributes: Vec<Vec<(String, Value)>>,
-    /// Per LA, the label point (pole of inaccessibility of its largest part), Mercator.
-    pub labels: Vec<Merc>,
-    /// `zooms[z][la][part]`: geometry simplified for zoom `z`.
-    pub zooms: Vec<Vec<Vec<ZoomPart>>>,
-    /// Full-resolution bounding boxes of every polygon part.
-    pub index: RTree<PartEntry>,
-    /// Lon/lat bounds `[west, south, east, north]`.
-    pub bounds: [f64; 4],
-    /// Per LA, lon/lat bounds `[west, south, east, north]`.
-    pub la_bounds: Vec<[f64; 4]>,
-    /// Per LA, the full-resolution polygon parts in lon/lat (closed rings), for downloads and OGC API.
-    pub lonlat: Vec<LonLatLa>,
+    /// Polygons, index and label points, shared between data versions.
+    pub geometry: Arc<Geometry>,
     /// Counts for `check` and startup logs.
     pub summary: Summary,
 }
@@ -204,25 +317,18 @@ impl Dataset {
     /// Every problem found, with file, line or feature, and column.
     pub fn from_inputs(inputs: &Inputs, max_zoom: u8) -> Result<Self, LoadError> {
         let mut errors = LoadError::default();
-        let las = tables::parse_local_authorities(
-            &inputs.local_authorities.path,
-            &inputs.local_authorities.content,
-            &mut errors,
+        let mut parse = |f: &InputFile| CsvTable::parse(&f.path, &f.content, &mut errors);
+        let (la_table, partnership_table, role_table) = (
+            parse(&inputs.local_authorities),
+            parse(&inputs.partnerships),
+            parse(&inputs.roles),
         );
-        let by_name: HashMap<String, String> = las
-            .iter()
-            .map(|l| (l.name.clone(), l.code.clone()))
-            .collect();
-        let partnerships = tables::parse_partnerships(
-            &inputs.partnerships.path,
-            &inputs.partnerships.content,
-            &by_name,
-            &mut errors,
-        );
-        let roles = tables::parse_roles(
-            &inputs.roles.path,
-            &inputs.roles.content,
-            &by_name,
+        let records = Records::parse(
+            [
+                la_table.as_ref(),
+                partnership_table.as_ref(),
+                role_table.as_ref(),
+            ],
             &mut errors,
         );
         let boundaries = boundaries::parse_boundaries(
@@ -231,14 +337,87 @@ impl Dataset {
             &mut errors,
         );
         let (geometry, joined_by_former_code) = join_boundaries(
-            &las,
+            &records.las,
             boundaries,
             &inputs.boundaries.path,
             &inputs.local_authorities.path,
             &mut errors,
         );
         errors.into_result(())?;
+        let (Some(local_authorities), Some(partnerships), Some(roles)) =
+            (la_table, partnership_table, role_table)
+        else {
+            // Unreachable: a table that could not be read was reported above.
+            return Err(LoadError::default());
+        };
+        let tables = Tables {
+            local_authorities,
+            partnerships,
+            roles,
+        };
+        let geometry = Arc::new(Geometry::build(
+            boundaries_hash(&inputs.boundaries.content),
+            &records.las,
+            geometry,
+            joined_by_former_code,
+            max_zoom,
+        ));
+        Ok(Self::assemble(
+            geometry,
+            tables,
+            records,
+            inputs.data_as_of(),
+        ))
+    }
 
+    /// The same geometry with other tables: how an edit or a reload of the CSV files is
+    /// published without simplifying the boundaries again (pure).
+    ///
+    /// # Errors
+    /// Every problem in the tables, or the LA codes no longer matching the geometry's.
+    pub fn with_tables(
+        &self,
+        tables: Tables,
+        data_as_of: Option<String>,
+    ) -> Result<Self, LoadError> {
+        let records = Records::validate(&tables)?;
+        let codes: Vec<&str> = records.las.iter().map(|l| l.code.as_str()).collect();
+        if codes
+            != self
+                .geometry
+                .codes
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+        {
+            let mut e = LoadError::default();
+            e.push(
+                &tables.local_authorities.path,
+                Some("code"),
+                "the LA codes or their order changed; the boundaries must be joined again (restart or reload)",
+            );
+            return Err(e);
+        }
+        Ok(Self::assemble(
+            Arc::clone(&self.geometry),
+            tables,
+            records,
+            data_as_of,
+        ))
+    }
+
+    /// Derive indexes, attributes, summary and version from geometry and records (pure).
+    fn assemble(
+        geometry: Arc<Geometry>,
+        tables: Tables,
+        records: Records,
+        data_as_of: Option<String>,
+    ) -> Self {
+        let Records {
+            las,
+            partnerships,
+            roles,
+        } = records;
         let index_of: HashMap<&str, usize> = las
             .iter()
             .enumerate()
@@ -247,15 +426,93 @@ impl Dataset {
         let mut la_partnerships = vec![Vec::new(); las.len()];
         for (pi, p) in partnerships.iter().enumerate() {
             for c in &p.la_codes {
-                la_partnerships[index_of[c.as_str()]].push(pi);
+                if let Some(&i) = index_of.get(c.as_str()) {
+                    la_partnerships[i].push(pi);
+                }
             }
         }
         let mut la_role = vec![None; las.len()];
         for (ri, r) in roles.iter().enumerate() {
-            la_role[index_of[r.la_code.as_str()]] = Some(ri);
+            if let Some(&i) = index_of.get(r.la_code.as_str()) {
+                la_role[i] = Some(ri);
+            }
         }
+        let la_fields = schema::la_fields();
+        let label_fields = schema::label_fields();
+        let mut attributes = Vec::with_capacity(las.len());
+        let mut label_attributes = Vec::with_capacity(las.len());
+        for (i, la) in las.iter().enumerate() {
+            let ps: Vec<&Partnership> = la_partnerships[i]
+                .iter()
+                .map(|&p| &partnerships[p])
+                .collect();
+            let facts = LaFacts {
+                la,
+                partnerships: &ps,
+                role: la_role[i].map(|r| &roles[r]),
+                area_km2: geometry.areas.get(i).copied().unwrap_or(0.0),
+            };
+            attributes.push(values(&la_fields, &facts));
+            label_attributes.push(values(&label_fields, &facts));
+        }
+        let summary = Summary {
+            las: las.len(),
+            partnerships: partnerships.len(),
+            las_with_partnerships: la_partnerships.iter().filter(|p| !p.is_empty()).count(),
+            las_with_role: la_role.iter().filter(|r| r.is_some()).count(),
+            las_with_data: (0..las.len())
+                .filter(|&i| !la_partnerships[i].is_empty() || la_role[i].is_some())
+                .count(),
+            joined_by_former_code: geometry.joined_by_former_code.clone(),
+            vertices: geometry.vertices,
+        };
+        let [a, b, c] = tables.files().map(|(_, text)| text);
+        let version = data_version(geometry.boundaries_hash, [&a, &b, &c]);
+        Self {
+            version,
+            data_as_of,
+            tables,
+            las,
+            partnerships,
+            roles,
+            la_partnerships,
+            la_role,
+            attributes,
+            label_attributes,
+            geometry,
+            summary,
+        }
+    }
 
-        let topo = generalise::build_topology(&geometry, lonlat_to_merc);
+    /// Highest zoom prepared.
+    #[must_use]
+    pub fn max_zoom(&self) -> u8 {
+        u8::try_from(self.geometry.zooms.len().saturating_sub(1)).unwrap_or(u8::MAX)
+    }
+
+    /// Label point of LA `i` in lon/lat.
+    #[must_use]
+    pub fn label_lonlat(&self, i: usize) -> [f64; 2] {
+        merc_to_lonlat(self.geometry.labels[i])
+    }
+
+    /// Index of the LA with this code.
+    #[must_use]
+    pub fn la_index(&self, code: &str) -> Option<usize> {
+        self.las.iter().position(|l| l.code == code)
+    }
+}
+
+impl Geometry {
+    /// Simplify shared borders, index parts and place labels (the slow part of a load).
+    fn build(
+        boundaries_hash: u64,
+        las: &[LocalAuthority],
+        lonlat: Vec<LonLatLa>,
+        joined_by_former_code: Vec<(String, String)>,
+        max_zoom: u8,
+    ) -> Self {
+        let topo = generalise::build_topology(&lonlat, lonlat_to_merc);
         let zooms = (0..=max_zoom)
             .map(|z| {
                 topo.iter()
@@ -276,73 +533,22 @@ impl Dataset {
                 .collect(),
         );
         let labels = topo.iter().map(|la| label_point(la)).collect();
-        let areas: Vec<f64> = geometry.iter().map(area_km2).collect();
-        let la_bounds: Vec<[f64; 4]> = geometry
-            .iter()
-            .map(|la| lonlat_bounds(la.iter().flatten().flatten()))
-            .collect();
-        let bounds = lonlat_bounds(geometry.iter().flatten().flatten().flatten());
-
-        let la_fields = schema::la_fields();
-        let label_fields = schema::label_fields();
-        let mut attributes = Vec::with_capacity(las.len());
-        let mut label_attributes = Vec::with_capacity(las.len());
-        for (i, la) in las.iter().enumerate() {
-            let ps: Vec<&Partnership> = la_partnerships[i]
-                .iter()
-                .map(|&p| &partnerships[p])
-                .collect();
-            let facts = LaFacts {
-                la,
-                partnerships: &ps,
-                role: la_role[i].map(|r| &roles[r]),
-                area_km2: areas[i],
-            };
-            attributes.push(values(&la_fields, &facts));
-            label_attributes.push(values(&label_fields, &facts));
-        }
-
-        let summary = Summary {
-            las: las.len(),
-            partnerships: partnerships.len(),
-            las_with_partnerships: la_partnerships.iter().filter(|p| !p.is_empty()).count(),
-            las_with_role: la_role.iter().filter(|r| r.is_some()).count(),
-            las_with_data: (0..las.len())
-                .filter(|&i| !la_partnerships[i].is_empty() || la_role[i].is_some())
-                .count(),
-            joined_by_former_code,
-            vertices: geometry.iter().flatten().flatten().map(Vec::len).sum(),
-        };
-        Ok(Self {
-            version: inputs.version(),
-            data_as_of: inputs.data_as_of(),
-            las,
-            partnerships,
-            roles,
-            la_partnerships,
-            la_role,
-            attributes,
-            label_attributes,
-            labels,
+        Self {
+            boundaries_hash,
+            codes: las.iter().map(|l| l.code.clone()).collect(),
             zooms,
             index,
-            bounds,
-            la_bounds,
-            lonlat: geometry,
-            summary,
-        })
-    }
-
-    /// Highest zoom prepared.
-    #[must_use]
-    pub fn max_zoom(&self) -> u8 {
-        u8::try_from(self.zooms.len().saturating_sub(1)).unwrap_or(u8::MAX)
-    }
-
-    /// Label point of LA `i` in lon/lat.
-    #[must_use]
-    pub fn label_lonlat(&self, i: usize) -> [f64; 2] {
-        merc_to_lonlat(self.labels[i])
+            labels,
+            bounds: lonlat_bounds(lonlat.iter().flatten().flatten().flatten()),
+            la_bounds: lonlat
+                .iter()
+                .map(|la| lonlat_bounds(la.iter().flatten().flatten()))
+                .collect(),
+            areas: lonlat.iter().map(area_km2).collect(),
+            vertices: lonlat.iter().flatten().flatten().map(Vec::len).sum(),
+            lonlat,
+            joined_by_former_code,
+        }
     }
 }
 

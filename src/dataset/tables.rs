@@ -1,110 +1,44 @@
-//! Stage 0a: parse and validate the three CSV files into plain model rows.
+//! Stage 0a: validate the three CSV tables into plain model rows.
 //!
-//! Pure functions over file contents; every problem is recorded with `file:line` and column.
-//! Nothing here reads the disk.
+//! Pure functions over parsed tables (`CsvTable`); every problem is recorded with `file:line`
+//! and column. The loader and the change log (`crate::changes`) share these rules, so an edit
+//! made in the product is checked exactly as `partnership-map check` checks a file.
 
 use std::collections::{HashMap, HashSet};
 
+use super::csv_table::CsvTable;
 use super::problems::LoadError;
 use crate::model::{LaRole, LocalAuthority, Partnership};
 use crate::schema;
 
-/// A parsed CSV file: its display path, header index and records with their line numbers.
-struct Table<'a> {
-    path: &'a str,
-    columns: HashMap<String, usize>,
-    rows: Vec<(usize, csv::StringRecord)>,
-}
-
 /// One row being validated; records problems at `path:line`.
 struct Row<'a, 'e> {
-    table: &'a Table<'a>,
+    table: &'a CsvTable,
+    index: usize,
     line: usize,
-    record: &'a csv::StringRecord,
     errors: &'e mut LoadError,
 }
 
-fn read_table<'a>(
-    path: &'a str,
-    content: &str,
-    required: &[&str],
-    errors: &mut LoadError,
-) -> Option<Table<'a>> {
-    let content = content.strip_prefix('\u{feff}').unwrap_or(content);
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(false)
-        .from_reader(content.as_bytes());
-    let headers = match reader.headers() {
-        Ok(h) => h.clone(),
-        Err(e) => {
-            errors.push(
-                format!("{path}:1"),
-                None,
-                format!("cannot read the header row: {e}"),
-            );
-            return None;
-        }
-    };
-    let columns: HashMap<String, usize> = headers
-        .iter()
-        .enumerate()
-        .map(|(i, h)| (h.trim().to_owned(), i))
-        .collect();
+/// Whether `table` has every column in `required`; records the missing ones.
+fn has_columns(table: &CsvTable, required: &[&str], errors: &mut LoadError) -> bool {
     let missing: Vec<&str> = required
         .iter()
         .copied()
-        .filter(|c| !columns.contains_key(*c))
+        .filter(|c| table.column(c).is_none())
         .collect();
     if !missing.is_empty() {
         errors.push(
-            format!("{path}:1"),
+            format!("{}:1", table.path),
             None,
             format!("missing column(s): {}", missing.join(", ")),
         );
-        return None;
     }
-    // The line a record starts on, from its byte offset: exact with CRLF and quoted newlines.
-    let line_at = |byte: u64| {
-        let bytes = content.as_bytes();
-        let mut end = usize::try_from(byte).unwrap_or(usize::MAX).min(bytes.len());
-        // The reader reports the offset of the previous line's terminator.
-        while end < bytes.len() && (bytes[end] == b'\r' || bytes[end] == b'\n') {
-            end += 1;
-        }
-        bytes[..end].iter().filter(|&&b| b == b'\n').count() + 1
-    };
-    let mut rows = Vec::new();
-    for record in reader.records() {
-        match record {
-            Ok(r) => {
-                let line = r.position().map_or(0, |p| line_at(p.byte()));
-                rows.push((line, r));
-            }
-            Err(e) => {
-                let line = e.position().map_or(0, |p| line_at(p.byte()));
-                errors.push(
-                    format!("{path}:{line}"),
-                    None,
-                    format!("malformed CSV row: {e}"),
-                );
-            }
-        }
-    }
-    Some(Table {
-        path,
-        columns,
-        rows,
-    })
+    missing.is_empty()
 }
 
 impl Row<'_, '_> {
     fn get(&self, column: &str) -> &str {
-        self.table
-            .columns
-            .get(column)
-            .and_then(|&i| self.record.get(i))
-            .map_or("", str::trim)
+        self.table.get(self.index, column)
     }
 
     fn err(&mut self, column: &str, message: impl Into<String>) {
@@ -293,23 +227,21 @@ const LA_COLUMNS: &[&str] = &[
 
 /// Parse `local_authorities.csv`. Checks codes, names and LA numbers are unique and well formed,
 /// enums, numbers, and that every statistical neighbour is a known LA.
-pub fn parse_local_authorities(
-    path: &str,
-    content: &str,
-    errors: &mut LoadError,
-) -> Vec<LocalAuthority> {
-    let Some(table) = read_table(path, content, LA_COLUMNS, errors) else {
+pub fn parse_local_authorities(table: &CsvTable, errors: &mut LoadError) -> Vec<LocalAuthority> {
+    if !has_columns(table, LA_COLUMNS, errors) {
         return Vec::new();
-    };
+    }
+    let path = table.path.as_str();
     let mut out: Vec<LocalAuthority> = Vec::new();
     let mut codes: HashMap<String, usize> = HashMap::new();
     let mut names: HashMap<String, usize> = HashMap::new();
     let mut numbers: HashMap<u16, usize> = HashMap::new();
-    for (line, record) in &table.rows {
+    for (index, r) in table.rows.iter().enumerate() {
+        let line = &r.line;
         let mut row = Row {
-            table: &table,
-            line: *line,
-            record,
+            table,
+            index,
+            line: r.line,
             errors,
         };
         let code = row.required("code");
@@ -490,21 +422,21 @@ const PARTNERSHIP_COLUMNS: &[&str] = &[
 
 /// Parse `partnerships.csv`, resolving `la_names` through `la_by_name` (ONS name → code).
 pub fn parse_partnerships(
-    path: &str,
-    content: &str,
+    table: &CsvTable,
     la_by_name: &HashMap<String, String>,
     errors: &mut LoadError,
 ) -> Vec<Partnership> {
-    let Some(table) = read_table(path, content, PARTNERSHIP_COLUMNS, errors) else {
+    if !has_columns(table, PARTNERSHIP_COLUMNS, errors) {
         return Vec::new();
-    };
+    }
     let mut out = Vec::new();
     let mut ids: HashMap<String, usize> = HashMap::new();
-    for (line, record) in &table.rows {
+    for (index, r) in table.rows.iter().enumerate() {
+        let line = &r.line;
         let mut row = Row {
-            table: &table,
-            line: *line,
-            record,
+            table,
+            index,
+            line: r.line,
             errors,
         };
         let id = row.required("id");
@@ -597,21 +529,21 @@ const ROLE_COLUMNS: &[&str] = &[
 
 /// Parse `la_school_improvement.csv`: one row per LA at most.
 pub fn parse_roles(
-    path: &str,
-    content: &str,
+    table: &CsvTable,
     la_by_name: &HashMap<String, String>,
     errors: &mut LoadError,
 ) -> Vec<LaRole> {
-    let Some(table) = read_table(path, content, ROLE_COLUMNS, errors) else {
+    if !has_columns(table, ROLE_COLUMNS, errors) {
         return Vec::new();
-    };
+    }
     let mut out = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
-    for (line, record) in &table.rows {
+    for (index, r) in table.rows.iter().enumerate() {
+        let line = &r.line;
         let mut row = Row {
-            table: &table,
-            line: *line,
-            record,
+            table,
+            index,
+            line: r.line,
             errors,
         };
         let la_name = row.required("la_name");

@@ -31,7 +31,7 @@ fn la_summary(ds: &Dataset, i: usize) -> Value {
         "stat_neighbours_closeness".into(),
         json!(la.stat_neighbours_closeness),
     );
-    o.insert("bbox".into(), json!(ds.la_bounds[i].map(round6)));
+    o.insert("bbox".into(), json!(ds.geometry.la_bounds[i].map(round6)));
     o.insert("label".into(), json!(ds.label_lonlat(i).map(round6)));
     Value::Object(o)
 }

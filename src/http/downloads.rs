@@ -109,7 +109,7 @@ pub fn build(ds: &Dataset) -> Vec<File> {
             json!({
                 "type": "Feature",
                 "id": ds.las[i].code,
-                "geometry": {"type": "MultiPolygon", "coordinates": ds.lonlat[i]},
+                "geometry": {"type": "MultiPolygon", "coordinates": ds.geometry.lonlat[i]},
                 "properties": props,
             })
         })

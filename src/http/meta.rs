@@ -82,7 +82,7 @@ fn fields_json(fields: &[Field]) -> Json {
 #[must_use]
 pub fn tilejson(ds: &Dataset, base: &str) -> Json {
     let max = ds.max_zoom();
-    let [w, s, e, n] = ds.bounds;
+    let [w, s, e, n] = ds.geometry.bounds;
     json!({
         "tilejson": "3.0.0",
         "name": "partnership-map: area-based education partnerships in England",
@@ -150,7 +150,7 @@ pub fn tilestats(ds: &Dataset) -> Json {
 /// `metadata.json` (served at `/tiles/metadata.json`, where GDAL's MVT driver looks for it).
 #[must_use]
 pub fn archive_metadata(ds: &Dataset, min: u8, max: u8) -> Vec<(&'static str, String)> {
-    let [w, s, e, n] = ds.bounds;
+    let [w, s, e, n] = ds.geometry.bounds;
     let (cx, cy) = ((w + e) / 2.0, (s + n) / 2.0);
     let json = json!({
         "vector_layers": typed_vector_layers(min, max),
@@ -192,7 +192,7 @@ fn round6(v: f64) -> f64 {
 pub fn style(template: &Json, ds: &Dataset, base: &str) -> Json {
     let mut style = template.clone();
     style["glyphs"] = json!(format!("{base}/fonts/{{fontstack}}/{{range}}.pbf"));
-    let [w, s, e, n] = ds.bounds;
+    let [w, s, e, n] = ds.geometry.bounds;
     style["center"] = json!([round6((w + e) / 2.0), round6((s + n) / 2.0)]);
     style["sources"][SOURCE_ID] = json!({
         "type": "vector",

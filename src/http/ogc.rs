@@ -118,7 +118,7 @@ pub async fn openapi(
 }
 
 fn collection_json(ds: &Dataset, b: &str, id: &str) -> Option<Value> {
-    let [w, s, e, n] = ds.bounds;
+    let [w, s, e, n] = ds.geometry.bounds;
     let extent = json!({"spatial": {"bbox": [[w, s, e, n]], "crs": CRS84}});
     let items = |title: &str| {
         json!([
@@ -204,7 +204,7 @@ fn la_feature(ds: &Dataset, i: usize) -> Value {
         .iter()
         .map(|(k, v)| (k.clone(), v.to_json()))
         .collect();
-    let parts: Vec<Value> = ds.lonlat[i]
+    let parts: Vec<Value> = ds.geometry.lonlat[i]
         .iter()
         .map(|part| Value::Array(part.iter().map(|r| ring_json(r)).collect()))
         .collect();
@@ -290,12 +290,12 @@ fn matches_attr(value: Option<&Attr>, ty: FieldType, want: &str) -> bool {
 
 fn la_intersects(ds: &Dataset, i: usize, b: [f64; 4]) -> bool {
     use geo::Intersects;
-    let lb = ds.la_bounds[i];
+    let lb = ds.geometry.la_bounds[i];
     if lb[2] < b[0] || lb[0] > b[2] || lb[3] < b[1] || lb[1] > b[3] {
         return false;
     }
     let rect = geo::Rect::new((b[0], b[1]), (b[2], b[3]));
-    ds.lonlat[i].iter().any(|part| {
+    ds.geometry.lonlat[i].iter().any(|part| {
         let ring = |r: &Vec<[f64; 2]>| {
             geo::LineString::from(r.iter().map(|p| (p[0], p[1])).collect::<Vec<_>>())
         };
@@ -592,7 +592,7 @@ pub async fn tile_matrix_set(
 }
 
 fn tileset_json(ds: &Dataset, b: &str) -> Value {
-    let [w, s, e, n] = ds.bounds;
+    let [w, s, e, n] = ds.geometry.bounds;
     let max = ds.max_zoom();
     let limits: Vec<Value> = (0..=max)
         .map(|z| {

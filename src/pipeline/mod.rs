@@ -33,13 +33,14 @@ pub enum RenderError {
 /// [`RenderError`] on an internal failure.
 pub fn render_tile(ds: &Dataset, tile: TileCoord) -> Result<Option<Vec<u8>>, RenderError> {
     let zoom = ds
+        .geometry
         .zooms
         .get(usize::from(tile.z))
         .ok_or(RenderError::ZoomNotPrepared(tile.z))?;
     render_tile_from(ds, zoom, tile)
 }
 
-/// [`render_tile`] from a given level of the per-zoom geometry (`ds.zooms[..]`). Benchmarks use
+/// [`render_tile`] from a given level of the per-zoom geometry (`ds.geometry.zooms[..]`). Benchmarks use
 /// it to compare against the unsimplified full-resolution geometry.
 ///
 /// # Errors
@@ -83,7 +84,7 @@ pub fn render_tile_from(
 
     let mut points = Vec::new();
     let [min_x, min_y, max_x, max_y] = b;
-    for (la, p) in ds.labels.iter().enumerate() {
+    for (la, p) in ds.geometry.labels.iter().enumerate() {
         // Labels only inside the tile proper, so each is drawn from exactly one tile.
         if p[0] >= min_x && p[0] < max_x && p[1] > min_y && p[1] <= max_y {
             let t = to_tile(p);

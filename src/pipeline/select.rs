@@ -15,7 +15,7 @@ pub fn candidates(ds: &Dataset, tile: TileCoord) -> BTreeMap<usize, Vec<usize>> 
     let b = tile.buffered_bounds();
     let env = AABB::from_corners([b[0], b[1]], [b[2], b[3]]);
     let mut out: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-    for e in ds.index.locate_in_envelope_intersecting(&env) {
+    for e in ds.geometry.index.locate_in_envelope_intersecting(&env) {
         let (la, part) = e.data;
         out.entry(la as usize).or_default().push(part as usize);
     }

@@ -106,7 +106,7 @@ pub fn render(ds: &Dataset, z: u8, x: u32, y: u32) -> Option<Vec<u8>> {
 /// Every tile at zoom `z` that intersects England's bounds.
 pub fn england_tiles(ds: &Dataset, z: u8) -> Vec<(u8, u32, u32)> {
     use partnership_map::tile::{TileCoord, lonlat_to_merc};
-    let [w, s, e, n] = ds.bounds;
+    let [w, s, e, n] = ds.geometry.bounds;
     let a = TileCoord::containing(lonlat_to_merc(w, n), z);
     let b = TileCoord::containing(lonlat_to_merc(e, s), z);
     let mut out = Vec::new();
