@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use axum::http::HeaderValue;
 use clap::{Args, Parser, Subcommand};
 
+use crate::editors::Editors;
 use crate::http::HttpConfig;
 
 /// partnership-map: vector tiles and a web map of England's area-based education partnerships.
@@ -30,6 +31,12 @@ pub enum Command {
     Serve,
     /// Validate the data and print a summary; exit 1 if there is any problem.
     Check,
+    /// Work with the published data (shipped files plus the change log).
+    Data {
+        /// What to do with it.
+        #[command(subcommand)]
+        action: DataCommand,
+    },
     /// Write every non-empty tile (zooms --min-zoom..=--max-zoom) to a PMTiles or MBTiles file.
     Export {
         /// Archive format.
@@ -41,6 +48,18 @@ pub enum Command {
         /// Lowest zoom to write.
         #[arg(long, default_value_t = 0)]
         min_zoom: u8,
+    },
+}
+
+/// `partnership-map data …`.
+#[derive(Debug, Subcommand)]
+pub enum DataCommand {
+    /// Write the published data (files + change log in --db) as CSV files in the shipped format,
+    /// plus edits.json naming the last change they contain.
+    Export {
+        /// Output directory (created if missing; the three CSVs and edits.json are replaced).
+        #[arg(long)]
+        out: PathBuf,
     },
 }
 
@@ -103,9 +122,12 @@ pub struct ServeArgs {
         default_value = "var/partnership-map.db"
     )]
     pub db: PathBuf,
-    /// File holding the admin bearer token (else env PARTNERSHIP_MAP_ADMIN_TOKEN; with neither, the admin API is off).
+    /// File holding a single admin bearer token, for the editor "admin" (else env PARTNERSHIP_MAP_ADMIN_TOKEN).
     #[arg(long, global = true, env = "PARTNERSHIP_MAP_ADMIN_TOKEN_FILE")]
     pub admin_token_file: Option<PathBuf>,
+    /// File of editors, one `name<TAB>token` per line (`#` comments). With no editor at all, the admin API is off.
+    #[arg(long, global = true, env = "PARTNERSHIP_MAP_ADMIN_TOKENS_FILE")]
+    pub admin_tokens_file: Option<PathBuf>,
     /// Submissions accepted per client IP per hour.
     #[arg(long, global = true, env = "PARTNERSHIP_MAP_SUBMISSIONS_PER_HOUR", default_value_t = 20,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
@@ -140,7 +162,24 @@ impl ServeArgs {
                 Some(u.trim_end_matches('/').to_owned())
             }
         };
-        let admin_token = match &self.admin_token_file {
+        let editors = self.editors()?;
+        Ok(HttpConfig {
+            cache_control,
+            public_url,
+            editors,
+            submissions_per_hour: std::num::NonZeroU32::new(self.submissions_per_hour)
+                .unwrap_or(std::num::NonZeroU32::MIN),
+            data_source: None,
+        })
+    }
+
+    /// The editors: `--admin-tokens-file`, plus the single token (file or env) as `admin`.
+    ///
+    /// # Errors
+    /// `file:line: what is wrong`, or a message naming the flag; never the token itself.
+    pub fn editors(&self) -> Result<Editors, String> {
+        let mut editors = Editors::none();
+        let single = match &self.admin_token_file {
             Some(path) => Some(
                 std::fs::read_to_string(path)
                     .map_err(|e| format!("--admin-token-file {}: {e}", path.display()))?
@@ -149,21 +188,21 @@ impl ServeArgs {
             ),
             None => std::env::var("PARTNERSHIP_MAP_ADMIN_TOKEN")
                 .ok()
-                .map(|t| t.trim().to_owned()),
+                .map(|t| t.trim().to_owned())
+                .filter(|t| !t.is_empty()),
         };
-        if let Some(t) = &admin_token
-            && t.len() < 16
-        {
-            return Err("the admin token must be at least 16 characters".to_owned());
+        if let Some(t) = single {
+            editors
+                .add("admin", &t)
+                .map_err(|m| format!("the admin token: {m}"))?;
         }
-        Ok(HttpConfig {
-            cache_control,
-            public_url,
-            admin_token,
-            submissions_per_hour: std::num::NonZeroU32::new(self.submissions_per_hour)
-                .unwrap_or(std::num::NonZeroU32::MIN),
-            data_source: None,
-        })
+        if let Some(path) = &self.admin_tokens_file {
+            let shown = path.display().to_string();
+            let content = std::fs::read_to_string(path)
+                .map_err(|e| format!("--admin-tokens-file {shown}: {e}"))?;
+            Editors::parse_file(&shown, &content, &mut editors)?;
+        }
+        Ok(editors)
     }
 
     /// Cache capacity in bytes.

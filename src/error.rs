@@ -69,6 +69,23 @@ pub enum AppError {
     /// Storage failed; a server problem.
     #[error("storage failure: {0}")]
     Store(String),
+    /// The database cannot be reached now; reads from memory still work.
+    #[error("the database is unavailable; try again in {retry_after} seconds")]
+    Unavailable {
+        /// Seconds to wait.
+        retry_after: u64,
+    },
+    /// An edit failed validation: field → message. The data version did not move.
+    #[error("the change was not made: {}", .0.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join("; "))]
+    EditRejected(crate::changes::FieldErrors),
+    /// A change cannot be undone because later data no longer fits its inverse.
+    #[error("change {id} cannot be undone now: {}", .problems.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join("; "))]
+    CannotRevert {
+        /// The change.
+        id: i64,
+        /// Why.
+        problems: crate::changes::FieldErrors,
+    },
 }
 
 impl AppError {
@@ -84,7 +101,9 @@ impl AppError {
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::ReloadRejected { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::ReloadUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::ReloadUnavailable | Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::EditRejected(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::CannotRevert { .. } => StatusCode::CONFLICT,
             Self::Render(_) | Self::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -98,9 +117,20 @@ impl AppError {
     }
 }
 
+/// Seconds a client is asked to wait while the database is down.
+pub const UNAVAILABLE_RETRY_AFTER: u64 = 5;
+
 impl From<crate::store::StoreError> for AppError {
     fn from(e: crate::store::StoreError) -> Self {
-        Self::Store(e.to_string())
+        match e {
+            crate::store::StoreError::Unavailable(why) => {
+                tracing::warn!("database unavailable: {why}");
+                Self::Unavailable {
+                    retry_after: UNAVAILABLE_RETRY_AFTER,
+                }
+            }
+            other => Self::Store(other.to_string()),
+        }
     }
 }
 
@@ -119,11 +149,13 @@ impl IntoResponse for AppError {
                 vec![(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))];
             match &self {
                 Self::Invalid(fields) => body["fields"] = json!(fields),
+                Self::EditRejected(fields) => body["fields"] = json!(fields),
+                Self::CannotRevert { problems, .. } => body["fields"] = json!(problems),
                 Self::ReloadRejected { problems, current } => {
                     body["problems"] = json!(problems);
                     body["data_version"] = json!(current);
                 }
-                Self::RateLimited { retry_after } => {
+                Self::RateLimited { retry_after } | Self::Unavailable { retry_after } => {
                     if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
                         res_headers.push((header::RETRY_AFTER, v));
                     }

@@ -3,10 +3,16 @@
 //! Pipeline: `dataset` (load, validate, simplify per zoom, index) → `pipeline` (select, clip,
 //! snap, encode one tile) → `cache` (gzip, ETag, bounded in bytes) → `http` (contract).
 //! `schema` is the single list of tile attributes; `config` is the command line.
+//! Stewardship: `changes` (the edit format, apply, undo, replay: pure), `store` (submissions,
+//! the change log and the submission limit, durable), `editors` (who may edit),
+//! `data_export` (published data back to files).
 
 pub mod cache;
+pub mod changes;
 pub mod config;
+pub mod data_export;
 pub mod dataset;
+pub mod editors;
 pub mod error;
 pub mod export;
 pub mod glyphs;

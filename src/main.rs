@@ -1,4 +1,4 @@
-//! Binary entry point: parse the command line, load the data, serve or check.
+//! Binary entry point: parse the command line, load the data, then serve, check or export.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -6,10 +6,12 @@ use std::time::Instant;
 
 use clap::Parser;
 use partnership_map::cache::TileCache;
-use partnership_map::config::{Cli, Command};
+use partnership_map::changes;
+use partnership_map::config::{Cli, Command, DataCommand};
+use partnership_map::data_export::{self, Marker};
 use partnership_map::dataset::Dataset;
-use partnership_map::http::{AppState, DataSource, router};
-use partnership_map::store::{SqliteStore, SubmissionStore};
+use partnership_map::http::{AppState, DataSource, publish, router};
+use partnership_map::store::{SqliteStore, Store};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
@@ -21,16 +23,18 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let started = Instant::now();
-    let dataset = match Dataset::load(&cli.data.boundaries, &cli.data.data, cli.data.max_zoom) {
-        Ok(ds) => ds,
-        Err(e) => {
-            eprint!("partnership-map: cannot start: {e}");
-            return ExitCode::FAILURE;
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("partnership-map: {message}");
+            ExitCode::FAILURE
         }
-    };
-    let s = &dataset.summary;
-    let loaded = format!(
+    }
+}
+
+fn summary_line(ds: &Dataset) -> String {
+    let s = &ds.summary;
+    format!(
         "{} local authorities ({} vertices), {} partnerships; {} LAs with partnership data, {} with an LA-role entry, {} with any data; data version {}",
         s.las,
         s.vertices,
@@ -38,134 +42,213 @@ fn main() -> ExitCode {
         s.las_with_partnerships,
         s.las_with_role,
         s.las_with_data,
-        dataset.version
-    );
-    match cli.command.unwrap_or(Command::Serve) {
+        ds.version
+    )
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the runtime: {e}"))
+}
+
+fn run(mut cli: Cli) -> Result<(), String> {
+    let started = Instant::now();
+    let dataset = Dataset::load(&cli.data.boundaries, &cli.data.data, cli.data.max_zoom)
+        .map_err(|e| format!("cannot start: {e}"))?;
+    let marker = data_export::read_marker(&cli.data.data)?;
+    match cli.command.take().unwrap_or(Command::Serve) {
         Command::Check => {
-            println!("ok: {loaded}");
-            for (old, new) in &s.joined_by_former_code {
+            println!("ok: {}", summary_line(&dataset));
+            for (old, new) in &dataset.summary.joined_by_former_code {
                 println!("note: boundary {old} joined to {new} through former_codes");
             }
-            ExitCode::SUCCESS
+            if let Some(m) = &marker {
+                println!(
+                    "note: {}: these files contain change log {} through change {}",
+                    data_export::MARKER_FILE,
+                    m.log_id,
+                    m.through_change
+                );
+            }
+            Ok(())
         }
         Command::Export {
             format,
             out,
             min_zoom,
         } => {
+            // A machine that never served has no database: the files alone are published.
+            let ds = if cli.serve.db.exists() {
+                runtime()?.block_on(async {
+                    let store = open_store(&cli).await?;
+                    published(store.as_ref(), dataset, marker.as_ref()).await
+                })?
+            } else {
+                dataset
+            };
             let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
-            match partnership_map::export::export(
-                &dataset,
+            let s = partnership_map::export::export(
+                &ds,
                 format,
                 &out,
                 min_zoom,
                 cli.data.max_zoom,
                 progress,
-            ) {
-                Ok(s) => {
-                    println!(
-                        "wrote {} ({:?}): {} tiles of {} examined, zooms {min_zoom}-{}, {} tile bytes, {} file bytes, in {:.2} s",
-                        out.display(),
-                        format,
-                        s.tiles,
-                        s.examined,
-                        cli.data.max_zoom,
-                        s.tile_bytes,
-                        s.file_bytes,
-                        s.elapsed.as_secs_f64()
-                    );
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("partnership-map: export failed: {e}");
-                    ExitCode::FAILURE
-                }
-            }
+            )
+            .map_err(|e| format!("export failed: {e}"))?;
+            println!(
+                "wrote {} ({:?}): {} tiles of {} examined, zooms {min_zoom}-{}, {} tile bytes, {} file bytes, in {:.2} s; data version {}",
+                out.display(),
+                format,
+                s.tiles,
+                s.examined,
+                cli.data.max_zoom,
+                s.tile_bytes,
+                s.file_bytes,
+                s.elapsed.as_secs_f64(),
+                ds.version
+            );
+            Ok(())
         }
+        Command::Data {
+            action: DataCommand::Export { out },
+        } => runtime()?.block_on(async {
+            let store = open_store(&cli).await?;
+            let log_id = store.log_id().await.map_err(|e| e.to_string())?;
+            let through = store
+                .changes_after(0)
+                .await
+                .map_err(|e| e.to_string())?
+                .last()
+                .map_or(0, |c| c.id);
+            let ds = published(store.as_ref(), dataset, marker.as_ref()).await?;
+            let m = Marker {
+                log_id,
+                through_change: through,
+                data_version: ds.version.clone(),
+                exported_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            };
+            let files = data_export::write(&out, &ds, &m)?;
+            for f in &files {
+                println!("wrote {}", f.display());
+            }
+            println!("{}; through change {through}", summary_line(&ds));
+            Ok(())
+        }),
         Command::Serve => {
             tracing::info!(
                 elapsed_ms = started.elapsed().as_millis() as u64,
-                "loaded {loaded}"
+                "loaded the data files: {}",
+                summary_line(&dataset)
             );
-            for (old, new) in &s.joined_by_former_code {
+            for (old, new) in &dataset.summary.joined_by_former_code {
                 tracing::info!("boundary {old} joined to {new} through former_codes");
             }
-            let mut config = match cli.serve.http_config() {
-                Ok(c) => c,
-                Err(e) => {
-                    eprintln!("partnership-map: cannot start: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
+            let mut config = cli
+                .serve
+                .http_config()
+                .map_err(|e| format!("cannot start: {e}"))?;
             config.data_source = Some(DataSource {
                 boundaries: cli.data.boundaries.clone(),
                 data: cli.data.data.clone(),
                 max_zoom: cli.data.max_zoom,
             });
-            if config.admin_token.is_none() {
+            if config.editors.is_empty() {
                 tracing::info!(
-                    "no admin token configured: the admin API and /admin/reload are off"
+                    "no editor configured: the admin API, edits and /admin/reload are off"
                 );
+            } else {
+                tracing::info!(editors = config.editors.len(), "admin API on");
             }
-            let store: Arc<dyn SubmissionStore> = match SqliteStore::open(&cli.serve.db) {
-                Ok(s) => Arc::new(s),
-                Err(e) => {
-                    eprintln!(
-                        "partnership-map: cannot open the submissions database {}: {e}",
-                        cli.serve.db.display()
-                    );
-                    return ExitCode::FAILURE;
-                }
-            };
-            tracing::info!(db = %cli.serve.db.display(), "submissions database ready (WAL, synchronous=FULL)");
             let cache = TileCache::new(cli.serve.cache_bytes());
             let retention_days = cli.serve.retention_days;
-            let state = match AppState::new(dataset, cache, config, store) {
-                Ok(s) => s,
-                Err(e) => {
-                    eprintln!(
-                        "partnership-map: cannot start: styles/default.json is not valid JSON: {e}"
-                    );
-                    return ExitCode::FAILURE;
-                }
-            };
-            match serve(state, cli.serve.bind, retention_days) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("partnership-map: {e}");
-                    ExitCode::FAILURE
-                }
-            }
+            let rt = runtime()?;
+            rt.block_on(async move {
+                let store = open_store(&cli).await?;
+                let state = AppState::new(dataset, cache, config, store).map_err(|e| {
+                    format!("cannot start: styles/default.json is not valid JSON: {e}")
+                })?;
+                publish::set_marker(&state, marker).await;
+                publish::replay_all(&state)
+                    .await
+                    .map_err(|e| format!("cannot start: the change log: {e}"))?;
+                serve(state, cli.serve.bind, retention_days).await
+            })
         }
     }
 }
 
-fn serve(state: AppState, bind: std::net::SocketAddr, retention_days: u32) -> Result<(), String> {
-    let rt =
-        tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the runtime: {e}"))?;
-    rt.block_on(async move {
-        tokio::spawn(reload_on_sighup(state.clone()));
-        tokio::spawn(purge_personal_data(state.clone(), retention_days));
-        state.warm_downloads();
-        let listener = tokio::net::TcpListener::bind(bind).await.map_err(|e| {
-            format!(
-                "cannot listen on {bind}: {e} (is another server using it? try --bind 127.0.0.1:0)"
-            )
-        })?;
-        let addr = listener.local_addr().map_err(|e| e.to_string())?;
-        // Tests and scripts read this line to find the port.
-        println!("partnership-map listening on http://{addr}");
-        tracing::info!("listening on http://{addr}");
-        axum::serve(
-            listener,
-            router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown_signal())
+/// Open the configured store.
+async fn open_store(cli: &Cli) -> Result<Arc<dyn Store>, String> {
+    let path = cli.serve.db.clone();
+    let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path))
         .await
-        .map_err(|e| format!("server error: {e}"))?;
-        tracing::info!("shut down cleanly");
-        Ok(())
-    })
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("cannot open the database {}: {e}", cli.serve.db.display()))?;
+    tracing::info!(db = %cli.serve.db.display(), "database ready (SQLite, WAL, synchronous=FULL)");
+    Ok(Arc::new(store))
+}
+
+/// The published data: the files plus the change log, as the server would publish it.
+async fn published(
+    store: &dyn Store,
+    files: Dataset,
+    marker: Option<&Marker>,
+) -> Result<Dataset, String> {
+    let log_id = store.log_id().await.map_err(|e| e.to_string())?;
+    let log = store.changes_after(0).await.map_err(|e| e.to_string())?;
+    let r = changes::replay_after(
+        &files.tables,
+        &log,
+        data_export::in_files_through(marker, &log_id),
+    );
+    for c in &r.conflicts {
+        eprintln!(
+            "warning: change {} ({}) does not apply to these files and is left out: {:?}",
+            c.change, c.summary, c.problems
+        );
+    }
+    eprintln!(
+        "change log: {} applied, {} already in the files, {} in conflict",
+        r.applied,
+        r.in_files,
+        r.conflicts.len()
+    );
+    let as_of = match (
+        files.data_as_of.clone(),
+        r.last_applied_at
+            .and_then(|t| t.get(..10).map(str::to_owned)),
+    ) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    };
+    files
+        .with_tables(r.tables, as_of)
+        .map_err(|e| format!("the published data is invalid: {e}"))
+}
+
+async fn serve(
+    state: AppState,
+    bind: std::net::SocketAddr,
+    retention_days: u32,
+) -> Result<(), String> {
+    tokio::spawn(reload_on_sighup(state.clone()));
+    tokio::spawn(purge_personal_data(state.clone(), retention_days));
+    let listener = tokio::net::TcpListener::bind(bind).await.map_err(|e| {
+        format!("cannot listen on {bind}: {e} (is another server using it? try --bind 127.0.0.1:0)")
+    })?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    // Tests and scripts read this line to find the port.
+    println!("partnership-map listening on http://{addr}");
+    tracing::info!("listening on http://{addr}");
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .map_err(|e| format!("server error: {e}"))?;
+    tracing::info!("shut down cleanly");
+    Ok(())
 }
 
 async fn shutdown_signal() {
@@ -200,7 +283,7 @@ async fn reload_on_sighup(state: AppState) {
         };
         while hup.recv().await.is_some() {
             tracing::info!("SIGHUP: reloading data");
-            if let Err(e) = partnership_map::http::admin::reload(&state).await {
+            if let Err(e) = publish::reload(&state).await {
                 tracing::warn!("reload on SIGHUP failed: {e}");
             }
         }
@@ -216,15 +299,13 @@ async fn purge_personal_data(state: AppState, days: u32) {
         let cutoff = (now - chrono::Duration::days(i64::from(days)))
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         let now = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        let store = state.store.clone();
-        match tokio::task::spawn_blocking(move || store.purge_personal(&cutoff, &now)).await {
-            Ok(Ok(0)) => {}
-            Ok(Ok(n)) => tracing::info!(
+        match state.store.purge_personal(&cutoff, &now).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
                 purged = n,
                 "deleted personal details of reviewed submissions (retention {days} days)"
             ),
-            Ok(Err(e)) => tracing::warn!("retention purge failed: {e}"),
-            Err(e) => tracing::warn!("retention purge task failed: {e}"),
+            Err(e) => tracing::warn!("retention purge failed: {e}"),
         }
     }
 }

@@ -143,6 +143,10 @@ pub struct Submission {
     pub personal_data_purged_at: Option<String>,
     /// Data version the submitter saw.
     pub data_version: String,
+    /// The change that settled it, if it was applied through the editor.
+    pub change_id: Option<i64>,
+    /// Name of the editor who reviewed it.
+    pub reviewed_by: Option<String>,
 }
 
 /// The public reference for a row id.
@@ -297,14 +301,4 @@ pub fn validate(raw: &RawSubmission, ds: &Dataset) -> Result<NewSubmission, Inva
 
 fn clip(s: &str) -> String {
     s.chars().take(40).collect()
-}
-
-/// For an accepted verification: the exact edit the research team makes to publish it.
-#[must_use]
-pub fn verification_instruction(ds: &Dataset, la_code: &str, date: &str) -> Option<String> {
-    let la = ds.las.iter().find(|l| l.code == la_code)?;
-    Some(format!(
-        "In data/local_authorities.csv line {} ({} {}), set verified to \"true\" and verified_date to \"{date}\", then reload (POST /admin/reload or SIGHUP).",
-        la.line, la.code, la.name
-    ))
 }

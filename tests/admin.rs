@@ -1,13 +1,14 @@
 //! The review queue: token auth (none configured, wrong, right), listing with status and
-//! paging, review decisions, verification instructions, CSV export, framing, retention.
+//! paging, review decisions (with the reviewer's name), CSV export, framing, retention.
 
 mod common;
 
 use std::sync::Arc;
 
 use partnership_map::dataset::Dataset;
+use partnership_map::editors::Editors;
 use partnership_map::http::{HttpConfig, router};
-use partnership_map::store::{SqliteStore, SubmissionStore};
+use partnership_map::store::{SqliteStore, Store};
 use partnership_map::submission::NewSubmission;
 use serde_json::{Value, json};
 
@@ -16,14 +17,16 @@ const TOKEN: &str = "test-token-0123456789";
 fn app(token: Option<&str>) -> (axum::Router, Arc<SqliteStore>) {
     let store = Arc::new(SqliteStore::open_in_memory().expect("sqlite"));
     let config = HttpConfig {
-        admin_token: token.map(str::to_owned),
+        editors: token.map_or_else(Editors::none, |t| {
+            Editors::single("Test Editor", t).expect("editor")
+        }),
         ..HttpConfig::default()
     };
     let state = partnership_map::http::AppState::new(
         Dataset::from_inputs(&common::shipped_inputs(), 4).expect("valid"),
         partnership_map::cache::TileCache::new(1 << 20),
         config,
-        store.clone() as Arc<dyn SubmissionStore>,
+        store.clone() as Arc<dyn Store>,
     )
     .expect("state");
     (router(state), store)
@@ -105,10 +108,11 @@ async fn without_a_configured_token_the_admin_api_is_off() {
 async fn a_missing_or_wrong_token_gets_401_and_the_right_one_gets_in() {
     let (app, store) = app(Some(TOKEN));
     store
-        .insert(
+        .insert_submission(
             &new("E06000001", "correction", "first message here"),
             "2026-01-01T00:00:00Z",
         )
+        .await
         .expect("insert");
     for token in [
         None,
@@ -139,10 +143,11 @@ async fn the_queue_filters_by_status_pages_and_records_reviews() {
     let (app, store) = app(Some(TOKEN));
     for i in 0..7 {
         store
-            .insert(
+            .insert_submission(
                 &new("E06000001", "correction", &format!("message number {i}")),
                 "2026-01-01T00:00:00Z",
             )
+            .await
             .expect("insert");
     }
     let (s, r) = call(
@@ -249,37 +254,10 @@ async fn the_queue_filters_by_status_pages_and_records_reviews() {
 }
 
 #[tokio::test]
-async fn an_accepted_verification_says_exactly_which_line_to_change() {
-    let (app, store) = app(Some(TOKEN));
-    store
-        .insert(
-            &new("E06000001", "verification", "We have checked our summary."),
-            "2026-01-01T00:00:00Z",
-        )
-        .expect("insert");
-    let (s, r) = call(
-        &app,
-        "POST",
-        "/api/admin/submissions/1/review",
-        Some(TOKEN),
-        Some(json!({"status": "accepted"})),
-    )
-    .await;
-    assert_eq!(s, 200);
-    let v: Value = serde_json::from_slice(&r.body).expect("json");
-    let instruction = v["instruction"].as_str().expect("instruction");
-    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
-    assert!(
-        instruction.starts_with(&format!("In data/local_authorities.csv line 2 (E06000001 Hartlepool), set verified to \"true\" and verified_date to \"{today}\"")),
-        "{instruction}"
-    );
-}
-
-#[tokio::test]
 async fn the_queue_exports_as_csv() {
     let (app, store) = app(Some(TOKEN));
     store
-        .insert(
+        .insert_submission(
             &new(
                 "E06000001",
                 "correction",
@@ -287,6 +265,7 @@ async fn the_queue_exports_as_csv() {
             ),
             "2026-01-01T00:00:00Z",
         )
+        .await
         .expect("insert");
     let (s, r) = call(&app, "GET", "/api/admin/submissions.csv", Some(TOKEN), None).await;
     assert_eq!(s, 200);
@@ -321,66 +300,90 @@ async fn the_admin_page_cannot_be_framed_and_has_no_inline_script() {
     assert!(r.text().contains("sessionStorage"));
 }
 
-#[test]
-fn retention_deletes_personal_fields_only_after_review_and_the_cutoff() {
+#[tokio::test]
+async fn retention_deletes_personal_fields_only_after_review_and_the_cutoff() {
     let store = SqliteStore::open_in_memory().expect("sqlite");
     let a = store
-        .insert(
+        .insert_submission(
             &new("E06000001", "correction", "reviewed long ago"),
             "2025-01-01T00:00:00Z",
         )
+        .await
         .expect("a");
     let b = store
-        .insert(
+        .insert_submission(
             &new("E06000001", "correction", "reviewed recently"),
             "2025-01-01T00:00:00Z",
         )
+        .await
         .expect("b");
     let c = store
-        .insert(
+        .insert_submission(
             &new("E06000001", "correction", "never reviewed"),
             "2025-01-01T00:00:00Z",
         )
+        .await
         .expect("c");
     store
-        .review(a, "accepted", "", "2025-02-01T00:00:00Z")
+        .review_submission(a, "accepted", "", "Test Editor", "2025-02-01T00:00:00Z")
+        .await
         .expect("review a");
     store
-        .review(b, "accepted", "", "2026-11-01T00:00:00Z")
+        .review_submission(b, "accepted", "", "Test Editor", "2026-11-01T00:00:00Z")
+        .await
         .expect("review b");
     let n = store
         .purge_personal("2026-06-01T00:00:00Z", "2026-11-27T00:00:00Z")
+        .await
         .expect("purge");
     assert_eq!(n, 1);
-    let a = store.get(a).expect("get").expect("a");
+    let a = store.get_submission(a).await.expect("get").expect("a");
     assert_eq!((a.name, a.email, a.organisation), (None, None, None));
     assert_eq!(
         a.personal_data_purged_at.as_deref(),
         Some("2026-11-27T00:00:00Z")
     );
     assert_eq!(a.message, "reviewed long ago", "the content itself is kept");
-    assert!(store.get(b).expect("get").expect("b").email.is_some());
-    assert!(store.get(c).expect("get").expect("c").email.is_some());
+    assert!(
+        store
+            .get_submission(b)
+            .await
+            .expect("get")
+            .expect("b")
+            .email
+            .is_some()
+    );
+    assert!(
+        store
+            .get_submission(c)
+            .await
+            .expect("get")
+            .expect("c")
+            .email
+            .is_some()
+    );
     assert_eq!(
         store
             .purge_personal("2026-06-01T00:00:00Z", "2026-11-28T00:00:00Z")
+            .await
             .expect("again"),
         0,
         "idempotent"
     );
 }
 
-#[test]
-fn the_database_is_migrated_once_and_runs_in_wal_with_full_sync() {
+#[tokio::test]
+async fn the_database_is_migrated_once_and_runs_in_wal_with_full_sync() {
     let dir = tempfile::tempdir().expect("tmp");
     let path = dir.path().join("nested/dir/pm.db");
     {
         let s = SqliteStore::open(&path).expect("create");
-        assert_eq!(s.schema_version().expect("v"), 1);
-        s.insert(
+        assert_eq!(s.schema_version().expect("v"), 2);
+        s.insert_submission(
             &new("E06000001", "correction", "kept across reopen"),
             "2026-01-01T00:00:00Z",
         )
+        .await
         .expect("insert");
         assert_eq!(
             s.durability().expect("pragmas"),
@@ -389,6 +392,9 @@ fn the_database_is_migrated_once_and_runs_in_wal_with_full_sync() {
         );
     }
     let s = SqliteStore::open(&path).expect("reopen");
-    assert_eq!(s.schema_version().expect("v"), 1);
-    assert_eq!(s.list(None, 10, 0).expect("list").total, 1);
+    assert_eq!(s.schema_version().expect("v"), 2);
+    assert_eq!(
+        s.list_submissions(None, 10, 0).await.expect("list").total,
+        1
+    );
 }

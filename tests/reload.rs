@@ -1,5 +1,7 @@
 //! Live reload: bad data keeps the old data and reports every problem; good data swaps in with
-//! a new version, new ETags and new tile content; no request fails while reloads happen.
+//! a new version, new ETags and new tile content; no request fails while reloads happen; the
+//! change log is replayed over new files, and a change the files no longer fit is reported,
+//! kept in the log, and applied again once the files fit it.
 
 mod common;
 
@@ -35,7 +37,7 @@ fn fixture() -> Fixture {
     copy_dir(&common::repo().join("data"), &data);
     copy_dir(&common::repo().join("boundaries"), &boundaries);
     let config = HttpConfig {
-        admin_token: Some(TOKEN.to_owned()),
+        editors: partnership_map::editors::Editors::single("admin", TOKEN).expect("editor"),
         data_source: Some(DataSource {
             boundaries: boundaries.clone(),
             data: data.clone(),
@@ -209,4 +211,75 @@ async fn no_request_fails_while_the_data_is_reloaded_repeatedly() {
     assert_eq!(failed, 0);
     assert!(ok > 50, "the load actually ran ({ok})");
     assert_eq!(versions.len(), 2, "the two datasets alternate");
+}
+
+async fn admin(app: &axum::Router, method: &str, uri: &str, body: Option<Value>) -> (u16, Value) {
+    let r = common::steward::call(app, method, uri, Some(TOKEN), body.as_ref()).await;
+    (
+        r.status.as_u16(),
+        serde_json::from_slice(&r.body).unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn a_logged_change_the_new_files_do_not_fit_is_reported_and_kept() {
+    let fx = fixture();
+    let (s, v) = admin(
+        &fx.app,
+        "POST",
+        "/api/admin/edits",
+        Some(serde_json::json!({"kind": "partnership.update", "id": "hull-learning-partnership", "fields": {"notes": "Edited in the product."}, "reason": "r"})),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    let p = fx.data.join("partnerships.csv");
+    let original = std::fs::read_to_string(&p).expect("read");
+    let without: String = original
+        .split_inclusive('\n')
+        .filter(|l| !l.starts_with("hull-learning-partnership,"))
+        .collect();
+    assert_ne!(without, original);
+    std::fs::write(&p, &without).expect("write");
+    // The files no longer have the partnership: the server keeps serving the new files and
+    // says plainly which change does not apply, and why.
+    let (s, report) = post_reload(&fx.app).await;
+    assert_eq!(s, 200, "{report}");
+    assert_eq!(report["changes"]["applied"], 0);
+    let conflicts = report["changes"]["conflicts"]
+        .as_array()
+        .expect("conflicts");
+    assert_eq!(conflicts.len(), 1, "{report}");
+    assert_eq!(conflicts[0]["change"], 1);
+    assert!(
+        conflicts[0]["problems"]["id"]
+            .as_str()
+            .is_some_and(|m| m.contains("no partnership"))
+    );
+    let (_, listed) = admin(&fx.app, "GET", "/api/admin/conflicts", None).await;
+    assert_eq!(listed["count"], 1);
+    let health = common::steward::json(&common::get(&fx.app, "/health", &[]).await);
+    assert_eq!(health["change_conflicts"], 1);
+    assert!(
+        fx.state
+            .dataset()
+            .partnerships
+            .iter()
+            .all(|p| p.id != "hull-learning-partnership")
+    );
+    // The change is still in the log: with the row back, it applies again.
+    std::fs::write(&p, &original).expect("write");
+    let (s, report) = post_reload(&fx.app).await;
+    assert_eq!(s, 200);
+    assert_eq!(report["changes"]["applied"], 1);
+    assert_eq!(
+        report["changes"]["conflicts"].as_array().map(Vec::len),
+        Some(0)
+    );
+    let ds = fx.state.dataset();
+    let p = ds
+        .partnerships
+        .iter()
+        .find(|p| p.id == "hull-learning-partnership")
+        .expect("back");
+    assert_eq!(p.notes, "Edited in the product.");
 }

@@ -13,7 +13,7 @@ use axum::http::Request;
 use http_body_util::BodyExt;
 use partnership_map::dataset::Dataset;
 use partnership_map::http::{HttpConfig, router};
-use partnership_map::store::{SqliteStore, SubmissionStore};
+use partnership_map::store::{SqliteStore, Store};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -32,7 +32,7 @@ fn app_with(per_hour: u32) -> App {
         Dataset::from_inputs(&common::shipped_inputs(), 6).expect("valid"),
         partnership_map::cache::TileCache::new(1 << 20),
         config,
-        store.clone() as Arc<dyn SubmissionStore>,
+        store.clone() as Arc<dyn Store>,
     )
     .expect("state");
     App {
@@ -204,7 +204,11 @@ async fn each_invalid_field_gets_its_own_message() {
         assert!(body["fields"][f].is_string(), "{f}: {body}");
     }
     assert_eq!(
-        app.store.list(None, 10, 0).expect("list").total,
+        app.store
+            .list_submissions(None, 10, 0)
+            .await
+            .expect("list")
+            .total,
         0,
         "nothing invalid was stored"
     );
@@ -218,7 +222,12 @@ async fn a_valid_submission_is_stored_and_acknowledged_with_its_id() {
     let id = body["id"].as_str().expect("id");
     assert!(id.starts_with("PM-"));
     let n = partnership_map::submission::parse_reference(id).expect("ref");
-    let s = app.store.get(n).expect("get").expect("stored");
+    let s = app
+        .store
+        .get_submission(n)
+        .await
+        .expect("get")
+        .expect("stored");
     assert_eq!(s.la_code, "E09000002");
     assert_eq!(s.email.as_deref(), Some("sam@example.org"));
     assert_eq!(s.status, "new");
@@ -232,7 +241,14 @@ async fn a_valid_submission_is_stored_and_acknowledged_with_its_id() {
     )
     .await;
     assert_eq!(status, 201, "{b}");
-    assert_eq!(app.store.list(None, 10, 0).expect("list").total, 2);
+    assert_eq!(
+        app.store
+            .list_submissions(None, 10, 0)
+            .await
+            .expect("list")
+            .total,
+        2
+    );
 }
 
 #[tokio::test]
@@ -263,7 +279,14 @@ async fn spam_wrong_types_and_huge_bodies_are_refused_cleanly() {
     )
     .await;
     assert_eq!(status, 413);
-    assert_eq!(app.store.list(None, 10, 0).expect("list").total, 0);
+    assert_eq!(
+        app.store
+            .list_submissions(None, 10, 0)
+            .await
+            .expect("list")
+            .total,
+        0
+    );
 }
 
 #[tokio::test]
@@ -299,7 +322,14 @@ async fn submissions_are_rate_limited_per_client_ip() {
     // Another client is not affected.
     let (s, _, _) = submit(&app.router, "application/json", body, [192, 0, 2, 8]).await;
     assert_eq!(s, 201);
-    assert_eq!(app.store.list(None, 10, 0).expect("list").total, 3);
+    assert_eq!(
+        app.store
+            .list_submissions(None, 10, 0)
+            .await
+            .expect("list")
+            .total,
+        3
+    );
 }
 
 #[tokio::test]
@@ -351,7 +381,12 @@ async fn the_form_works_without_javascript() {
         "{page}"
     );
     assert_eq!(
-        app.store.get(1).expect("get").expect("stored").message,
+        app.store
+            .get_submission(1)
+            .await
+            .expect("get")
+            .expect("stored")
+            .message,
         "Please update the website."
     );
 }

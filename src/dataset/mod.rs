@@ -130,6 +130,37 @@ impl Inputs {
     }
 }
 
+impl Inputs {
+    /// Hash of the boundary file (what [`Geometry::boundaries_hash`] holds).
+    #[must_use]
+    pub fn boundaries_hash(&self) -> u64 {
+        boundaries_hash(&self.boundaries.content)
+    }
+
+    /// The three CSV files as editable tables.
+    ///
+    /// # Errors
+    /// Every malformed record or unreadable header.
+    pub fn tables(&self) -> Result<Tables, LoadError> {
+        let mut errors = LoadError::default();
+        let mut parse = |f: &InputFile| CsvTable::parse(&f.path, &f.content, &mut errors);
+        let t = (
+            parse(&self.local_authorities),
+            parse(&self.partnerships),
+            parse(&self.roles),
+        );
+        errors.into_result(())?;
+        match t {
+            (Some(local_authorities), Some(partnerships), Some(roles)) => Ok(Tables {
+                local_authorities,
+                partnerships,
+                roles,
+            }),
+            _ => Err(LoadError::default()),
+        }
+    }
+}
+
 /// Hash of the boundary file's bytes.
 fn boundaries_hash(content: &str) -> u64 {
     xxhash_rust::xxh3::xxh3_64(content.as_bytes())

@@ -1,8 +1,7 @@
-//! The research team's side: the review queue API, CSV export, the `/admin` page, and live
-//! reload of the published data.
+//! The research team's side: the review queue API, its CSV export, and the `/admin` page.
 //!
-//! Everything here needs `Authorization: Bearer <token>`, compared in constant time. With no
-//! token configured the admin API answers 404 ("off"). The admin page itself is static (the
+//! Everything here needs `Authorization: Bearer <token>` of a named editor (see `editors`),
+//! compared in constant time. With no editor configured the admin API answers 404 ("off"). The admin page itself is static (the
 //! token is typed in and kept in `sessionStorage`) and may not be framed.
 
 use axum::Json;
@@ -12,42 +11,31 @@ use axum::response::{IntoResponse, Response};
 use maud::html;
 use serde::Deserialize;
 use serde_json::json;
-use subtle::ConstantTimeEq;
 
+use super::AppState;
 use super::pages::{Framing, html_response, layout};
-use super::{AppState, DataSource};
-use crate::dataset::Dataset;
 use crate::error::AppError;
-use crate::submission::{self, STATUSES, Submission};
+use crate::submission::{self, STATUSES};
 
-/// Check the bearer token.
+/// Check the bearer token; the editor's name.
 ///
 /// # Errors
-/// [`AppError::AdminOff`] when no token is configured, [`AppError::Unauthorized`] otherwise.
-pub fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), AppError> {
-    let Some(expected) = &state.config.admin_token else {
+/// [`AppError::AdminOff`] when no editor is configured, [`AppError::Unauthorized`] otherwise.
+pub fn authorize(state: &AppState, headers: &HeaderMap) -> Result<String, AppError> {
+    let editors = &state.config.editors;
+    if editors.is_empty() {
         return Err(AppError::AdminOff);
-    };
+    }
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
         .unwrap_or("");
-    // Constant time in the token's content (its length is not secret).
-    if given.is_empty() || !bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
-        return Err(AppError::Unauthorized);
-    }
-    Ok(())
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, crate::store::StoreError> + Send + 'static,
-) -> Result<T, AppError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| AppError::Store(e.to_string()))?
-        .map_err(AppError::from)
+    editors
+        .authenticate(given)
+        .map(str::to_owned)
+        .ok_or(AppError::Unauthorized)
 }
 
 /// Query of the list endpoint.
@@ -98,9 +86,10 @@ pub async fn list(
     let status = status_param(q.status.as_ref())?;
     let limit = number("limit", q.limit.as_ref(), 50, 200)?.max(1);
     let offset = number("offset", q.offset.as_ref(), 0, i64::MAX)?;
-    let store = state.store.clone();
-    let st = status.clone();
-    let page = blocking(move || store.list(st.as_deref(), limit, offset)).await?;
+    let page = state
+        .store
+        .list_submissions(status.as_deref(), limit, offset)
+        .await?;
     let next = (offset + limit < page.total).then_some(offset + limit);
     Ok((
         [(header::CACHE_CONTROL, "no-store")],
@@ -126,33 +115,10 @@ pub async fn one(
 ) -> Result<Response, AppError> {
     authorize(&state, &headers)?;
     let id = id_param(&id)?;
-    let store = state.store.clone();
-    let s = blocking(move || store.get(id)).await?.ok_or_else(|| {
+    let s = state.store.get_submission(id).await?.ok_or_else(|| {
         AppError::ApiNotFound(format!("no submission {}", submission::reference(id)))
     })?;
-    Ok((
-        [(header::CACHE_CONTROL, "no-store")],
-        Json(with_instruction(&state.dataset(), s)),
-    )
-        .into_response())
-}
-
-fn with_instruction(ds: &Dataset, s: Submission) -> serde_json::Value {
-    let instruction = (s.kind == "verification" && s.status == "accepted")
-        .then(|| {
-            let date = s
-                .reviewed_at
-                .as_deref()
-                .unwrap_or(&s.created_at)
-                .get(..10)
-                .unwrap_or("")
-                .to_owned();
-            submission::verification_instruction(ds, &s.la_code, &date)
-        })
-        .flatten();
-    let mut v = json!(s);
-    v["instruction"] = json!(instruction);
-    v
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(s)).into_response())
 }
 
 /// Body of a review.
@@ -175,7 +141,7 @@ pub async fn review(
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Response, AppError> {
-    authorize(&state, &headers)?;
+    let reviewer = authorize(&state, &headers)?;
     let id = id_param(&id)?;
     let r: Review = serde_json::from_slice(&body).map_err(|e| {
         AppError::ApiBadRequest(format!("expected {{\"status\": …, \"note\": …}}: {e}"))
@@ -192,9 +158,10 @@ pub async fn review(
             "note must be under 2000 characters".to_owned(),
         ));
     }
-    let store = state.store.clone();
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let s = blocking(move || store.review(id, &r.status, r.note.trim(), &now))
+    let s = state
+        .store
+        .review_submission(id, &r.status, r.note.trim(), &reviewer, &now)
         .await?
         .ok_or_else(|| {
             AppError::ApiNotFound(format!("no submission {}", submission::reference(id)))
@@ -204,11 +171,7 @@ pub async fn review(
         status = s.status,
         "submission reviewed"
     );
-    Ok((
-        [(header::CACHE_CONTROL, "no-store")],
-        Json(with_instruction(&state.dataset(), s)),
-    )
-        .into_response())
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(s)).into_response())
 }
 
 /// `GET /api/admin/submissions.csv?status=`: every matching submission as CSV.
@@ -222,8 +185,10 @@ pub async fn export_csv(
 ) -> Result<Response, AppError> {
     authorize(&state, &headers)?;
     let status = status_param(q.status.as_ref())?;
-    let store = state.store.clone();
-    let page = blocking(move || store.list(status.as_deref(), i64::MAX, 0)).await?;
+    let page = state
+        .store
+        .list_submissions(status.as_deref(), i64::MAX, 0)
+        .await?;
     let mut w = csv::Writer::from_writer(Vec::new());
     let header_row = [
         "reference",
@@ -238,6 +203,8 @@ pub async fn export_csv(
         "email",
         "review_note",
         "reviewed_at",
+        "reviewed_by",
+        "change_id",
         "personal_data_purged_at",
         "data_version",
     ];
@@ -257,6 +224,8 @@ pub async fn export_csv(
             s.email.unwrap_or_default(),
             s.review_note.unwrap_or_default(),
             s.reviewed_at.unwrap_or_default(),
+            s.reviewed_by.unwrap_or_default(),
+            s.change_id.map(|c| c.to_string()).unwrap_or_default(),
             s.personal_data_purged_at.unwrap_or_default(),
             s.data_version,
         ])
@@ -277,124 +246,139 @@ pub async fn export_csv(
         .into_response())
 }
 
-/// What a successful reload reports.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct ReloadReport {
-    /// Version served before.
-    pub previous_version: String,
-    /// Version served now.
-    pub data_version: String,
-    /// "Data as of" of the new data.
-    pub data_as_of: Option<String>,
-    /// LAs loaded.
-    pub local_authorities: usize,
-    /// Partnerships loaded.
-    pub partnerships: usize,
+/// The vocabularies the editor's forms offer, as JSON for `editor.js` (a data block, not a
+/// script: the CSP still allows no inline script).
+fn vocabulary() -> String {
+    json!({
+        "form": crate::schema::FORMS,
+        "phases": crate::schema::PHASES,
+        "focus": crate::schema::FOCUS,
+        "la_involvement": crate::schema::LA_INVOLVEMENT,
+        "legal_form": crate::schema::LEGAL_FORMS,
+        "roles": crate::schema::ROLES,
+    })
+    .to_string()
 }
 
-/// Validate the data on disk and, if it is valid, swap it in atomically. Invalid data leaves
-/// the served data untouched and returns every problem.
-///
-/// # Errors
-/// [`AppError::ReloadRejected`] with the problems, [`AppError::ReloadUnavailable`].
-pub async fn reload(state: &AppState) -> Result<ReloadReport, AppError> {
-    let Some(DataSource {
-        boundaries,
-        data,
-        max_zoom,
-    }) = state.config.data_source.clone()
-    else {
-        return Err(AppError::ReloadUnavailable);
-    };
-    let _one_at_a_time = state.reload_lock.lock().await;
-    let loaded = tokio::task::spawn_blocking(move || Dataset::load(&boundaries, &data, max_zoom))
-        .await
-        .map_err(|e| AppError::Store(format!("reload task failed: {e}")))?;
-    let current = state.dataset();
-    match loaded {
-        Err(e) => {
-            let problems: Vec<String> = e.problems.iter().map(ToString::to_string).collect();
-            for p in &problems {
-                tracing::warn!("reload rejected: {p}");
-            }
-            Err(AppError::ReloadRejected {
-                current: current.version.clone(),
-                problems,
-            })
-        }
-        Ok(ds) => {
-            let report = ReloadReport {
-                previous_version: current.version.clone(),
-                data_version: ds.version.clone(),
-                data_as_of: ds.data_as_of.clone(),
-                local_authorities: ds.summary.las,
-                partnerships: ds.summary.partnerships,
-            };
-            state.swap_dataset(ds);
-            // New version → new cache keys; drop the old entries to free memory.
-            state.cache.clear();
-            state.warm_downloads();
-            tracing::info!(
-                previous = report.previous_version,
-                now = report.data_version,
-                "data reloaded"
-            );
-            Ok(report)
-        }
-    }
-}
-
-/// `POST /admin/reload`.
-///
-/// # Errors
-/// 401/404 (auth), 422 with every problem when the new data is invalid.
-pub async fn reload_handler(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Response, AppError> {
-    authorize(&state, &headers)?;
-    let report = reload(&state).await?;
-    Ok(([(header::CACHE_CONTROL, "no-store")], Json(report)).into_response())
-}
-
-/// `GET /admin`: the review page. Static; the script asks for the token.
+/// `GET /admin`: the review queue, the editor, the change log and conflicts. Static: the
+/// scripts ask for the token, keep it in `sessionStorage`, and call the admin API.
 pub async fn page() -> Response {
     let body = html! {
-        h1 { "Review queue" }
+        h1 { "Research team" }
         form #token-form {
-            label for="token" { "Admin token" }
+            label for="token" { "Editor token" }
             input #token type="password" autocomplete="off" required;
             button type="submit" { "Use token" }
             button #forget type="button" { "Forget token" }
             p.hint { "Kept in this tab only (sessionStorage) and sent as a bearer token." }
         }
-        section #queue hidden {
-            div.toolbar {
-                label for="status" { "Status" }
-                select #status {
-                    option value="new" { "new" }
-                    option value="accepted" { "accepted" }
-                    option value="rejected" { "rejected" }
-                    option value="duplicate" { "duplicate" }
-                    option value="all" { "all" }
-                }
-                button #refresh type="button" { "Refresh" }
-                button #export type="button" { "Export CSV" }
-                button #reload type="button" { "Reload data" }
-            }
-            p #summary role="status" aria-live="polite" {}
-            table #items {
-                caption { "Submissions, newest first" }
-                thead { tr { th scope="col" { "Reference" } th scope="col" { "LA" } th scope="col" { "Kind" } th scope="col" { "Message" } th scope="col" { "From" } th scope="col" { "Status" } th scope="col" { "Review" } } }
-                tbody {}
-            }
-            div.pager { button #prev type="button" { "Previous" } button #next type="button" { "Next" } }
-        }
         p #error.error role="alert" {}
+        div #workspace hidden {
+            nav.tabs aria-label="Sections" {
+                a href="#queue" { "Review queue" } " · "
+                a href="#editor" { "Editor" } " · "
+                a href="#log" { "Change log" }
+            }
+            section #queue aria-labelledby="queue-h" {
+                h2 #queue-h { "Review queue" }
+                div.toolbar {
+                    label for="status" { "Status" }
+                    select #status {
+                        option value="new" { "new" }
+                        option value="accepted" { "accepted" }
+                        option value="rejected" { "rejected" }
+                        option value="duplicate" { "duplicate" }
+                        option value="all" { "all" }
+                    }
+                    button #refresh type="button" { "Refresh" }
+                    button #export type="button" { "Export CSV" }
+                    button #reload type="button" { "Reload data files" }
+                }
+                p #summary role="status" aria-live="polite" {}
+                table #items {
+                    caption { "Submissions, newest first" }
+                    thead { tr { th scope="col" { "Reference" } th scope="col" { "LA" } th scope="col" { "Kind" } th scope="col" { "Message" } th scope="col" { "From" } th scope="col" { "Status" } th scope="col" { "Actions" } } }
+                    tbody {}
+                }
+                div.pager { button #prev type="button" { "Previous" } button #next type="button" { "Next" } }
+            }
+            section #editor aria-labelledby="editor-h" {
+                h2 #editor-h tabindex="-1" { "Editor" }
+                p.hint { "Choose a local authority and what to change. Every change is checked like the data files, previewed, and published at once; the public sees the reason and the fields changed, never who sent a correction." }
+                form #choose {
+                    div.field {
+                        label for="ed-la" { "Local authority" }
+                        select #ed-la required {}
+                    }
+                    div.field {
+                        label for="ed-action" { "What to change" }
+                        select #ed-action required {
+                            option value="partnership.update" { "Update a partnership" }
+                            option value="partnership.create" { "Add a partnership" }
+                            option value="partnership.retire" { "Retire a partnership" }
+                            option value="la_role.set" { "Set the LA's role" }
+                            option value="la.verify" { "Record the LA's verification" }
+                        }
+                    }
+                    div.field #ed-partnership-field {
+                        label for="ed-partnership" { "Partnership" }
+                        select #ed-partnership {}
+                    }
+                    button type="submit" { "Open the form" }
+                }
+                div #ed-errors.error-summary role="alert" tabindex="-1" hidden {}
+                form #edit-form hidden novalidate {
+                    h3 #ed-title {}
+                    p #ed-from.hint {}
+                    div #ed-fields {}
+                    div.field data-field="reason" {
+                        label for="ed-reason" { "Reason (public)" }
+                        p.hint #ed-reason-hint { "Why this change is made, e.g. the source that shows it. Shown in the public history: no names or email addresses." }
+                        textarea #ed-reason rows="3" required aria-describedby="ed-reason-hint ed-reason-error" {}
+                        p.error #ed-reason-error hidden {}
+                    }
+                    div.field data-field="submission" {
+                        label for="ed-submission" { "Settles submission (optional)" }
+                        input #ed-submission type="text" placeholder="PM-000042" aria-describedby="ed-submission-error";
+                        p.error #ed-submission-error hidden {}
+                    }
+                    div.toolbar {
+                        button type="submit" { "Preview the change" }
+                        button #ed-cancel type="button" { "Cancel" }
+                    }
+                }
+                section #preview hidden aria-labelledby="preview-h" tabindex="-1" {
+                    h3 #preview-h { "Preview" }
+                    p #preview-summary {}
+                    table #preview-table {
+                        caption { "Fields that will change" }
+                        thead { tr { th scope="col" { "Field" } th scope="col" { "Now" } th scope="col" { "After" } } }
+                        tbody {}
+                    }
+                    p.hint #preview-version {}
+                    div.toolbar {
+                        button #publish type="button" { "Publish this change" }
+                        button #back type="button" { "Back to the form" }
+                    }
+                }
+                p #ed-done.confirmation role="status" aria-live="polite" tabindex="-1" {}
+            }
+            section #log aria-labelledby="log-h" {
+                h2 #log-h { "Change log" }
+                p.hint { "Every change, newest first. Undo adds a change that reverses one; history is never rewritten." }
+                div #conflicts {}
+                table #changes {
+                    caption { "Changes, newest first" }
+                    thead { tr { th scope="col" { "#" } th scope="col" { "When" } th scope="col" { "Editor" } th scope="col" { "Change" } th scope="col" { "Reason" } th scope="col" { "Actions" } } }
+                    tbody {}
+                }
+            }
+        }
+        script #vocabulary type="application/json" { (maud::PreEscaped(vocabulary().replace("</", "<\\/"))) }
     };
     html_response(
         StatusCode::OK,
-        layout("Review queue", &["admin.js"], &body),
+        layout("Research team", &["admin.js"], &body),
         Framing::Deny,
     )
 }

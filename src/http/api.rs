@@ -81,9 +81,17 @@ fn find_la(ds: &Dataset, code: &str) -> Result<usize, AppError> {
 }
 
 /// JSON with a weak ETag (the router may gzip it) and revalidation (`no-cache`): cheap 304s after a data reload check.
-fn json_with_etag(headers: &HeaderMap, body: &Value) -> Response {
-    let bytes = body.to_string();
-    let tag = weak_etag(bytes.as_bytes());
+pub(crate) fn json_with_etag(headers: &HeaderMap, body: &Value) -> Response {
+    revalidated(headers, body.to_string(), "application/json")
+}
+
+/// `body` with a weak ETag, `Cache-Control: no-cache`, and a `304` when `If-None-Match` matches.
+pub(crate) fn revalidated(
+    headers: &HeaderMap,
+    body: String,
+    content_type: &'static str,
+) -> Response {
+    let tag = weak_etag(body.as_bytes());
     let mut h = HeaderMap::new();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     if let Ok(v) = HeaderValue::from_str(&tag) {
@@ -97,11 +105,8 @@ fn json_with_etag(headers: &HeaderMap, body: &Value) -> Response {
     ) {
         return (axum::http::StatusCode::NOT_MODIFIED, h).into_response();
     }
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    (h, bytes).into_response()
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    (h, body).into_response()
 }
 
 /// `GET /api/las`: all LAs with summary fields.

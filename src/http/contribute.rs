@@ -15,23 +15,21 @@ use maud::{Markup, html};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::negotiate::media_type;
 use super::pages::{Framing, html_response, layout};
 use super::{AppState, client_ip};
 use crate::dataset::Dataset;
 use crate::error::AppError;
+use crate::store::Slot;
 use crate::submission::{self, Invalid, KINDS, RawSubmission};
 
 /// Parse a JSON or form-encoded body.
 fn parse_body(headers: &HeaderMap, body: &Bytes) -> Result<RawSubmission, AppError> {
-    let ctype = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let ctype = media_type(
+        headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok()),
+    );
     match ctype.as_str() {
         "application/json" => serde_json::from_slice(body).map_err(|e| {
             AppError::ApiBadRequest(format!("body is not the expected JSON object: {e}"))
@@ -58,20 +56,23 @@ async fn accept(
             ));
         }
     };
-    // Count only well-formed submissions, so a typo does not use up someone's quota.
-    if let Err(not_until) = state.limiter.check_key(&client_ip(ext)) {
-        let wait = not_until.wait_time_from(governor::clock::Clock::now(
-            &governor::clock::DefaultClock::default(),
-        ));
-        return Err(AppError::RateLimited {
-            retry_after: wait.as_secs().max(1),
-        });
+    // Count only well-formed submissions, so a typo does not use up someone's quota. The count
+    // lives in the database, so the limit holds across replicas.
+    let now = chrono::Utc::now();
+    let slot = state
+        .store
+        .take_submission_slot(
+            &client_ip(ext).to_string(),
+            state.config.submissions_per_hour.get(),
+            3600,
+            now.timestamp(),
+        )
+        .await?;
+    if let Slot::Refused { retry_after } = slot {
+        return Err(AppError::RateLimited { retry_after });
     }
-    let store = state.store.clone();
-    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let id = tokio::task::spawn_blocking(move || store.insert(&new, &now))
-        .await
-        .map_err(|e| AppError::Store(e.to_string()))??;
+    let now = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let id = state.store.insert_submission(&new, &now).await?;
     let reference = submission::reference(id);
     // No personal data in logs: only the reference and the LA.
     tracing::info!(

@@ -262,6 +262,7 @@ pub async fn style_handler(
 pub async fn health(State(state): State<AppState>) -> Response {
     let ds = state.dataset();
     let (requests, renders) = state.cache.stats();
+    let log = state.log_status();
     (
         [(header::CACHE_CONTROL, "no-cache")],
         axum::Json(json!({
@@ -273,6 +274,8 @@ pub async fn health(State(state): State<AppState>) -> Response {
             "max_zoom": ds.max_zoom(),
             "tile_requests": requests,
             "tile_renders": renders,
+            "changes_through": log.through,
+            "change_conflicts": log.conflicts.len(),
         })),
     )
         .into_response()

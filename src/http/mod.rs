@@ -5,12 +5,15 @@
 
 pub mod admin;
 pub mod api;
+pub mod changes;
 pub mod contribute;
 pub mod downloads;
+pub mod edits;
 pub mod meta;
 pub mod negotiate;
 pub mod ogc;
 pub mod pages;
+pub mod publish;
 pub mod tiles;
 pub mod web;
 
@@ -31,12 +34,11 @@ use tower_http::compression::CompressionLayer;
 use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
 use tower_http::cors::{Any, CorsLayer};
 
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-
 use crate::cache::TileCache;
 use crate::dataset::Dataset;
+use crate::editors::Editors;
 use crate::error::AppError;
-use crate::store::SubmissionStore;
+use crate::store::Store;
 
 /// Where the data was loaded from, for live reloads.
 #[derive(Debug, Clone)]
@@ -56,8 +58,8 @@ pub struct HttpConfig {
     pub cache_control: HeaderValue,
     /// Public base URL (no trailing slash), if configured.
     pub public_url: Option<String>,
-    /// Bearer token for the admin API; `None` turns it off.
-    pub admin_token: Option<String>,
+    /// Editors of the admin API; none turns it off.
+    pub editors: Editors,
     /// Submissions allowed per client IP per hour.
     pub submissions_per_hour: NonZeroU32,
     /// Data directories, so `POST /admin/reload` and SIGHUP can reload.
@@ -69,7 +71,7 @@ impl Default for HttpConfig {
         Self {
             cache_control: HeaderValue::from_static("public, max-age=3600"),
             public_url: None,
-            admin_token: None,
+            editors: Editors::none(),
             submissions_per_hour: NonZeroU32::new(20).unwrap_or(NonZeroU32::MIN),
             data_source: None,
         }
@@ -78,6 +80,8 @@ impl Default for HttpConfig {
 
 /// Largest accepted submission body.
 pub const MAX_SUBMISSION_BYTES: usize = 32 * 1024;
+/// Largest accepted admin request body (an edit).
+pub const MAX_EDIT_BYTES: usize = 64 * 1024;
 
 /// State shared by all handlers: cheap to clone.
 #[derive(Clone)]
@@ -91,12 +95,12 @@ pub struct AppState {
     pub style_template: Arc<serde_json::Value>,
     /// Parsed `styles/qgis.json`.
     pub qgis_style_template: Arc<serde_json::Value>,
-    /// Where submissions are kept.
-    pub store: Arc<dyn SubmissionStore>,
-    /// Per-IP submission limiter.
-    pub limiter: Arc<DefaultKeyedRateLimiter<IpAddr>>,
-    /// One reload at a time.
-    pub reload_lock: Arc<tokio::sync::Mutex<()>>,
+    /// Submissions, the change log and the submission limit.
+    pub store: Arc<dyn Store>,
+    /// The change log as published here; one publisher at a time.
+    pub log: Arc<tokio::sync::Mutex<publish::LogState>>,
+    /// What `/health` and the admin API read of the log, without waiting for the publisher.
+    log_status: Arc<std::sync::RwLock<publish::LogStatus>>,
     /// Rendered label glyphs.
     pub glyphs: crate::glyphs::GlyphCache,
     /// Open-data downloads of the current data version.
@@ -112,34 +116,56 @@ impl AppState {
         dataset: Dataset,
         cache: TileCache,
         config: HttpConfig,
-        store: Arc<dyn SubmissionStore>,
+        store: Arc<dyn Store>,
     ) -> Result<Self, serde_json::Error> {
-        let quota = Quota::per_hour(config.submissions_per_hour);
         Ok(Self {
+            log: Arc::new(tokio::sync::Mutex::new(publish::LogState::new(&dataset))),
+            log_status: Arc::default(),
             dataset: Arc::new(ArcSwap::from_pointee(dataset)),
             cache,
-            limiter: Arc::new(RateLimiter::keyed(quota)),
             config: Arc::new(config),
             style_template: Arc::new(serde_json::from_str(meta::STYLE_TEMPLATE)?),
             qgis_style_template: Arc::new(serde_json::from_str(meta::QGIS_STYLE_TEMPLATE)?),
             store,
-            reload_lock: Arc::new(tokio::sync::Mutex::new(())),
             glyphs: crate::glyphs::GlyphCache::default(),
             downloads: downloads::DownloadCache::default(),
         })
     }
 
-    /// Replace the served dataset atomically. In-flight requests finish on the old one.
+    /// Serve `ds` from now on, atomically; in-flight requests finish on the old one. Every
+    /// publish (edit, undo, reload, another replica's change) goes through here.
     pub fn swap_dataset(&self, ds: Dataset) -> Arc<Dataset> {
-        self.dataset.swap(Arc::new(ds))
+        let old = self.dataset.swap(Arc::new(ds));
+        // New version → new cache keys; drop the old entries to free memory.
+        self.cache.clear();
+        self.warm_downloads();
+        old
+    }
+
+    /// The last change published here and the conflicts with the files.
+    #[must_use]
+    pub fn log_status(&self) -> publish::LogStatus {
+        self.log_status
+            .read()
+            .map(|s| s.clone())
+            .unwrap_or_default()
+    }
+
+    /// Record the log's status (the publisher calls this).
+    pub fn set_log_status(&self, status: publish::LogStatus) {
+        if let Ok(mut s) = self.log_status.write() {
+            *s = status;
+        }
     }
 
     /// Build the current data version's downloads (JSON, GeoJSON, CSV and their gzip, about
     /// 0.3 s) on a blocking thread, so the first visitor to `/downloads` does not wait for it.
+    /// The task builds whatever version is current when it runs, so a burst of edits builds
+    /// the last one, not each in turn.
     pub fn warm_downloads(&self) {
-        let (downloads, ds) = (self.downloads.clone(), self.dataset());
+        let state = self.clone();
         tokio::task::spawn_blocking(move || {
-            downloads.files(&ds);
+            state.downloads.files(&state.dataset());
         });
     }
 
@@ -172,6 +198,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/las", get(api::las))
         .route("/api/las/{code}", get(api::la))
         .route("/api/partnerships", get(api::partnerships))
+        .route("/api/changes", get(changes::list))
+        .route("/api/changes/{id}", get(changes::one))
+        .route("/changes.atom", get(changes::atom))
         .route("/downloads", get(downloads::page))
         .route("/downloads/{name}", get(downloads::file))
         .route("/ogc", get(ogc::landing))
@@ -200,11 +229,16 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(MAX_SUBMISSION_BYTES));
     let admin = Router::new()
         .route("/admin", get(admin::page))
-        .route("/admin/reload", post(admin::reload_handler))
+        .route("/admin/reload", post(edits::reload))
         .route("/api/admin/submissions", get(admin::list))
         .route("/api/admin/submissions.csv", get(admin::export_csv))
         .route("/api/admin/submissions/{id}", get(admin::one))
-        .route("/api/admin/submissions/{id}/review", post(admin::review));
+        .route("/api/admin/submissions/{id}/review", post(admin::review))
+        .route("/api/admin/edits", post(edits::create))
+        .route("/api/admin/changes", get(edits::list))
+        .route("/api/admin/changes/{id}/revert", post(edits::revert))
+        .route("/api/admin/conflicts", get(edits::conflicts))
+        .layer(DefaultBodyLimit::max(MAX_EDIT_BYTES));
     Router::new()
         .merge(public)
         .merge(submissions)

@@ -41,6 +41,18 @@ pub fn none_match(if_none_match: Option<&str>, etag: &str) -> bool {
         .any(|candidate| candidate == "*" || candidate.trim_start_matches("W/") == bare)
 }
 
+/// The media type of a `Content-Type` value, lower-cased, without parameters (`""` if absent).
+#[must_use]
+pub fn media_type(content_type: Option<&str>) -> String {
+    content_type
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

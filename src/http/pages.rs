@@ -107,6 +107,11 @@ const ASSETS: &[EmbeddedFile] = &[
         include_bytes!("../../web/static/admin.js"),
     ),
     (
+        "editor.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/static/editor.js"),
+    ),
+    (
         "map.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../web/static/map.js"),

@@ -286,6 +286,8 @@ async function renderDetails() {
   parts.push(el('p', [la.region, words(la.la_type), la.london_inner_outer ? `${la.london_inner_outer} London` : ''].filter(Boolean).join(' · '), 'meta'));
   parts.push(el('p', la.verified ? `Verified by the LA on ${la.verified_date || 'an unrecorded date'}.` : 'Not yet verified by the LA.', la.verified ? 'verified' : 'unverified'));
   parts.push(el('p', `Data as of ${d.data_as_of || 'unknown'}.`, 'hint'));
+  const changes = el('section', null, 'what-changed');
+  changes.setAttribute('aria-labelledby', 'what-changed-h');
 
   parts.push(el('h3', "The LA's role in school improvement"));
   if (d.role) {
@@ -326,7 +328,35 @@ async function renderDetails() {
   sim.addEventListener('click', () => { state.similar = la.code; $('similar').value = la.code; applySimilar(); fitCodes(lastSimilar); pushUrl(); });
   actions.append(correct, sim);
   parts.push(actions);
+  parts.push(changes);
   box.replaceChildren(...parts);
+  renderChanges(changes, la.code);
+}
+
+// ---------- "What changed": the LA's public change history ----------
+async function renderChanges(box, code) {
+  const h = el('h3', 'What changed');
+  h.id = 'what-changed-h';
+  const res = await fetch(`/api/changes?la=${encodeURIComponent(code)}&limit=10`);
+  if (!res.ok || state.la !== code) return;
+  const { changes } = await res.json();
+  const feed = el('a', 'Feed of changes');
+  feed.href = `/changes.atom?la=${encodeURIComponent(code)}`;
+  feed.type = 'application/atom+xml';
+  if (!changes.length) {
+    box.replaceChildren(h, el('p', 'No changes since the data release.', 'hint'), feed);
+    return;
+  }
+  const ol = el('ol', null, 'changes');
+  for (const c of changes) {
+    const li = el('li');
+    const time = el('time', c.time.slice(0, 10));
+    time.dateTime = c.time;
+    li.append(time, ` ${c.summary}`);
+    if (c.reason) li.append(el('p', `Why: ${c.reason}`, 'hint'));
+    ol.append(li);
+  }
+  box.replaceChildren(h, ol, feed);
 }
 
 // ---------- list view ----------

@@ -3,14 +3,10 @@
 // itself on a free loopback port with a throwaway database. Screenshots go to test-artifacts/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { launchBrowser, root, startServer, tempDir } from './helpers.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const artifacts = path.join(root, 'test-artifacts');
 mkdirSync(artifacts, { recursive: true });
 let server;
@@ -18,27 +14,9 @@ let base;
 let browser;
 
 before(async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'pm-browser-'));
-  server = spawn(path.join(root, 'target/release/partnership-map'), ['serve', '--bind', '127.0.0.1:0', '--db', path.join(dir, 'pm.db')], {
-    cwd: root,
-    env: { ...process.env, PARTNERSHIP_MAP_ADMIN_TOKEN: 'browser-test-token-0123456789', RUST_LOG: 'warn' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  base = await new Promise((resolve, reject) => {
-    let out = '';
-    server.stdout.on('data', (d) => {
-      out += d;
-      const m = out.match(/listening on (http:\/\/[0-9.:]+)/);
-      if (m) resolve(m[1]);
-    });
-    server.on('exit', (code) => reject(new Error(`server exited (${code})`)));
-    setTimeout(() => reject(new Error('server did not start')), 30000);
-  });
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--use-angle=swiftshader', '--enable-unsafe-swiftshader'],
-  });
+  const dir = tempDir('pm-browser-');
+  ({ server, base } = await startServer(['--db', path.join(dir, 'pm.db')], { PARTNERSHIP_MAP_ADMIN_TOKEN: 'browser-test-token-0123456789' }));
+  browser = await launchBrowser();
 });
 
 after(async () => {

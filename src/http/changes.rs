@@ -1,0 +1,277 @@
+//! The public change history: `GET /api/changes?la=&since=`, `GET /api/changes/{id}` and the
+//! Atom 1.0 feeds `GET /changes.atom[?la=]`.
+//!
+//! Public entries carry the time, LAs, kind, summary, the fields changed (old and new) and the
+//! reason: never an editor's name or token, never a submitter's name or email, never the
+//! reference of the submission a change settled.
+
+use atom_syndication::{Content, Entry, Feed, Link, Person, Text};
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::api::{json_with_etag, la_names, revalidated};
+use super::meta::base_url;
+use crate::changes::LoggedChange;
+use crate::dataset::Dataset;
+use crate::error::AppError;
+use crate::store::ChangeQuery;
+
+/// Default and largest page of changes.
+const DEFAULT_LIMIT: i64 = 100;
+const MAX_LIMIT: i64 = 1000;
+/// Entries in a feed.
+const FEED_ENTRIES: i64 = 50;
+
+/// Query of the change lists.
+#[derive(Debug, Deserialize, Default)]
+pub struct ListQuery {
+    /// LA code.
+    pub la: Option<String>,
+    /// A date (`YYYY-MM-DD`) or RFC 3339 time.
+    pub since: Option<String>,
+    /// 1–1000 (default 100).
+    pub limit: Option<String>,
+}
+
+/// Check the query and turn it into a store query.
+///
+/// # Errors
+/// 400 for a bad date or limit, 404 for an unknown LA.
+pub fn store_query(ds: &Dataset, q: &ListQuery) -> Result<ChangeQuery, AppError> {
+    let la = match q.la.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(code) => {
+            if ds.la_index(code).is_none() {
+                return Err(AppError::ApiNotFound(format!(
+                    "no local authority with code {:?}",
+                    code.chars().take(20).collect::<String>()
+                )));
+            }
+            Some(code.to_owned())
+        }
+    };
+    let since = match q.since.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(s) => {
+            if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+                Some(format!("{d}T00:00:00Z"))
+            } else if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+                Some(
+                    t.with_timezone(&chrono::Utc)
+                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                )
+            } else {
+                return Err(AppError::ApiBadRequest(format!(
+                    "since must be a date like 2026-11-01 or an RFC 3339 time, not {:?}",
+                    s.chars().take(40).collect::<String>()
+                )));
+            }
+        }
+    };
+    let limit = match q.limit.as_deref() {
+        None | Some("") => DEFAULT_LIMIT,
+        Some(s) => s
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=MAX_LIMIT).contains(n))
+            .ok_or_else(|| {
+                AppError::ApiBadRequest(format!(
+                    "limit must be a whole number from 1 to {MAX_LIMIT}"
+                ))
+            })?,
+    };
+    Ok(ChangeQuery { la, since, limit })
+}
+
+/// A change as the public sees it.
+#[must_use]
+pub fn public_json(ds: &Dataset, c: &LoggedChange) -> Value {
+    json!({
+        "id": c.id,
+        "time": c.created_at,
+        "la_codes": c.la_codes,
+        "la_names": la_names(ds, &c.la_codes),
+        "kind": c.change.kind(),
+        "summary": c.summary,
+        "changes": c.diff,
+        "reason": c.reason,
+        "reverts": c.reverts,
+    })
+}
+
+/// `GET /api/changes?la={code}&since={date}&limit=`: newest first.
+///
+/// # Errors
+/// 400/404 for bad parameters, 503 while the database is down.
+pub async fn list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, AppError> {
+    let ds = state.dataset();
+    let query = store_query(&ds, &q)?;
+    let items = state.store.list_changes(&query).await?;
+    let changes: Vec<Value> = items.iter().map(|c| public_json(&ds, c)).collect();
+    Ok(json_with_etag(
+        &headers,
+        &json!({
+            "data_version": ds.version,
+            "count": changes.len(),
+            "changes": changes,
+        }),
+    ))
+}
+
+/// `GET /api/changes/{id}`: one change.
+///
+/// # Errors
+/// 400 for a bad id, 404 for an unknown one.
+pub async fn one(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let n: i64 = id
+        .parse()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| AppError::ApiBadRequest(format!("{id:?} is not a change id")))?;
+    let c = state
+        .store
+        .get_change(n)
+        .await?
+        .ok_or_else(|| AppError::ApiNotFound(format!("no change {n}")))?;
+    Ok(json_with_etag(&headers, &public_json(&state.dataset(), &c)))
+}
+
+fn time(s: &str) -> atom_syndication::FixedDateTime {
+    chrono::DateTime::parse_from_rfc3339(s).unwrap_or_default()
+}
+
+fn show(v: &Value) -> String {
+    match v {
+        Value::Null => "(empty)".to_owned(),
+        Value::String(s) => s.clone(),
+        Value::Array(a) => a
+            .iter()
+            .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_owned))
+            .collect::<Vec<_>>()
+            .join(", "),
+        other => other.to_string(),
+    }
+}
+
+/// The feed as Atom 1.0 XML (pure).
+#[must_use]
+pub fn feed(ds: &Dataset, base: &str, la: Option<&str>, items: &[LoggedChange]) -> String {
+    let la_name = la
+        .and_then(|c| ds.la_index(c))
+        .map(|i| ds.las[i].name.clone());
+    let self_url = match la {
+        Some(c) => format!("{base}/changes.atom?la={c}"),
+        None => format!("{base}/changes.atom"),
+    };
+    let page = match la {
+        Some(c) => format!("{base}/?la={c}"),
+        None => format!("{base}/"),
+    };
+    let link = |href: String, rel: &str, ty: &str| {
+        let mut l = Link::default();
+        l.set_href(href);
+        l.set_rel(rel);
+        l.set_mime_type(Some(ty.to_owned()));
+        l
+    };
+    let entries: Vec<Entry> = items
+        .iter()
+        .map(|c| {
+            let mut e = Entry::default();
+            e.set_id(format!("{base}/api/changes/{}", c.id));
+            e.set_title(Text::plain(c.summary.clone()));
+            e.set_updated(time(&c.created_at));
+            e.set_published(Some(time(&c.created_at)));
+            let target = match c.la_codes.first() {
+                Some(code) => format!("{base}/?la={code}"),
+                None => format!("{base}/"),
+            };
+            e.set_links(vec![
+                link(target, "alternate", "text/html"),
+                link(
+                    format!("{base}/api/changes/{}", c.id),
+                    "related",
+                    "application/json",
+                ),
+            ]);
+            let mut body = format!("Why: {}\n", c.reason);
+            for f in &c.diff {
+                body.push_str(&format!(
+                    "{}: {} → {}\n",
+                    f.field.replace('_', " "),
+                    show(&f.old),
+                    show(&f.new)
+                ));
+            }
+            let mut content = Content::default();
+            content.set_content_type(Some("text".to_owned()));
+            content.set_value(Some(body));
+            e.set_content(Some(content));
+            let mut cat = atom_syndication::Category::default();
+            cat.set_term(c.change.kind());
+            e.set_categories(vec![cat]);
+            e
+        })
+        .collect();
+    let mut f = Feed::default();
+    f.set_id(self_url.clone());
+    f.set_title(Text::plain(match &la_name {
+        Some(n) => format!("{n}: changes to the partnership map"),
+        None => "Changes to the partnership map".to_owned(),
+    }));
+    // The newest change, or (with none yet) the day the data files were last changed.
+    let updated = items.first().map_or_else(
+        || {
+            ds.data_as_of
+                .as_deref()
+                .map_or_else(chrono::DateTime::default, |d| {
+                    time(&format!("{d}T00:00:00Z"))
+                })
+        },
+        |c| time(&c.created_at),
+    );
+    f.set_updated(updated);
+    let mut author = Person::default();
+    author.set_name("partnership-map research team");
+    f.set_authors(vec![author]);
+    f.set_links(vec![
+        link(self_url, "self", "application/atom+xml"),
+        link(page, "alternate", "text/html"),
+    ]);
+    f.set_entries(entries);
+    f.to_string()
+}
+
+/// `GET /changes.atom[?la={code}]`: the latest changes as an Atom 1.0 feed.
+///
+/// # Errors
+/// 400 (bad Host), 404 for an unknown LA, 503 while the database is down.
+pub async fn atom(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, AppError> {
+    let ds = state.dataset();
+    let base = base_url(&state, &headers)?;
+    let mut query = store_query(&ds, &q)?;
+    query.limit = query.limit.min(FEED_ENTRIES);
+    let items = state.store.list_changes(&query).await?;
+    let xml = feed(&ds, &base, query.la.as_deref(), &items);
+    Ok(revalidated(
+        &headers,
+        xml,
+        "application/atom+xml; charset=utf-8",
+    ))
+}

@@ -1,0 +1,266 @@
+//! Durable storage behind one async trait: submissions and their review, the change log, and
+//! the per-client submission limit. SQLite (`sqlite`) is the embedded default; PostgreSQL
+//! implements the same trait for replicas.
+//!
+//! Every write is committed durably before the call returns, so a 201 that follows it survives
+//! `kill -9`. The log's order is the database's: [`Store::append_change`] only appends when no
+//! other writer got there first, so every replica applies the same changes in the same order.
+
+pub mod sqlite;
+
+use async_trait::async_trait;
+
+use crate::changes::{Change, FieldChange, LoggedChange};
+use crate::submission::{NewSubmission, Submission};
+pub use sqlite::SqliteStore;
+
+/// A storage failure (never the client's fault).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite said no.
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The database cannot be reached now (e.g. PostgreSQL is down); retrying later may work.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    /// Any other database failure.
+    #[error("database error: {0}")]
+    Database(String),
+    /// Creating the database directory failed.
+    #[error("cannot create {path}: {source}")]
+    Io {
+        /// The directory.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A stored row could not be decoded (a bug or a hand-edited database).
+    #[error("stored row {0} cannot be read: {1}")]
+    Corrupt(i64, String),
+    /// The connection mutex was poisoned by a panic elsewhere.
+    #[error("database connection unavailable")]
+    Poisoned,
+    /// A blocking database task failed.
+    #[error("database task failed: {0}")]
+    Task(String),
+}
+
+/// A page of submissions.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Page {
+    /// Matching rows in total.
+    pub total: i64,
+    /// This page, newest first.
+    pub items: Vec<Submission>,
+}
+
+/// A change ready to be logged.
+#[derive(Debug, Clone)]
+pub struct NewChange {
+    /// Editor's name.
+    pub editor: String,
+    /// The change.
+    pub change: Change,
+    /// Why.
+    pub reason: String,
+    /// Submission it settles (marked accepted in the same transaction).
+    pub submission: Option<i64>,
+    /// The change it undoes.
+    pub reverts: Option<i64>,
+    /// One-line summary.
+    pub summary: String,
+    /// LAs concerned.
+    pub la_codes: Vec<String>,
+    /// Fields changed.
+    pub diff: Vec<FieldChange>,
+    /// The change that undoes it.
+    pub undo: Change,
+}
+
+impl NewChange {
+    /// `(body, diff, undo)` as stored JSON text.
+    ///
+    /// # Errors
+    /// Never in practice (plain data serialises).
+    pub fn encode(&self) -> Result<(String, String, String), StoreError> {
+        let j = |v: Result<String, serde_json::Error>| {
+            v.map_err(|e| StoreError::Database(e.to_string()))
+        };
+        Ok((
+            j(serde_json::to_string(&self.change))?,
+            j(serde_json::to_string(&self.diff))?,
+            j(serde_json::to_string(&self.undo))?,
+        ))
+    }
+
+    /// The logged form, once the database gave it an id and time.
+    #[must_use]
+    pub fn logged(self, id: i64, created_at: String) -> LoggedChange {
+        LoggedChange {
+            id,
+            created_at,
+            editor: self.editor,
+            change: self.change,
+            reason: self.reason,
+            submission: self.submission,
+            reverts: self.reverts,
+            summary: self.summary,
+            la_codes: self.la_codes,
+            diff: self.diff,
+            undo: self.undo,
+        }
+    }
+}
+
+/// A stored change's columns, before decoding.
+#[derive(Debug, Clone)]
+pub struct ChangeRow {
+    /// Id.
+    pub id: i64,
+    /// Time.
+    pub created_at: String,
+    /// Editor.
+    pub editor: String,
+    /// Change JSON.
+    pub body: String,
+    /// Reason.
+    pub reason: String,
+    /// Submission id.
+    pub submission: Option<i64>,
+    /// Reverted change id.
+    pub reverts: Option<i64>,
+    /// Summary.
+    pub summary: String,
+    /// Diff JSON.
+    pub diff: String,
+    /// Undo JSON.
+    pub undo: String,
+}
+
+impl ChangeRow {
+    /// Decode the JSON columns.
+    ///
+    /// # Errors
+    /// [`StoreError::Corrupt`] if a column does not parse.
+    pub fn decode(self, la_codes: Vec<String>) -> Result<LoggedChange, StoreError> {
+        let id = self.id;
+        let bad = |e: serde_json::Error| StoreError::Corrupt(id, e.to_string());
+        Ok(LoggedChange {
+            id,
+            created_at: self.created_at,
+            editor: self.editor,
+            change: serde_json::from_str(&self.body).map_err(bad)?,
+            reason: self.reason,
+            submission: self.submission,
+            reverts: self.reverts,
+            summary: self.summary,
+            la_codes,
+            diff: serde_json::from_str(&self.diff).map_err(bad)?,
+            undo: serde_json::from_str(&self.undo).map_err(bad)?,
+        })
+    }
+}
+
+/// The outcome of [`Store::append_change`].
+#[derive(Debug, Clone)]
+pub enum Append {
+    /// Logged, with its id and time.
+    Appended(Box<LoggedChange>),
+    /// Another writer appended after `after` first: catch up, check again, retry.
+    Stale,
+    /// The linked submission does not exist.
+    NoSuchSubmission(i64),
+}
+
+/// The outcome of taking a submission slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slot {
+    /// Within the limit; counted.
+    Granted,
+    /// Over the limit: seconds until a slot frees up.
+    Refused {
+        /// Seconds to wait.
+        retry_after: u64,
+    },
+}
+
+/// Which changes to list.
+#[derive(Debug, Clone, Default)]
+pub struct ChangeQuery {
+    /// Only changes concerning this LA.
+    pub la: Option<String>,
+    /// Only changes made at or after this RFC 3339 time (or date).
+    pub since: Option<String>,
+    /// At most this many, newest first.
+    pub limit: i64,
+}
+
+/// What the server needs from its database.
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Store a new submission durably; returns its id.
+    async fn insert_submission(&self, s: &NewSubmission, now: &str) -> Result<i64, StoreError>;
+    /// List submissions, newest first, optionally by status.
+    async fn list_submissions(
+        &self,
+        status: Option<&str>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Page, StoreError>;
+    /// One submission.
+    async fn get_submission(&self, id: i64) -> Result<Option<Submission>, StoreError>;
+    /// Record a review decision; `None` if there is no such submission.
+    async fn review_submission(
+        &self,
+        id: i64,
+        status: &str,
+        note: &str,
+        reviewer: &str,
+        now: &str,
+    ) -> Result<Option<Submission>, StoreError>;
+    /// Delete name, organisation and email of submissions reviewed before `cutoff`.
+    async fn purge_personal(&self, cutoff: &str, now: &str) -> Result<usize, StoreError>;
+
+    /// Count a submission from `client` against `limit` per `window` seconds (a sliding
+    /// window), and forget slots older than the window (so the table stays bounded).
+    async fn take_submission_slot(
+        &self,
+        client: &str,
+        limit: u32,
+        window: i64,
+        now: i64,
+    ) -> Result<Slot, StoreError>;
+
+    /// A random id of this change log, fixed when the database was created. `data export`
+    /// records it, so files exported from this log skip the changes they already contain.
+    async fn log_id(&self) -> Result<String, StoreError>;
+    /// Append a change, if the last logged id is still `after`; in the same transaction,
+    /// mark its submission accepted and point the review at the change.
+    async fn append_change(
+        &self,
+        after: i64,
+        c: &NewChange,
+        now: &str,
+    ) -> Result<Append, StoreError>;
+    /// Every change with an id above `after`, in log order.
+    async fn changes_after(&self, after: i64) -> Result<Vec<LoggedChange>, StoreError>;
+    /// Changes matching `q`, newest first.
+    async fn list_changes(&self, q: &ChangeQuery) -> Result<Vec<LoggedChange>, StoreError>;
+    /// One change.
+    async fn get_change(&self, id: i64) -> Result<Option<LoggedChange>, StoreError>;
+}
+
+/// A new random-looking id for a change log (time, process and address entropy; it need only
+/// be unique, not secret).
+#[must_use]
+pub fn new_log_id() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let local = 0u8;
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    h.update(&nanos.to_le_bytes());
+    h.update(&std::process::id().to_le_bytes());
+    h.update(&(std::ptr::addr_of!(local) as usize).to_le_bytes());
+    format!("{:032x}", h.digest128())
+}

@@ -1,0 +1,44 @@
+// Shared by the browser tests: start the release binary on a free loopback port, and launch
+// Debian's headless Chromium with the flags this machine needs (no background networking).
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** A throwaway directory for databases and files. */
+export function tempDir(prefix) {
+  return mkdtempSync(path.join(tmpdir(), prefix));
+}
+
+/** Start `partnership-map serve` with `args` and `env`; resolves to { server, base }. */
+export async function startServer(args, env = {}) {
+  const server = spawn(path.join(root, 'target/release/partnership-map'), ['serve', '--bind', '127.0.0.1:0', ...args], {
+    cwd: root,
+    env: { ...process.env, RUST_LOG: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const base = await new Promise((resolve, reject) => {
+    let out = '';
+    server.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(/listening on (http:\/\/[0-9.:]+)/);
+      if (m) resolve(m[1]);
+    });
+    server.on('exit', (code) => reject(new Error(`server exited (${code})`)));
+    setTimeout(() => reject(new Error('server did not start')), 30000);
+  });
+  return { server, base };
+}
+
+/** Headless Chromium from Debian's package. */
+export function launchBrowser() {
+  return chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--use-angle=swiftshader', '--enable-unsafe-swiftshader'],
+  });
+}
