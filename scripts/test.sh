@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh machine: installs what is missing (GDAL, Node.js, Chromium,
-# QGIS, a current GDAL from PyPI and the npm packages), checks formatting and lints, runs every
+# poppler-utils, QGIS, a current GDAL from PyPI and the npm packages), checks formatting and lints, runs every
 # Rust test in release mode, then the browser tests against the release binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +12,8 @@ command -v ogrinfo >/dev/null || missing+=(gdal-bin)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+# pdftotext, pdfinfo and pdfimages for the print tests (web/tests/share.test.mjs).
+command -v pdftotext >/dev/null || missing+=(poppler-utils)
 # QGIS for the PyQGIS rendering test (about 3 minutes the first time).
 /usr/bin/python3 -c 'import qgis.core' 2>/dev/null || missing+=(qgis python3-qgis)
 if [ "${#missing[@]}" -gt 0 ]; then

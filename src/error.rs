@@ -9,7 +9,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::compare::CompareError;
 use crate::pipeline::RenderError;
+use crate::render::PictureError;
 use crate::tile::TileCoordError;
 
 /// Everything a handler can fail with.
@@ -86,6 +88,12 @@ pub enum AppError {
         /// Why.
         problems: crate::changes::FieldErrors,
     },
+    /// A map picture request that cannot be drawn (plain-text body).
+    #[error(transparent)]
+    Picture(#[from] PictureError),
+    /// A comparison request that cannot be answered (JSON body).
+    #[error(transparent)]
+    Compare(#[from] CompareError),
 }
 
 impl AppError {
@@ -105,6 +113,11 @@ impl AppError {
             Self::EditRejected(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::CannotRevert { .. } => StatusCode::CONFLICT,
             Self::Render(_) | Self::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Picture(PictureError::BadParameter(_)) => StatusCode::BAD_REQUEST,
+            Self::Picture(PictureError::NotFound(_)) => StatusCode::NOT_FOUND,
+            Self::Picture(PictureError::Failed(_)) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Compare(e) if e.is_not_found() => StatusCode::NOT_FOUND,
+            Self::Compare(_) => StatusCode::BAD_REQUEST,
         }
     }
 
@@ -112,7 +125,11 @@ impl AppError {
     fn is_api(&self) -> bool {
         !matches!(
             self,
-            Self::BadTile(_) | Self::BadRequest(_) | Self::NotFound(_) | Self::Render(_)
+            Self::BadTile(_)
+                | Self::BadRequest(_)
+                | Self::NotFound(_)
+                | Self::Render(_)
+                | Self::Picture(_)
         )
     }
 }

@@ -5,10 +5,12 @@
 //! `schema` is the single list of tile attributes; `config` is the command line.
 //! Stewardship: `changes` (the edit format, apply, undo, replay: pure), `store` (submissions,
 //! the change log and the submission limit, durable), `editors` (who may edit),
-//! `data_export` (published data back to files).
+//! `data_export` (published data back to files). Sharing: `compare` builds the LA comparison
+//! view; `render` draws map pictures (SVG, PNG) on the server.
 
 pub mod cache;
 pub mod changes;
+pub mod compare;
 pub mod config;
 pub mod data_export;
 pub mod dataset;
@@ -19,6 +21,7 @@ pub mod glyphs;
 pub mod http;
 pub mod model;
 pub mod pipeline;
+pub mod render;
 pub mod schema;
 pub mod store;
 pub mod submission;

@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod api;
 pub mod changes;
+pub mod compare;
 pub mod contribute;
 pub mod downloads;
 pub mod edits;
@@ -14,6 +15,8 @@ pub mod negotiate;
 pub mod ogc;
 pub mod pages;
 pub mod publish;
+pub mod preview;
+pub mod render;
 pub mod tiles;
 pub mod web;
 
@@ -105,6 +108,8 @@ pub struct AppState {
     pub glyphs: crate::glyphs::GlyphCache,
     /// Open-data downloads of the current data version.
     pub downloads: downloads::DownloadCache,
+    /// Drawn map pictures (`/render/…`), by data version.
+    pub pictures: render::PictureCache,
 }
 
 impl AppState {
@@ -129,6 +134,7 @@ impl AppState {
             store,
             glyphs: crate::glyphs::GlyphCache::default(),
             downloads: downloads::DownloadCache::default(),
+            pictures: render::PictureCache::default(),
         })
     }
 
@@ -219,6 +225,9 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/ogc/tileMatrixSets", get(ogc::tile_matrix_sets))
         .route("/ogc/tileMatrixSets/{id}", get(ogc::tile_matrix_set))
+        .route("/api/compare", get(compare::api))
+        .route("/render/{file}", get(render::england))
+        .route("/render/la/{file}", get(render::la))
         .layer(cors);
     let submissions = Router::new()
         .route("/api/submissions", post(contribute::api_submit))
@@ -245,6 +254,7 @@ pub fn router(state: AppState) -> Router {
         .merge(admin)
         .route("/", get(web::index))
         .route("/embed", get(web::embed))
+        .route("/compare", get(compare::page))
         .route("/vendor/maplibre-gl/{file}", get(web::vendor))
         .route("/static/{file}", get(pages::asset))
         .route("/health", get(meta::health))

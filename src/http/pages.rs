@@ -121,6 +121,21 @@ const ASSETS: &[EmbeddedFile] = &[
         "text/css; charset=utf-8",
         include_bytes!("../../web/static/map.css"),
     ),
+    (
+        "share.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/static/share.js"),
+    ),
+    (
+        "compare.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../web/static/compare.css"),
+    ),
+    (
+        "print.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../web/static/print.css"),
+    ),
 ];
 
 /// A file compiled into the binary: name, MIME type, bytes.

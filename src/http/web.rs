@@ -5,15 +5,18 @@
 //! the server's own style, tiles, glyphs and JSON API, so it works offline. `/` may not be
 //! framed; `/embed` may be framed by any site.
 
-use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use maud::{DOCTYPE, Markup, html};
 
 use super::AppState;
+use super::meta::base_url;
 use super::pages::{EmbeddedFile, Framing, embedded, head_basics, html_response};
+use super::preview;
 use crate::error::AppError;
 use crate::glyphs::{self, GlyphError};
+use crate::render::Measure;
 use crate::schema;
 
 /// MapLibre GL JS files, copied from `web/node_modules` into the binary at build time.
@@ -105,25 +108,70 @@ fn words(s: &str) -> String {
     })
 }
 
-fn shell(title: &str, embed: bool, body: &Markup) -> Markup {
+fn shell(title: &str, embed: bool, head_extra: &Markup, body: &Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en-GB" {
             head {
                 (head_basics(title))
-                meta name="description" content="Area-based education partnerships and the role of each local authority in school improvement, across England's 153 upper-tier local authorities.";
+                (head_extra)
                 link rel="stylesheet" href="/vendor/maplibre-gl/maplibre-gl.css";
                 link rel="stylesheet" href="/static/map.css";
+                link rel="stylesheet" href="/static/print.css" media="print";
                 script type="module" src="/static/map.js" {}
+                @if !embed { script type="module" src="/static/share.js" {} }
             }
             body.map-page.embed[embed] data-mode=(if embed { "embed" } else { "full" }) { (body) }
         }
     }
 }
 
+/// The map page's `la=` (a known LA) and `measure=`, read leniently: the page never fails on
+/// its query, it just ignores what it does not know.
+fn map_query(ds: &crate::dataset::Dataset, raw: Option<&str>) -> (Option<usize>, Measure) {
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(raw.unwrap_or("")).unwrap_or_default();
+    let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let la = get("la").and_then(|c| ds.las.iter().position(|l| l.code == c));
+    let measure = get("measure").and_then(Measure::parse).unwrap_or_default();
+    (la, measure)
+}
+
+/// Link-preview tags and the print picture's address for the map page.
+fn preview_head(
+    state: &AppState,
+    headers: &HeaderMap,
+    preview: impl FnOnce(&str) -> preview::Preview,
+) -> Markup {
+    match base_url(state, headers) {
+        Ok(base) => preview::tags(&preview(&base)),
+        Err(_) => html! {
+            meta name="description" content="Area-based education partnerships and the role of each local authority in school improvement, across England's 153 upper-tier local authorities.";
+        },
+    }
+}
+
 /// `GET /`: the interactive map.
-pub async fn index(State(state): State<AppState>) -> Response {
+pub async fn index(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Response {
     let ds = state.dataset();
+    let (selected, measure) = map_query(&ds, raw.as_deref());
+    let head = preview_head(&state, &headers, |base| {
+        preview::map(&ds, base, selected, measure)
+    });
+    // The same address share.js computes, so both share one cached picture.
+    let m = if measure == Measure::Count {
+        String::new()
+    } else {
+        format!("&measure={}", measure.key())
+    };
+    let print_src = match selected {
+        Some(i) => format!("/render/la/{}.png?w=1200&h=630{m}", ds.las[i].code),
+        None => format!("/render/england.png?w=1200{m}"),
+    };
     let mut regions: Vec<&str> = ds.las.iter().map(|l| l.region_name.as_str()).collect();
     regions.sort_unstable();
     regions.dedup();
@@ -147,6 +195,11 @@ pub async fn index(State(state): State<AppState>) -> Response {
         }
         div.layout {
             aside #panel aria-label="Filters and details" {
+                // Shown on paper instead of the map canvas; share.js keeps it in step with the view.
+                figure #print-map hidden {
+                    img src=(print_src) alt="Map of the current view, drawn by the server" width="1200";
+                    figcaption { "Map: partnership-map, data as of " (ds.data_as_of.clone().unwrap_or_default()) ". " (super::meta::ATTRIBUTION) }
+                }
                 section #details aria-labelledby="details-h" aria-live="polite" {
                     h2 #details-h { "Local authority" }
                     p.hint { "Select a local authority on the map, in the list view or with the search." }
@@ -154,6 +207,10 @@ pub async fn index(State(state): State<AppState>) -> Response {
                 section #filters aria-labelledby="filters-h" {
                     h2 #filters-h { "Filters" }
                     p #match-count role="status" aria-live="polite" { "Loading…" }
+                    div.downloads hidden {
+                        button #download-image type="button" { "Download image" }
+                        button #download-csv type="button" { "Download CSV" }
+                    }
                     div.field {
                         label for="measure" { "Colour by" }
                         select #measure {
@@ -221,6 +278,7 @@ pub async fn index(State(state): State<AppState>) -> Response {
         shell(
             "partnership-map: area-based education partnerships in England",
             false,
+            &head,
             &body,
         ),
         Framing::Deny,
@@ -228,7 +286,16 @@ pub async fn index(State(state): State<AppState>) -> Response {
 }
 
 /// `GET /embed?measure=…&role=…`: the map alone, for iframes on any site.
-pub async fn embed() -> Response {
+pub async fn embed(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let ds = state.dataset();
+    let (_, measure) = map_query(&ds, raw.as_deref());
+    let head = preview_head(&state, &headers, |base| {
+        preview::england(&ds, base, "/embed", measure)
+    });
     let body = html! {
         div #map role="region" aria-label="Map of local authorities" {}
         div #legend aria-label="Legend" {}
@@ -236,7 +303,7 @@ pub async fn embed() -> Response {
     };
     let mut res = html_response(
         StatusCode::OK,
-        shell("partnership-map (embedded)", true, &body),
+        shell("partnership-map (embedded)", true, &head, &body),
         Framing::Deny,
     );
     // Any site may frame the embed: drop the framing restrictions html_response set.

@@ -12,7 +12,7 @@ const $ = (id) => document.getElementById(id);
 
 // ---------- measures and legend (Okabe–Ito / ColorBrewer YlGnBu: colour-blind safe) ----------
 const NO_DATA = '#d4d4d4';
-const MEASURES = {
+export const MEASURES = {
   count: {
     label: 'Number of partnerships',
     color: ['step', ['get', 'partnership_count'], '#ffffcc', 1, '#c7e9b4', 2, '#7fcdbb', 3, '#41b6c4', 5, '#2c7fb8', 8, '#253494'],
@@ -326,7 +326,10 @@ async function renderDetails() {
   const sim = el('button', 'Show similar LAs');
   sim.type = 'button';
   sim.addEventListener('click', () => { state.similar = la.code; $('similar').value = la.code; applySimilar(); fitCodes(lastSimilar); pushUrl(); });
-  actions.append(correct, sim);
+  const compare = el('a', 'Compare with similar LAs', 'button');
+  compare.href = `/compare?la=${encodeURIComponent(la.code)}`;
+  compare.id = 'compare-similar';
+  actions.append(compare, correct, sim);
   parts.push(actions);
   parts.push(changes);
   box.replaceChildren(...parts);

@@ -1,0 +1,568 @@
+//! `GET /compare?la={code}[&with=code,…]`: an LA side by side with its statistical neighbours
+//! (or up to 12 chosen LAs), server-rendered so it works without JavaScript, prints cleanly and
+//! turns its rows into cards on small screens; and `GET /api/compare` (JSON, or CSV with
+//! `format=csv`) with the same content. The comparison itself is `crate::compare`.
+
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use maud::{DOCTYPE, Markup, html};
+
+use super::AppState;
+use super::api::{json_with_etag, partnership_json};
+use super::meta::{ATTRIBUTION, base_url};
+use super::negotiate::none_match;
+use super::pages::{Framing, head_basics, html_response};
+use super::preview;
+use crate::cache::weak_etag;
+use crate::compare::{self, CellValue, Column, CompareError, Comparison, Group, Selection};
+use crate::dataset::Dataset;
+use crate::error::AppError;
+
+/// The checked query of both endpoints.
+struct CompareQuery {
+    la: Option<String>,
+    with: Option<Vec<String>>,
+    csv: bool,
+}
+
+fn parse_query(raw: Option<&str>, api: bool) -> Result<CompareQuery, CompareError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.unwrap_or(""))
+        .map_err(|e| CompareError::BadParameter(format!("the query string is malformed: {e}")))?;
+    let mut q = CompareQuery {
+        la: None,
+        with: None,
+        csv: false,
+    };
+    let mut format_seen = false;
+    for (k, v) in pairs {
+        match k.as_str() {
+            "la" if q.la.is_some() => {
+                return Err(CompareError::BadParameter(
+                    "la= is given twice; compare one LA at a time".to_owned(),
+                ));
+            }
+            "la" => q.la = Some(v),
+            "with" => q.with.get_or_insert_with(Vec::new).push(v),
+            "format" if api && !format_seen => {
+                format_seen = true;
+                q.csv = match v.as_str() {
+                    "json" => false,
+                    "csv" => true,
+                    other => {
+                        return Err(CompareError::BadParameter(format!(
+                            "format={:?} is not json or csv",
+                            other.chars().take(20).collect::<String>()
+                        )));
+                    }
+                };
+            }
+            other => {
+                return Err(CompareError::BadParameter(format!(
+                    "unknown or repeated parameter {:?} (this takes la, with{})",
+                    other.chars().take(20).collect::<String>(),
+                    if api { ", format" } else { "" }
+                )));
+            }
+        }
+    }
+    Ok(q)
+}
+
+fn select(ds: &Dataset, q: &CompareQuery) -> Result<Selection, CompareError> {
+    compare::select(ds, q.la.as_deref(), q.with.as_deref())
+}
+
+/// The canonical query of a comparison: `la=…` plus `with=…` for a chosen set.
+fn canonical_query(ds: &Dataset, cmp: &Comparison) -> String {
+    let mut q = format!("la={}", ds.las[cmp.subject].code);
+    if !cmp.neighbours {
+        let codes: Vec<&str> = cmp.columns[1..]
+            .iter()
+            .map(|c| ds.las[c.la].code.as_str())
+            .collect();
+        q.push_str("&with=");
+        q.push_str(&codes.join(","));
+    }
+    q
+}
+
+/// `GET /api/compare?la={code}[&with=…][&format=csv]`.
+///
+/// # Errors
+/// 404 (JSON) for an unknown `la`; 400 (JSON) for a missing `la`, an unknown or malformed
+/// `with` code, more than 12 LAs, an unknown parameter or format.
+pub async fn api(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let ds = state.dataset();
+    let q = parse_query(raw.as_deref(), true)?;
+    let sel = select(&ds, &q)?;
+    let cmp = compare::compare(&ds, &sel);
+    if !q.csv {
+        let mut body = compare::to_json(&ds, &cmp, |p| partnership_json(&ds, p));
+        let query = canonical_query(&ds, &cmp);
+        body["links"] = serde_json::json!({
+            "html": format!("/compare?{query}"),
+            "csv": format!("/api/compare?{query}&format=csv"),
+            "picture": format!("/render/england.png?la={}&{}", ds.las[cmp.subject].code,
+                if cmp.neighbours { format!("similar={}", ds.las[cmp.subject].code) } else { query.split_once("&with=").map(|(_, w)| format!("with={w}")).unwrap_or_default() }),
+        });
+        return Ok(json_with_etag(&headers, &body));
+    }
+    let csv = compare::to_csv(&ds, &cmp);
+    let tag = weak_etag(csv.as_bytes());
+    let mut h = HeaderMap::new();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    if let Ok(v) = HeaderValue::from_str(&tag) {
+        h.insert(header::ETAG, v);
+    }
+    if none_match(
+        headers
+            .get(header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok()),
+        &tag,
+    ) {
+        return Ok((StatusCode::NOT_MODIFIED, h).into_response());
+    }
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    let name = format!(
+        "compare-{}-{}.csv",
+        ds.las[cmp.subject].code,
+        ds.data_as_of.as_deref().unwrap_or(&ds.version)
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok((h, csv).into_response())
+}
+
+/// `GET /compare?la={code}[&with=…]`: the comparison page; without `la`, a form to choose one.
+pub async fn page(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let ds = state.dataset();
+    let base = base_url(&state, &headers).ok();
+    let q = match parse_query(raw.as_deref(), false) {
+        Ok(q) => q,
+        Err(e) => return error_page(&ds, &e, None),
+    };
+    if q.la.as_deref().is_none_or(|s| s.trim().is_empty()) && q.with.is_none() {
+        return html_response(
+            StatusCode::OK,
+            shell(&ds, "Compare local authorities", None, &chooser(&ds, None)),
+            Framing::SameOrigin,
+        );
+    }
+    let sel = match select(&ds, &q) {
+        Ok(s) => s,
+        Err(e) => {
+            let subject =
+                q.la.as_deref()
+                    .and_then(|c| compare::select(&ds, Some(c), None).ok());
+            return error_page(&ds, &e, subject.map(|s| s.subject));
+        }
+    };
+    let cmp = compare::compare(&ds, &sel);
+    let query = canonical_query(&ds, &cmp);
+    let preview = base
+        .as_deref()
+        .map(|b| preview::compare(&ds, b, &cmp, &query));
+    let la = &ds.las[cmp.subject];
+    html_response(
+        StatusCode::OK,
+        shell(
+            &ds,
+            &format!("How {} compares", la.name),
+            preview.as_ref(),
+            &comparison(&ds, &cmp, &query, base.as_deref()),
+        ),
+        Framing::SameOrigin,
+    )
+}
+
+fn error_page(ds: &Dataset, e: &CompareError, subject: Option<usize>) -> Response {
+    let status = AppError::Compare(e.clone()).status();
+    let body = html! {
+        h1 { "Compare local authorities" }
+        div.error-summary role="alert" {
+            p { strong { "This comparison cannot be shown: " } (e.to_string()) }
+        }
+        (chooser(ds, subject))
+    };
+    html_response(
+        status,
+        shell(ds, "Compare local authorities", None, &body),
+        Framing::SameOrigin,
+    )
+}
+
+/// The page skeleton: site header, wide main column, footer with attribution and data date.
+fn shell(ds: &Dataset, title: &str, preview: Option<&preview::Preview>, body: &Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en-GB" {
+            head {
+                (head_basics(&format!("{title} · partnership-map")))
+                @if let Some(p) = preview { (preview::tags(p)) }
+                link rel="stylesheet" href="/static/site.css";
+                link rel="stylesheet" href="/static/compare.css";
+                link rel="stylesheet" href="/static/print.css" media="print";
+            }
+            body.compare-page {
+                a.skip href="#main" { "Skip to content" }
+                header.site { a href="/" { "partnership-map" } " · area-based education partnerships in England" }
+                main #main { (body) }
+                footer.site {
+                    p { "Data as of " (ds.data_as_of.as_deref().unwrap_or("unknown")) " (data version " (ds.version) "). " (ATTRIBUTION) }
+                }
+            }
+        }
+    }
+}
+
+/// A form to pick the LA (and go).
+fn chooser(ds: &Dataset, selected: Option<usize>) -> Markup {
+    let mut las: Vec<(usize, &str)> = ds
+        .las
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (i, l.name.as_str()))
+        .collect();
+    las.sort_by(|a, b| a.1.cmp(b.1));
+    html! {
+        form.chooser method="get" action="/compare" {
+            div.field {
+                label for="c-la" { "Local authority" }
+                select #c-la name="la" {
+                    @for (i, name) in &las {
+                        option value=(ds.las[*i].code) selected[selected == Some(*i)] { (name) }
+                    }
+                }
+            }
+            button type="submit" { "Compare with its statistical neighbours" }
+        }
+    }
+}
+
+fn column_heading(ds: &Dataset, c: &Column) -> Markup {
+    let la = &ds.las[c.la];
+    html! {
+        a href=(format!("#ev-{}", la.code)) { (la.name) }
+        br;
+        span.rank {
+            @if c.subject { "Your LA" }
+            @else if let Some(r) = c.rank {
+                "Neighbour " (r) @if let Some(cl) = &c.closeness { " · " (cl.to_lowercase()) }
+            }
+            @else { "Chosen" }
+        }
+    }
+}
+
+/// The evidence references of a cell: the numbers of the partnerships behind it in that LA's
+/// evidence list, each a link to the partnership.
+fn refs(ds: &Dataset, col: &Column, partnerships: &[usize]) -> Markup {
+    let la = &ds.las[col.la];
+    let numbered: Vec<(usize, &str)> = partnerships
+        .iter()
+        .filter_map(|p| {
+            ds.la_partnerships[col.la]
+                .iter()
+                .position(|q| q == p)
+                .map(|k| (k + 1, ds.partnerships[*p].name.as_str()))
+        })
+        .collect();
+    html! {
+        @if !numbered.is_empty() {
+            " "
+            span.refs {
+                "("
+                @for (j, (k, name)) in numbered.iter().enumerate() {
+                    @if j > 0 { ", " }
+                    a href=(format!("#p-{}-{k}", la.code)) title=(name) aria-label=(format!("Evidence: {name}")) { (k) }
+                }
+                ")"
+            }
+        }
+    }
+}
+
+fn cell(ds: &Dataset, col: &Column, c: &compare::Cell) -> Markup {
+    let la = &ds.las[col.la];
+    let shown = match &c.value {
+        CellValue::Flag(true) => "Yes".to_owned(),
+        CellValue::Flag(false) => "No".to_owned(),
+        CellValue::Count(n) => n.to_string(),
+        CellValue::Number(None) | CellValue::Text(None) => "–".to_owned(),
+        other => other.plain(),
+    };
+    let muted = !c.value.present() && matches!(c.value, CellValue::Flag(_) | CellValue::Count(_));
+    html! {
+        td.subject[col.subject] data-la=(la.name) {
+            @if c.role_evidence && c.value.present() {
+                a.v href=(format!("#role-{}", la.code)) aria-label=(format!("Yes: see {}'s role", la.name)) { (shown) }
+            } @else {
+                span.v.none[muted] { (shown) }
+            }
+            (refs(ds, col, &c.partnerships))
+        }
+    }
+}
+
+fn source_list(urls: &[String], date: &str) -> Markup {
+    html! {
+        ul.sources {
+            @for u in urls {
+                li { a href=(u) rel="noopener noreferrer" { (u) } " (evidence: " (date) ")" }
+            }
+        }
+    }
+}
+
+fn words(s: &str) -> String {
+    s.replace('_', " ")
+}
+
+fn evidence(ds: &Dataset, col: &Column) -> Markup {
+    let la = &ds.las[col.la];
+    let role = ds.la_role[col.la].map(|r| &ds.roles[r]);
+    html! {
+        article.evidence id=(format!("ev-{}", la.code)) {
+            h3 {
+                (la.name)
+                @if col.subject { " (your LA)" }
+                @else if let Some(r) = col.rank { " (neighbour " (r) ")" }
+            }
+            p.meta {
+                (la.region_name) " · " (words(&la.la_type)) " · "
+                @if la.verified { "verified by the LA" @if let Some(d) = &la.verified_date { " on " (d) } }
+                @else { "not yet verified by the LA" }
+                " · " a href=(format!("/?la={}", la.code)) { "on the map" }
+            }
+            div.role id=(format!("role-{}", la.code)) {
+                h4 { "The LA's role" }
+                @if let Some(r) = role {
+                    @let flags: Vec<&str> = [(r.funder, "funder"), (r.convener, "convener"), (r.deliverer, "deliverer"), (r.traded_service, "traded service")]
+                        .iter().filter(|(on, _)| *on).map(|(_, w)| *w).collect();
+                    p { "Roles: " @if flags.is_empty() { "none flagged" } @else { (flags.join(", ")) } "." }
+                    p { (r.summary) }
+                    (source_list(&r.source_urls, &r.evidence_date))
+                } @else {
+                    p.hint { "No LA-role entry yet." }
+                }
+            }
+            h4 { "Partnerships (" (ds.la_partnerships[col.la].len()) ")" }
+            @if ds.la_partnerships[col.la].is_empty() {
+                p.hint { "None recorded yet." }
+            } @else {
+                ol.partnerships {
+                    @for (k, &pi) in ds.la_partnerships[col.la].iter().enumerate() {
+                        @let p = &ds.partnerships[pi];
+                        li id=(format!("p-{}-{}", la.code, k + 1)) {
+                            strong.pname { (p.name) }
+                            p.meta {
+                                (compare::form_label(&p.form)) " · phases: " (p.phases.iter().map(|x| compare::phase_label(x)).collect::<Vec<_>>().join(", "))
+                                " · focus: " (p.focus.iter().map(|x| compare::focus_label(x)).collect::<Vec<_>>().join(", "))
+                                @if p.la_codes.len() > 1 { " · covers " (p.la_codes.len()) " LAs" }
+                            }
+                            @if let Some(w) = &p.website { p { "Website: " a href=(w) rel="noopener noreferrer" { (w) } } }
+                            (source_list(&p.source_urls, &p.evidence_date))
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The whole comparison page body.
+#[allow(clippy::too_many_lines)]
+fn comparison(ds: &Dataset, cmp: &Comparison, query: &str, base: Option<&str>) -> Markup {
+    let la = &ds.las[cmp.subject];
+    let others = cmp.others_phrase().replacen("your", "its", 1);
+    let outlined = if cmp.neighbours {
+        format!("similar={}", la.code)
+    } else {
+        let codes: Vec<&str> = cmp.columns[1..]
+            .iter()
+            .map(|c| ds.las[c.la].code.as_str())
+            .collect();
+        format!("with={}", codes.join(","))
+    };
+    let picture = format!("/render/england.png?w=800&la={}&{outlined}", la.code);
+    let groups = [
+        Group::Role,
+        Group::Form,
+        Group::Focus,
+        Group::Phase,
+        Group::Status,
+        Group::Context,
+    ];
+    let ncols = cmp.columns.len();
+    let chosen: Vec<usize> = cmp.columns[1..].iter().map(|c| c.la).collect();
+    let mut neighbour_idx: Vec<(usize, &str)> = la
+        .stat_neighbours
+        .iter()
+        .enumerate()
+        .filter_map(|(r, c)| {
+            ds.las.iter().position(|l| &l.code == c).map(|i| {
+                (
+                    i,
+                    la.stat_neighbours_closeness
+                        .get(r)
+                        .map_or("", String::as_str),
+                )
+            })
+        })
+        .collect();
+    neighbour_idx.dedup();
+    let mut all: Vec<(usize, &str)> = ds
+        .las
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != cmp.subject && !neighbour_idx.iter().any(|(n, _)| n == i))
+        .map(|(i, l)| (i, l.name.as_str()))
+        .collect();
+    all.sort_by(|a, b| a.1.cmp(b.1));
+    let extra: Vec<usize> = chosen
+        .iter()
+        .copied()
+        .filter(|i| !neighbour_idx.iter().any(|(n, _)| n == i))
+        .collect();
+    html! {
+        nav.crumbs aria-label="Back" {
+            a href=(format!("/?la={}&similar={}", la.code, la.code)) { "← Back to the map" }
+        }
+        h1 { "How " (la.name) " compares with " (others) }
+        p.lede {
+            @if cmp.neighbours {
+                "Its 10 DfE statistical neighbours are the local authorities most like it on pupils' and families' characteristics; they are shown in rank order, the closest first."
+            } @else {
+                "The local authorities you chose, statistical neighbours first in rank order."
+            }
+            " Data as of " strong.data-date { (ds.data_as_of.as_deref().unwrap_or("unknown")) } "."
+        }
+        figure.map-picture {
+            img src=(picture) width="800" alt=(format!("Map of England: {} outlined in black, {} in orange", la.name, others));
+            figcaption { (la.name) " (black outline) and " (others) " (orange outline), coloured by number of partnerships." }
+        }
+        section #differences aria-labelledby="diff-h" {
+            h2 #diff-h { "What these LAs have that yours does not" }
+            @if cmp.differences.is_empty() {
+                p { "Nothing stands out: every role, form, focus and phase that "
+                    @if cmp.others() <= 3 { "any" } @else { "two or more" }
+                    " of them have, " (la.name) " has too." }
+            } @else {
+                ul.differences {
+                    @for d in &cmp.differences {
+                        li data-key=(d.key) {
+                            (d.text)
+                            " "
+                            span.who {
+                                "("
+                                @for (j, &c) in d.have.iter().enumerate() {
+                                    @if j > 0 { ", " }
+                                    @let other = &ds.las[cmp.columns[c].la];
+                                    a href=(format!("#ev-{}", other.code)) { (other.name) }
+                                }
+                                ")"
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        section #side-by-side aria-labelledby="table-h" {
+            h2 #table-h { "Side by side" }
+            p.hint.screen-only { "Numbers in brackets are the partnerships behind a figure: follow one to its evidence below." }
+            div.table-wrap tabindex="0" role="region" aria-labelledby="table-caption" {
+                table.cmp {
+                    caption #table-caption { (la.name) " and " (others) ", data as of " (ds.data_as_of.as_deref().unwrap_or("unknown")) }
+                    thead {
+                        tr {
+                            td.corner {}
+                            @for c in &cmp.columns {
+                                th scope="col" .subject[c.subject] { (column_heading(ds, c)) }
+                            }
+                        }
+                    }
+                    @for g in groups {
+                        @let rows: Vec<&compare::Row> = cmp.rows.iter().filter(|r| r.group == g).collect();
+                        @if !rows.is_empty() {
+                            tbody data-group=(g.key()) {
+                                tr.group { th scope="colgroup" colspan=(ncols + 1) { (g.title()) } }
+                                @for r in rows {
+                                    tr data-key=(r.key) {
+                                        th scope="row" { (r.label) }
+                                        @for (c, col) in r.cells.iter().zip(&cmp.columns) {
+                                            (cell(ds, col, c))
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            p.hint { "Focus tags no compared LA has are left out. Context figures: DfE, ONS and DWP (Open Government Licence v3.0); rurality: mySociety (CC BY 4.0). \"No\" for a role means the sources read do not show it." }
+        }
+        section #downloads.screen-only aria-labelledby="dl-h" {
+            h2 #dl-h { "Take it with you" }
+            ul {
+                li { a #download-csv href=(format!("/api/compare?{query}&format=csv")) download { "Download this comparison (CSV)" } }
+                li { a href=(format!("/api/compare?{query}")) { "The same as JSON" } }
+                li { a href=(picture.replace("w=800", "w=1600")) { "The map picture (PNG)" } }
+            }
+        }
+        section #choose.screen-only aria-labelledby="choose-h" {
+            h2 #choose-h { "Compare with other LAs" }
+            form method="get" action="/compare" {
+                input type="hidden" name="la" value=(la.code);
+                fieldset {
+                    legend { "Statistical neighbours of " (la.name) }
+                    @for (i, closeness) in &neighbour_idx {
+                        label.check {
+                            input type="checkbox" name="with" value=(ds.las[*i].code) checked[chosen.contains(i)];
+                            " " (ds.las[*i].name) @if !closeness.is_empty() { span.hint { " (" (closeness.to_lowercase()) ")" } }
+                        }
+                    }
+                    @for i in &extra {
+                        label.check {
+                            input type="checkbox" name="with" value=(ds.las[*i].code) checked;
+                            " " (ds.las[*i].name)
+                        }
+                    }
+                }
+                div.field {
+                    label for="add-la" { "Add another local authority" }
+                    select #add-la name="with" {
+                        option value="" { "(none)" }
+                        @for (i, name) in &all {
+                            @if !extra.contains(i) { option value=(ds.las[*i].code) { (name) } }
+                        }
+                    }
+                }
+                p.hint { "Up to " (compare::MAX_CHOSEN) " at a time." }
+                button type="submit" { "Update the comparison" }
+                " "
+                a href=(format!("/compare?la={}", la.code)) { "Back to the 10 statistical neighbours" }
+            }
+        }
+        section #evidence aria-labelledby="ev-h" {
+            h2 #ev-h { "Evidence" }
+            @for c in &cmp.columns { (evidence(ds, c)) }
+        }
+        p.print-only.printed-from {
+            "Printed from " (base.map_or_else(String::new, |b| format!("{b}/compare?{query}")))
+            " · data as of " (ds.data_as_of.as_deref().unwrap_or("unknown"))
+        }
+    }
+}
