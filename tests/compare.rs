@@ -121,7 +121,7 @@ impl Files {
             .filter(|(_, have)| have.len() >= threshold)
             .collect();
         // A stable sort keeps table order among ties.
-        found.sort_by(|a, b| b.1.len().cmp(&a.1.len()));
+        found.sort_by_key(|f| std::cmp::Reverse(f.1.len()));
         found.truncate(6);
         found
     }

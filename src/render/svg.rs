@@ -426,11 +426,8 @@ pub fn draw(ds: &Dataset, pic: &Picture) -> String {
     );
     let _ = write!(
         out,
-        r##"<svg x="0" y="0" width="{w}" height="{map_h}" overflow="hidden"><g id="las" fill-opacity="{FILL_OPACITY}" fill-rule="evenodd" stroke="{OUTLINE}" stroke-opacity="0.8" stroke-width="{}" stroke-linejoin="round">"##,
-        format!(
-            "{:.2}",
-            interpolate(mz, &[(4.0, 0.3), (8.0, 1.0), (12.0, 2.0)])
-        )
+        r##"<svg x="0" y="0" width="{w}" height="{map_h}" overflow="hidden"><g id="las" fill-opacity="{FILL_OPACITY}" fill-rule="evenodd" stroke="{OUTLINE}" stroke-opacity="0.8" stroke-width="{:.2}" stroke-linejoin="round">"##,
+        interpolate(mz, &[(4.0, 0.3), (8.0, 1.0), (12.0, 2.0)])
     );
     let mut paths: Vec<(usize, String)> = Vec::with_capacity(visible.len());
     for &i in &visible {
