@@ -299,6 +299,44 @@ impl Comparison {
         self.columns.len().saturating_sub(1)
     }
 
+    /// Codes of the compared LAs (without the subject), in column order.
+    #[must_use]
+    pub fn other_codes<'a>(&self, ds: &'a Dataset) -> Vec<&'a str> {
+        self.columns[1..]
+            .iter()
+            .map(|c| ds.las[c.la].code.as_str())
+            .collect()
+    }
+
+    /// The query of this comparison's page and API: `la=…`, plus `with=…` for a chosen set.
+    #[must_use]
+    pub fn query(&self, ds: &Dataset) -> String {
+        let la = &ds.las[self.subject].code;
+        if self.neighbours {
+            format!("la={la}")
+        } else {
+            format!("la={la}&with={}", self.other_codes(ds).join(","))
+        }
+    }
+
+    /// The query of its map picture (`/render/england.png`): the LA outlined in black, the
+    /// compared LAs in orange (its statistical neighbours through `similar=`).
+    #[must_use]
+    pub fn picture_query(&self, ds: &Dataset) -> String {
+        let la = &ds.las[self.subject].code;
+        if self.neighbours {
+            format!("la={la}&similar={la}")
+        } else {
+            format!("la={la}&with={}", self.other_codes(ds).join(","))
+        }
+    }
+
+    /// The compared LAs from the outside: "its 10 statistical neighbours", "the 3 LAs you chose".
+    #[must_use]
+    pub fn others_its(&self) -> String {
+        self.others_phrase().replacen("your", "its", 1)
+    }
+
     /// The phrase for the compared LAs: "your 10 statistical neighbours" or "the 3 LAs you chose".
     #[must_use]
     pub fn others_phrase(&self) -> String {

@@ -73,20 +73,6 @@ fn select(ds: &Dataset, q: &CompareQuery) -> Result<Selection, CompareError> {
     compare::select(ds, q.la.as_deref(), q.with.as_deref())
 }
 
-/// The canonical query of a comparison: `la=…` plus `with=…` for a chosen set.
-fn canonical_query(ds: &Dataset, cmp: &Comparison) -> String {
-    let mut q = format!("la={}", ds.las[cmp.subject].code);
-    if !cmp.neighbours {
-        let codes: Vec<&str> = cmp.columns[1..]
-            .iter()
-            .map(|c| ds.las[c.la].code.as_str())
-            .collect();
-        q.push_str("&with=");
-        q.push_str(&codes.join(","));
-    }
-    q
-}
-
 /// `GET /api/compare?la={code}[&with=…][&format=csv]`.
 ///
 /// # Errors
@@ -103,12 +89,11 @@ pub async fn api(
     let cmp = compare::compare(&ds, &sel);
     if !q.csv {
         let mut body = compare::to_json(&ds, &cmp, |p| partnership_json(&ds, p));
-        let query = canonical_query(&ds, &cmp);
+        let query = cmp.query(&ds);
         body["links"] = serde_json::json!({
             "html": format!("/compare?{query}"),
             "csv": format!("/api/compare?{query}&format=csv"),
-            "picture": format!("/render/england.png?la={}&{}", ds.las[cmp.subject].code,
-                if cmp.neighbours { format!("similar={}", ds.las[cmp.subject].code) } else { query.split_once("&with=").map(|(_, w)| format!("with={w}")).unwrap_or_default() }),
+            "picture": format!("/render/england.png?{}", cmp.picture_query(&ds)),
         });
         return Ok(json_with_etag(&headers, &body));
     }
@@ -171,10 +156,8 @@ pub async fn page(
         }
     };
     let cmp = compare::compare(&ds, &sel);
-    let query = canonical_query(&ds, &cmp);
-    let preview = base
-        .as_deref()
-        .map(|b| preview::compare(&ds, b, &cmp, &query));
+    let query = cmp.query(&ds);
+    let preview = base.as_deref().map(|b| preview::compare(&ds, b, &cmp));
     let la = &ds.las[cmp.subject];
     html_response(
         StatusCode::OK,
@@ -387,17 +370,8 @@ fn evidence(ds: &Dataset, col: &Column) -> Markup {
 #[allow(clippy::too_many_lines)]
 fn comparison(ds: &Dataset, cmp: &Comparison, query: &str, base: Option<&str>) -> Markup {
     let la = &ds.las[cmp.subject];
-    let others = cmp.others_phrase().replacen("your", "its", 1);
-    let outlined = if cmp.neighbours {
-        format!("similar={}", la.code)
-    } else {
-        let codes: Vec<&str> = cmp.columns[1..]
-            .iter()
-            .map(|c| ds.las[c.la].code.as_str())
-            .collect();
-        format!("with={}", codes.join(","))
-    };
-    let picture = format!("/render/england.png?w=800&la={}&{outlined}", la.code);
+    let others = cmp.others_its();
+    let picture = format!("/render/england.png?w=800&{}", cmp.picture_query(ds));
     let groups = [
         Group::Role,
         Group::Form,

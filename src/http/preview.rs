@@ -175,22 +175,13 @@ pub fn england(ds: &Dataset, base: &str, path: &str, measure: Measure) -> Previe
 
 /// The preview of a comparison.
 #[must_use]
-pub fn compare(ds: &Dataset, base: &str, cmp: &Comparison, page_query: &str) -> Preview {
+pub fn compare(ds: &Dataset, base: &str, cmp: &Comparison) -> Preview {
     let la = &ds.las[cmp.subject];
-    let outlined = if cmp.neighbours {
-        format!("similar={}", la.code)
-    } else {
-        let codes: Vec<&str> = cmp.columns[1..]
-            .iter()
-            .map(|c| ds.las[c.la].code.as_str())
-            .collect();
-        format!("with={}", codes.join(","))
-    };
     let mut description = if cmp.differences.is_empty() {
         format!(
             "{} side by side with {}: roles, partnerships by form, focus and phase, and context figures.",
             la.name,
-            cmp.others_phrase().replacen("your", "its", 1)
+            cmp.others_its()
         )
     } else {
         cmp.differences
@@ -204,17 +195,13 @@ pub fn compare(ds: &Dataset, base: &str, cmp: &Comparison, page_query: &str) -> 
         let _ = write!(description, " Data as of {date}.");
     }
     Preview {
-        title: format!(
-            "How {} compares with {}",
-            la.name,
-            cmp.others_phrase().replacen("your", "its", 1)
-        ),
+        title: format!("How {} compares with {}", la.name, cmp.others_its()),
         description,
-        url: format!("{base}/compare?{page_query}"),
+        url: format!("{base}/compare?{}", cmp.query(ds)),
         image: format!(
-            "{base}/render/england.png?{}&la={}&{outlined}",
+            "{base}/render/england.png?{}&{}",
             size_query(),
-            la.code
+            cmp.picture_query(ds)
         ),
         image_alt: format!(
             "Map of England with {} outlined in black and the LAs it is compared with in orange",

@@ -197,7 +197,7 @@ pub async fn index(
             aside #panel aria-label="Filters and details" {
                 // Shown on paper instead of the map canvas; share.js keeps it in step with the view.
                 figure #print-map hidden {
-                    img src=(print_src) alt="Map of the current view, drawn by the server" width="1200";
+                    img src=(print_src) alt="Map of the current view, drawn by the server" width="1200" decoding="async" fetchpriority="low";
                     figcaption { "Map: partnership-map, data as of " (ds.data_as_of.clone().unwrap_or_default()) ". " (super::meta::ATTRIBUTION) }
                 }
                 section #details aria-labelledby="details-h" aria-live="polite" {

@@ -58,13 +58,43 @@ pub fn rasterise(tree: &usvg::Tree) -> Result<tiny_skia::Pixmap, PictureError> {
     Ok(pixmap)
 }
 
+/// Encode a pixmap as PNG. The pictures are opaque (a background fills them), so they are
+/// written as 8-bit RGB with the `png` crate's fast DEFLATE: a third of the time of tiny-skia's
+/// RGBA encoder at the default level, for files about as small. A pixmap with any transparency
+/// keeps its alpha channel.
+///
+/// # Errors
+/// [`PictureError::Failed`] if encoding fails.
+pub fn encode(pixmap: &tiny_skia::Pixmap) -> Result<Vec<u8>, PictureError> {
+    let fail = |e: png::EncodingError| PictureError::Failed(e.to_string());
+    let opaque = pixmap.pixels().iter().all(|p| p.alpha() == 255);
+    let (colour, data): (png::ColorType, Vec<u8>) = if opaque {
+        // Premultiplied and straight colour are the same at full opacity.
+        let rgb = pixmap
+            .data()
+            .chunks_exact(4)
+            .flat_map(|p| [p[0], p[1], p[2]])
+            .collect();
+        (png::ColorType::Rgb, rgb)
+    } else {
+        (png::ColorType::Rgba, pixmap.clone().take_demultiplied())
+    };
+    let mut out = Vec::with_capacity(data.len() / 8);
+    {
+        let mut enc = png::Encoder::new(&mut out, pixmap.width(), pixmap.height());
+        enc.set_color(colour);
+        enc.set_depth(png::BitDepth::Eight);
+        enc.set_compression(png::Compression::Fast);
+        let mut writer = enc.write_header().map_err(fail)?;
+        writer.write_image_data(&data).map_err(fail)?;
+    }
+    Ok(out)
+}
+
 /// The PNG of an SVG document.
 ///
 /// # Errors
 /// [`PictureError::Failed`] if parsing, drawing or encoding fails.
 pub fn png(svg: &str) -> Result<Vec<u8>, PictureError> {
-    let pixmap = rasterise(&parse(svg)?)?;
-    pixmap
-        .encode_png()
-        .map_err(|e| PictureError::Failed(e.to_string()))
+    encode(&rasterise(&parse(svg)?)?)
 }

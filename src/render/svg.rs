@@ -426,7 +426,7 @@ pub fn draw(ds: &Dataset, pic: &Picture) -> String {
     );
     let _ = write!(
         out,
-        r##"<svg x="0" y="0" width="{w}" height="{map_h}" overflow="hidden"><g id="las" fill-opacity="{FILL_OPACITY}" fill-rule="evenodd" stroke="{OUTLINE}" stroke-opacity="0.8" stroke-width="{:.2}" stroke-linejoin="round">"##,
+        r##"<g id="las" fill-opacity="{FILL_OPACITY}" fill-rule="evenodd" stroke="{OUTLINE}" stroke-opacity="0.8" stroke-width="{:.2}" stroke-linejoin="round">"##,
         interpolate(mz, &[(4.0, 0.3), (8.0, 1.0), (12.0, 2.0)])
     );
     let mut paths: Vec<(usize, String)> = Vec::with_capacity(visible.len());
@@ -545,7 +545,8 @@ pub fn draw(ds: &Dataset, pic: &Picture) -> String {
         }
         out.push_str("</g>");
     }
-    out.push_str("</svg>");
+    // No clip around the map: the attribution strip is drawn over it below, and labels are
+    // placed inside the map area (a clip would cost resvg a mask layer).
     out.push_str(&title.svg);
     out.push_str(&legend.svg);
 
