@@ -1,7 +1,8 @@
 //! Where the renderer reads geometry, and how it maps Web Mercator metres to pixels.
 //!
-//! [`la_rings`] is the one place that knows how `Dataset::zooms` stores the per-zoom simplified
-//! rings: if that representation changes, only this function does.
+//! The functions here are the only code of the renderer that reads `Dataset::geometry`;
+//! [`la_rings`] is the one place that knows how the per-zoom simplified rings are stored: if
+//! that representation changes, only this function does.
 
 use crate::dataset::Dataset;
 use crate::tile::{HALF_WORLD, Merc, lonlat_to_merc};
@@ -13,8 +14,9 @@ pub fn la_rings(
     la: usize,
     z: u8,
 ) -> impl Iterator<Item = impl Iterator<Item = Merc> + '_> + '_ {
-    let z = usize::from(z).min(ds.zooms.len().saturating_sub(1));
-    ds.zooms
+    let z = usize::from(z).min(ds.geometry.zooms.len().saturating_sub(1));
+    ds.geometry
+        .zooms
         .get(z)
         .and_then(|levels| levels.get(la))
         .into_iter()
@@ -22,17 +24,23 @@ pub fn la_rings(
         .flat_map(|part| part.iter().map(|ring| ring.iter().copied()))
 }
 
+/// LA `la`'s label point (the pole of inaccessibility of its largest part), Mercator.
+#[must_use]
+pub fn label_point(ds: &Dataset, la: usize) -> Merc {
+    ds.geometry.labels[la]
+}
+
 /// LA `la`'s bounds in Mercator metres: `(min, max)`.
 #[must_use]
 pub fn la_bounds(ds: &Dataset, la: usize) -> (Merc, Merc) {
-    let [w, s, e, n] = ds.la_bounds[la];
+    let [w, s, e, n] = ds.geometry.la_bounds[la];
     (lonlat_to_merc(w, s), lonlat_to_merc(e, n))
 }
 
 /// England's bounds in Mercator metres.
 #[must_use]
 pub fn england_bounds(ds: &Dataset) -> (Merc, Merc) {
-    let [w, s, e, n] = ds.bounds;
+    let [w, s, e, n] = ds.geometry.bounds;
     (lonlat_to_merc(w, s), lonlat_to_merc(e, n))
 }
 

@@ -7,7 +7,7 @@
 
 use std::fmt::Write as _;
 
-use super::geometry::{Frame, Rect, england_bounds, la_bounds, la_rings};
+use super::geometry::{Frame, Rect, england_bounds, la_bounds, la_rings, label_point};
 use super::measure::{BACKGROUND, FILL_OPACITY, OUTLINE, SELECTED, SIMILAR};
 use super::text::{esc, width, wrap};
 use super::{Picture, View};
@@ -525,7 +525,7 @@ pub fn draw(ds: &Dataset, pic: &Picture) -> String {
             let selected = Some(i) == pic.selected;
             let sz = if selected { size * 1.35 } else { size };
             let lines = wrap(&ds.las[i].name, sz, true, 8.0 * sz);
-            let at = frame.px(ds.labels[i]);
+            let at = frame.px(label_point(ds, i));
             let b = label_box(&lines, sz, at);
             let inside = area.contains(&b);
             let clear = !placed
