@@ -114,7 +114,16 @@ pub struct ServeArgs {
         default_value = "public, max-age=3600"
     )]
     pub cache_control: String,
-    /// SQLite file for submissions (created with its directory if missing).
+    /// PostgreSQL URL (postgres://user:password@host/db?sslmode=require): submissions, the change
+    /// log and the submission limit live there, shared by every replica. Without it, SQLite (--db).
+    #[arg(long, global = true, env = "PARTNERSHIP_MAP_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// With --database-url: how often a replica checks the log for other replicas' changes, in
+    /// milliseconds (PostgreSQL NOTIFY wakes it sooner; this bounds the delay if one is lost).
+    #[arg(long, global = true, env = "PARTNERSHIP_MAP_LOG_POLL_MS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(50..=600_000))]
+    pub log_poll_ms: u64,
+    /// SQLite file for submissions and the change log (created with its directory if missing).
     #[arg(
         long,
         global = true,

@@ -11,7 +11,7 @@ use partnership_map::config::{Cli, Command, DataCommand};
 use partnership_map::data_export::{self, Marker};
 use partnership_map::dataset::Dataset;
 use partnership_map::http::{AppState, DataSource, publish, router};
-use partnership_map::store::{SqliteStore, Store};
+use partnership_map::store::{PostgresStore, SqliteStore, Store, StoreError};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
@@ -77,7 +77,7 @@ fn run(mut cli: Cli) -> Result<(), String> {
             min_zoom,
         } => {
             // A machine that never served has no database: the files alone are published.
-            let ds = if cli.serve.db.exists() {
+            let ds = if cli.serve.database_url.is_some() || cli.serve.db.exists() {
                 runtime()?.block_on(async {
                     let store = open_store(&cli).await?;
                     published(store.as_ref(), dataset, marker.as_ref()).await
@@ -168,17 +168,57 @@ fn run(mut cli: Cli) -> Result<(), String> {
                     format!("cannot start: styles/default.json is not valid JSON: {e}")
                 })?;
                 publish::set_marker(&state, marker).await;
-                publish::replay_all(&state)
-                    .await
-                    .map_err(|e| format!("cannot start: the change log: {e}"))?;
+                let mut wait = std::time::Duration::from_millis(500);
+                loop {
+                    match publish::replay_all(&state).await {
+                        Ok(_) => break,
+                        Err(partnership_map::error::AppError::Unavailable { .. }) => {
+                            tracing::warn!(
+                                "cannot read the change log: the database is unavailable; retrying in {:.1} s",
+                                wait.as_secs_f64()
+                            );
+                            tokio::time::sleep(wait).await;
+                            wait = (wait * 2).min(std::time::Duration::from_secs(30));
+                        }
+                        Err(e) => return Err(format!("cannot start: the change log: {e}")),
+                    }
+                }
+                if let Some(wake) = state.store.notifications() {
+                    tokio::spawn(follow_the_log(
+                        state.clone(),
+                        wake,
+                        std::time::Duration::from_millis(cli.serve.log_poll_ms),
+                    ));
+                }
                 serve(state, cli.serve.bind, retention_days).await
             })
         }
     }
 }
 
-/// Open the configured store.
+/// Open the configured store: PostgreSQL with `--database-url` (retrying with backoff while it
+/// cannot be reached, saying so in the log), else SQLite.
 async fn open_store(cli: &Cli) -> Result<Arc<dyn Store>, String> {
+    if let Some(url) = &cli.serve.database_url {
+        let mut wait = std::time::Duration::from_millis(500);
+        loop {
+            match PostgresStore::connect(url).await {
+                Ok(s) => {
+                    tracing::info!("database ready (PostgreSQL, migrated)");
+                    return Ok(Arc::new(s));
+                }
+                Err(StoreError::Unavailable(why)) => {
+                    tracing::warn!(
+                        "PostgreSQL is unavailable ({why}); retrying in {:.1} s",
+                        wait.as_secs_f64()
+                    );
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(std::time::Duration::from_secs(30));
+                }
+                Err(e) => return Err(format!("cannot use the database: {e}")),
+            }
+        }
+    }
     let path = cli.serve.db.clone();
     let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path))
         .await
@@ -271,6 +311,36 @@ async fn shutdown_signal() {
         () = term => {},
     }
     tracing::info!("shutdown signal received; finishing in-flight requests");
+}
+
+/// With a shared database: publish other replicas' changes when PostgreSQL notifies, and poll
+/// as well, so a notification lost while the listener reconnected costs at most `every`.
+async fn follow_the_log(
+    state: AppState,
+    wake: Arc<tokio::sync::Notify>,
+    every: std::time::Duration,
+) {
+    let mut failing = false;
+    loop {
+        tokio::select! {
+            () = wake.notified() => {}
+            () = tokio::time::sleep(every) => {}
+        }
+        match publish::catch_up(&state).await {
+            Ok(_) if failing => {
+                failing = false;
+                tracing::info!("the change log is reachable again");
+            }
+            Ok(_) => {}
+            Err(e) if !failing => {
+                failing = true;
+                tracing::warn!(
+                    "cannot read the change log ({e}); serving the data as it is and retrying"
+                );
+            }
+            Err(_) => {}
+        }
+    }
 }
 
 /// SIGHUP reloads the data, like `POST /admin/reload`; invalid data is logged and not served.

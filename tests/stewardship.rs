@@ -1,7 +1,7 @@
 //! Data stewardship, one suite for every store: every kind of change published at once, every
-//! rejection, undo, the public history and feed without personal data, concurrent edits, and
-//! the submissions they settle. `contract!` runs each case on a backend; PostgreSQL joins the
-//! same cases when the test script started one.
+//! rejection, undo, the public history and feed without personal data, concurrent edits, the
+//! submissions they settle, durability and export. `contract!` runs each case on SQLite and on
+//! PostgreSQL (the cluster `scripts/test.sh` starts).
 
 mod common;
 
@@ -1120,3 +1120,4 @@ macro_rules! contract {
 }
 
 contract!(sqlite, Backend::sqlite());
+contract!(postgres, Backend::postgres());

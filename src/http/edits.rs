@@ -148,7 +148,8 @@ pub async fn list(
 ) -> Result<Response, AppError> {
     authorize(&state, &headers)?;
     let query = store_query(&state.dataset(), &q)?;
-    let items = state.store.list_changes(&query).await?;
+    let log = state.log_status();
+    let items: Vec<_> = query.select(log.changes.iter().rev()).collect();
     Ok((
         [(header::CACHE_CONTROL, "no-store")],
         Json(json!({ "count": items.len(), "changes": items })),

@@ -35,6 +35,9 @@ pub struct LogState {
     pub through: i64,
     /// Logged changes that do not apply to the files.
     pub conflicts: Vec<Conflict>,
+    /// Every logged change seen, in log order (the history is served from here, so it keeps
+    /// working while the database is down).
+    changes: Arc<Vec<LoggedChange>>,
     /// Time of the newest applied change.
     last_change_at: Option<String>,
     /// The marker read with the files.
@@ -51,6 +54,7 @@ impl LogState {
             in_files_through: 0,
             through: 0,
             conflicts: Vec::new(),
+            changes: Arc::default(),
             last_change_at: None,
             marker: None,
         }
@@ -70,18 +74,31 @@ impl LogState {
 }
 
 /// What others may read of the log without waiting for the publisher.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default)]
 pub struct LogStatus {
     /// The last change looked at.
     pub through: i64,
     /// Logged changes that do not apply to the files.
     pub conflicts: Vec<Conflict>,
+    /// Every logged change, in log order.
+    pub changes: Arc<Vec<LoggedChange>>,
+}
+
+impl LogStatus {
+    /// The changes in effect (not in conflict), newest first.
+    pub fn published(&self) -> impl Iterator<Item = &LoggedChange> {
+        self.changes
+            .iter()
+            .rev()
+            .filter(|c| !self.conflicts.iter().any(|k| k.change == c.id))
+    }
 }
 
 fn record_status(state: &AppState, log: &LogState) {
     state.set_log_status(LogStatus {
         through: log.through,
         conflicts: log.conflicts.clone(),
+        changes: Arc::clone(&log.changes),
     });
 }
 
@@ -135,6 +152,8 @@ fn apply_log(log: &mut LogState, tables: &mut Tables, changes: &[LoggedChange]) 
     }
     log.through = log.through.max(r.through);
     log.conflicts.extend(r.conflicts);
+    let known = log.changes.last().map_or(0, |c| c.id);
+    Arc::make_mut(&mut log.changes).extend(changes.iter().filter(|c| c.id > known).cloned());
     if r.last_applied_at.is_some() {
         log.last_change_at = r.last_applied_at;
     }
@@ -179,6 +198,7 @@ async fn replay_locked(
     let all = state.store.changes_after(0).await?;
     log.through = 0;
     log.conflicts.clear();
+    log.changes = Arc::default();
     log.last_change_at = None;
     let mut tables = log.base.clone();
     let (applied, already_in_files) = apply_log(log, &mut tables, &all);
@@ -339,6 +359,7 @@ pub async fn edit(
             Append::Appended(logged) => {
                 log.through = logged.id;
                 log.last_change_at = Some(logged.created_at.clone());
+                Arc::make_mut(&mut log.changes).push((*logged).clone());
                 publish_tables(state, &current, &log, applied.tables)?;
                 let ds = state.dataset();
                 tracing::info!(
@@ -377,7 +398,13 @@ pub async fn revert(
     reason: String,
     dry_run: bool,
 ) -> Result<Outcome, AppError> {
-    let Some(original) = state.store.get_change(id).await? else {
+    let Some(original) = state
+        .log_status()
+        .changes
+        .iter()
+        .find(|c| c.id == id)
+        .cloned()
+    else {
         return Err(AppError::ApiNotFound(format!("no change {id}")));
     };
     let undo = Edit {

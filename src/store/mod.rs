@@ -6,12 +6,14 @@
 //! `kill -9`. The log's order is the database's: [`Store::append_change`] only appends when no
 //! other writer got there first, so every replica applies the same changes in the same order.
 
+pub mod postgres;
 pub mod sqlite;
 
 use async_trait::async_trait;
 
 use crate::changes::{Change, FieldChange, LoggedChange};
 use crate::submission::{NewSubmission, Submission};
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 /// A storage failure (never the client's fault).
@@ -78,19 +80,20 @@ pub struct NewChange {
 }
 
 impl NewChange {
-    /// `(body, diff, undo)` as stored JSON text.
+    /// `[body, diff, undo, la_codes]` as stored JSON text.
     ///
     /// # Errors
     /// Never in practice (plain data serialises).
-    pub fn encode(&self) -> Result<(String, String, String), StoreError> {
+    pub fn encode(&self) -> Result<[String; 4], StoreError> {
         let j = |v: Result<String, serde_json::Error>| {
             v.map_err(|e| StoreError::Database(e.to_string()))
         };
-        Ok((
+        Ok([
             j(serde_json::to_string(&self.change))?,
             j(serde_json::to_string(&self.diff))?,
             j(serde_json::to_string(&self.undo))?,
-        ))
+            j(serde_json::to_string(&self.la_codes))?,
+        ])
     }
 
     /// The logged form, once the database gave it an id and time.
@@ -135,6 +138,8 @@ pub struct ChangeRow {
     pub diff: String,
     /// Undo JSON.
     pub undo: String,
+    /// LA codes JSON.
+    pub la_codes: String,
 }
 
 impl ChangeRow {
@@ -142,7 +147,7 @@ impl ChangeRow {
     ///
     /// # Errors
     /// [`StoreError::Corrupt`] if a column does not parse.
-    pub fn decode(self, la_codes: Vec<String>) -> Result<LoggedChange, StoreError> {
+    pub fn decode(self) -> Result<LoggedChange, StoreError> {
         let id = self.id;
         let bad = |e: serde_json::Error| StoreError::Corrupt(id, e.to_string());
         Ok(LoggedChange {
@@ -154,7 +159,7 @@ impl ChangeRow {
             submission: self.submission,
             reverts: self.reverts,
             summary: self.summary,
-            la_codes,
+            la_codes: serde_json::from_str(&self.la_codes).map_err(bad)?,
             diff: serde_json::from_str(&self.diff).map_err(bad)?,
             undo: serde_json::from_str(&self.undo).map_err(bad)?,
         })
@@ -182,17 +187,6 @@ pub enum Slot {
         /// Seconds to wait.
         retry_after: u64,
     },
-}
-
-/// Which changes to list.
-#[derive(Debug, Clone, Default)]
-pub struct ChangeQuery {
-    /// Only changes concerning this LA.
-    pub la: Option<String>,
-    /// Only changes made at or after this RFC 3339 time (or date).
-    pub since: Option<String>,
-    /// At most this many, newest first.
-    pub limit: i64,
 }
 
 /// What the server needs from its database.
@@ -244,10 +238,12 @@ pub trait Store: Send + Sync {
     ) -> Result<Append, StoreError>;
     /// Every change with an id above `after`, in log order.
     async fn changes_after(&self, after: i64) -> Result<Vec<LoggedChange>, StoreError>;
-    /// Changes matching `q`, newest first.
-    async fn list_changes(&self, q: &ChangeQuery) -> Result<Vec<LoggedChange>, StoreError>;
-    /// One change.
-    async fn get_change(&self, id: i64) -> Result<Option<LoggedChange>, StoreError>;
+
+    /// Woken when another process may have appended to the log (PostgreSQL's `NOTIFY`);
+    /// `None` for a store only this process writes (SQLite).
+    fn notifications(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
+        None
+    }
 }
 
 /// A new random-looking id for a change log (time, process and address entropy; it need only

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{Append, ChangeQuery, ChangeRow, NewChange, Page, Slot, Store, StoreError, new_log_id};
+use super::{Append, ChangeRow, NewChange, Page, Slot, Store, StoreError, new_log_id};
 use crate::changes::LoggedChange;
 use crate::submission::{NewSubmission, Submission, reference};
 
@@ -58,6 +58,14 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE submission_slots (client TEXT NOT NULL, at INTEGER NOT NULL);
     CREATE INDEX submission_slots_client ON submission_slots(client, at);
     CREATE INDEX submission_slots_at ON submission_slots(at);",
+    // History is served from memory since the log is replayed there; the LAs of a change now
+    // travel with it as a JSON array, as they do on PostgreSQL.
+    "ALTER TABLE changes ADD COLUMN la_codes TEXT NOT NULL DEFAULT '[]';
+    UPDATE changes SET la_codes = (
+        SELECT coalesce(json_group_array(la_code), '[]')
+        FROM (SELECT la_code FROM change_las WHERE change_id = changes.id ORDER BY rowid)
+    );
+    DROP TABLE change_las;",
 ];
 
 /// SQLite store.
@@ -174,7 +182,7 @@ fn submission(r: &rusqlite::Row<'_>) -> rusqlite::Result<Submission> {
 }
 
 const CHANGE_COLUMNS: &str =
-    "id, created_at, editor, body, reason, submission_id, reverts, summary, diff, undo";
+    "id, created_at, editor, body, reason, submission_id, reverts, summary, diff, undo, la_codes";
 
 fn change_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChangeRow> {
     Ok(ChangeRow {
@@ -188,21 +196,8 @@ fn change_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChangeRow> {
         summary: r.get(7)?,
         diff: r.get(8)?,
         undo: r.get(9)?,
+        la_codes: r.get(10)?,
     })
-}
-
-/// Rows → changes, with their LAs.
-fn changes(c: &Connection, rows: Vec<ChangeRow>) -> Result<Vec<LoggedChange>, StoreError> {
-    let mut las =
-        c.prepare_cached("SELECT la_code FROM change_las WHERE change_id = ?1 ORDER BY rowid")?;
-    rows.into_iter()
-        .map(|r| {
-            let la_codes = las
-                .query_map(params![r.id], |row| row.get(0))?
-                .collect::<Result<Vec<String>, _>>()?;
-            r.decode(la_codes)
-        })
-        .collect()
 }
 
 #[async_trait]
@@ -372,19 +367,13 @@ impl Store for SqliteStore {
                     return Ok(Append::NoSuchSubmission(s));
                 }
             }
-            let (body, diff, undo) = n.encode()?;
+            let [body, diff, undo, las] = n.encode()?;
             tx.execute(
-                "INSERT INTO changes (created_at, editor, kind, body, reason, submission_id, reverts, summary, diff, undo)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                params![now, n.editor, n.change.kind(), body, n.reason, n.submission, n.reverts, n.summary, diff, undo],
+                "INSERT INTO changes (created_at, editor, kind, body, reason, submission_id, reverts, summary, diff, undo, la_codes)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                params![now, n.editor, n.change.kind(), body, n.reason, n.submission, n.reverts, n.summary, diff, undo, las],
             )?;
             let id = tx.last_insert_rowid();
-            for la in &n.la_codes {
-                tx.execute(
-                    "INSERT OR IGNORE INTO change_las (la_code, change_id) VALUES (?1, ?2)",
-                    params![la, id],
-                )?;
-            }
             if let Some(s) = n.submission {
                 tx.execute(
                     "UPDATE submissions SET status = 'accepted', change_id = ?2, reviewed_at = ?3, reviewed_by = ?4,
@@ -400,45 +389,66 @@ impl Store for SqliteStore {
 
     async fn changes_after(&self, after: i64) -> Result<Vec<LoggedChange>, StoreError> {
         self.with(move |c| {
-            let rows = c
-                .prepare(&format!(
-                    "SELECT {CHANGE_COLUMNS} FROM changes WHERE id > ?1 ORDER BY id"
-                ))?
-                .query_map(params![after], change_row)?
-                .collect::<Result<Vec<_>, _>>()?;
-            changes(c, rows)
+            c.prepare(&format!(
+                "SELECT {CHANGE_COLUMNS} FROM changes WHERE id > ?1 ORDER BY id"
+            ))?
+            .query_map(params![after], change_row)?
+            .map(|r| r.map_err(StoreError::from).and_then(ChangeRow::decode))
+            .collect()
         })
         .await
     }
+}
 
-    async fn list_changes(&self, q: &ChangeQuery) -> Result<Vec<LoggedChange>, StoreError> {
-        let q = q.clone();
-        self.with(move |c| {
-            let rows = c
-                .prepare(&format!(
-                    "SELECT {CHANGE_COLUMNS} FROM changes
-                     WHERE (?1 IS NULL OR id IN (SELECT change_id FROM change_las WHERE la_code = ?1))
-                       AND (?2 IS NULL OR created_at >= ?2)
-                     ORDER BY id DESC LIMIT ?3"
-                ))?
-                .query_map(params![q.la, q.since, q.limit], change_row)?
-                .collect::<Result<Vec<_>, _>>()?;
-            changes(c, rows)
-        })
-        .await
-    }
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-    async fn get_change(&self, id: i64) -> Result<Option<LoggedChange>, StoreError> {
-        self.with(move |c| {
-            let row = c
-                .query_row(
-                    &format!("SELECT {CHANGE_COLUMNS} FROM changes WHERE id = ?1"),
-                    params![id],
-                    change_row,
-                )
-                .optional()?;
-            Ok(changes(c, row.into_iter().collect())?.pop())
-        })
-        .await
+    /// A database written by the release before migration 3 (LAs in `change_las`) upgrades
+    /// with each change keeping its LAs, in the order they were stored.
+    #[tokio::test]
+    async fn migration_3_moves_change_las_into_the_change() {
+        let dir = std::env::temp_dir().join(format!("pm-mig3-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("old.sqlite");
+        {
+            let c = Connection::open(&path).unwrap();
+            for (i, sql) in MIGRATIONS[..2].iter().enumerate() {
+                c.execute_batch(sql).unwrap();
+                c.pragma_update(None, "user_version", i + 1).unwrap();
+            }
+            c.execute_batch(
+                r#"INSERT INTO changes (created_at, editor, kind, body, reason, summary, diff, undo)
+                   VALUES ('2026-11-01T00:00:00Z', 'ed', 'la.verify',
+                           '{"type":"la.verify","la":"E06000010","verified":true,"verified_on":"2026-11-01"}',
+                           'checked', 's', '[]', '[]');
+                   INSERT INTO change_las (la_code, change_id) VALUES ('E06000010', 1), ('E06000002', 1);"#,
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), 3);
+        let rows = store.with(|c| {
+            Ok(
+                c.query_row("SELECT la_codes FROM changes WHERE id = 1", [], |r| {
+                    r.get::<_, String>(0)
+                })?,
+            )
+        });
+        let las: Vec<String> = serde_json::from_str(&rows.await.unwrap()).unwrap();
+        assert_eq!(las, ["E06000010", "E06000002"]);
+        let gone: i64 = store
+            .with(|c| {
+                Ok(c.query_row(
+                    "SELECT count(*) FROM sqlite_master WHERE name = 'change_las'",
+                    [],
+                    |r| r.get(0),
+                )?)
+            })
+            .await
+            .unwrap();
+        assert_eq!(gone, 0);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod mvt;
+pub mod pg;
 pub mod steward;
 
 use std::path::{Path, PathBuf};

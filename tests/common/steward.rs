@@ -25,12 +25,19 @@ pub const BEN: (&str, &str) = ("Ben Okafor", "ben-token-9876543210");
 pub enum Backend {
     /// A SQLite file in a temporary directory.
     Sqlite(tempfile::TempDir),
+    /// A fresh database on the test PostgreSQL cluster.
+    Postgres(String),
 }
 
 impl Backend {
     /// A fresh, empty SQLite database.
     pub fn sqlite() -> Self {
         Self::Sqlite(tempfile::tempdir().expect("tmp"))
+    }
+
+    /// A fresh, empty database on the PostgreSQL cluster `scripts/test.sh` started.
+    pub fn postgres() -> Self {
+        Self::Postgres(super::pg::fresh_database(&super::pg::shared_url()))
     }
 
     /// A store on this backend (a new connection each call, like a restart).
@@ -45,6 +52,11 @@ impl Backend {
                         .expect("sqlite"),
                 )
             }
+            Self::Postgres(url) => Arc::new(
+                partnership_map::store::PostgresStore::connect(url)
+                    .await
+                    .expect("postgres"),
+            ),
         }
     }
 
@@ -52,6 +64,7 @@ impl Backend {
     pub fn args(&self) -> Vec<OsString> {
         match self {
             Self::Sqlite(dir) => vec!["--db".into(), dir.path().join("pm.db").into()],
+            Self::Postgres(url) => vec!["--database-url".into(), url.into()],
         }
     }
 }
