@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh machine: installs what is missing (GDAL, Node.js, Chromium,
-# poppler-utils, QGIS, a current GDAL from PyPI and the npm packages), checks formatting and lints, runs every
+# poppler-utils, QGIS, PostgreSQL, nginx-light, a current GDAL from PyPI and the npm packages),
+# starts a throwaway PostgreSQL cluster (stopped on exit), checks formatting and lints, runs every
 # Rust test in release mode, then the browser tests against the release binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +17,10 @@ command -v npm >/dev/null || missing+=(npm)
 command -v pdftotext >/dev/null || missing+=(poppler-utils)
 # QGIS for the PyQGIS rendering test (about 3 minutes the first time).
 /usr/bin/python3 -c 'import qgis.core' 2>/dev/null || missing+=(qgis python3-qgis)
+# PostgreSQL for the shared-store and replica tests, nginx-light for the deployment test.
+ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing+=(postgresql)
+[ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+command -v openssl >/dev/null || missing+=(openssl)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "== installing ${missing[*]}"
   $SUDO apt-get update -qq
@@ -38,6 +43,14 @@ if ! "$venv/bin/python" -c 'import pyogrio' 2>/dev/null \
   cp tests/gdal/requirements.txt "$venv/requirements.txt"
 fi
 export PARTNERSHIP_MAP_GDAL_PYTHON="$PWD/$venv/bin/python"
+
+echo "== throwaway PostgreSQL cluster"
+pg_dir=$(mktemp -d /tmp/partnership-map-pg.XXXXXX)
+chmod 755 "$pg_dir"
+trap 'bash scripts/pg-cluster.sh stop "$pg_dir/cluster" 2>/dev/null; rm -rf "$pg_dir"' EXIT
+PARTNERSHIP_MAP_TEST_PG=$(bash scripts/pg-cluster.sh start "$pg_dir/cluster")
+export PARTNERSHIP_MAP_TEST_PG
+echo "   $PARTNERSHIP_MAP_TEST_PG"
 
 echo "== npm ci (web/: MapLibre GL JS, style validator, playwright-core)"
 npm ci --prefix web --no-audit --no-fund --loglevel=error

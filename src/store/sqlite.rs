@@ -410,13 +410,14 @@ mod tests {
     async fn migration_3_moves_change_las_into_the_change() {
         let dir = std::env::temp_dir().join(format!("pm-mig3-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::create_dir_all(&dir).expect("test setup");
         let path = dir.join("old.sqlite");
         {
-            let c = Connection::open(&path).unwrap();
+            let c = Connection::open(&path).expect("test setup");
             for (i, sql) in MIGRATIONS[..2].iter().enumerate() {
-                c.execute_batch(sql).unwrap();
-                c.pragma_update(None, "user_version", i + 1).unwrap();
+                c.execute_batch(sql).expect("test setup");
+                c.pragma_update(None, "user_version", i + 1)
+                    .expect("test setup");
             }
             c.execute_batch(
                 r#"INSERT INTO changes (created_at, editor, kind, body, reason, summary, diff, undo)
@@ -425,10 +426,10 @@ mod tests {
                            'checked', 's', '[]', '[]');
                    INSERT INTO change_las (la_code, change_id) VALUES ('E06000010', 1), ('E06000002', 1);"#,
             )
-            .unwrap();
+            .expect("test setup");
         }
-        let store = SqliteStore::open(&path).unwrap();
-        assert_eq!(store.schema_version().unwrap(), 3);
+        let store = SqliteStore::open(&path).expect("test setup");
+        assert_eq!(store.schema_version().expect("test setup"), 3);
         let rows = store.with(|c| {
             Ok(
                 c.query_row("SELECT la_codes FROM changes WHERE id = 1", [], |r| {
@@ -436,7 +437,8 @@ mod tests {
                 })?,
             )
         });
-        let las: Vec<String> = serde_json::from_str(&rows.await.unwrap()).unwrap();
+        let las: Vec<String> =
+            serde_json::from_str(&rows.await.expect("test setup")).expect("test setup");
         assert_eq!(las, ["E06000010", "E06000002"]);
         let gone: i64 = store
             .with(|c| {
@@ -447,8 +449,8 @@ mod tests {
                 )?)
             })
             .await
-            .unwrap();
+            .expect("test setup");
         assert_eq!(gone, 0);
-        std::fs::remove_dir_all(&dir).unwrap();
+        std::fs::remove_dir_all(&dir).expect("test setup");
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod mvt;
 pub mod pg;
+pub mod replica;
 pub mod steward;
 
 use std::path::{Path, PathBuf};

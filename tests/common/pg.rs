@@ -5,7 +5,6 @@
 //! PostgreSQL fail when it cannot start; they are never skipped.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -71,165 +70,74 @@ pub fn fresh_database(admin_url: &str) -> String {
     with_database(admin_url, &name)
 }
 
-/// Whether this process runs as root (then PostgreSQL's tools run as `postgres`).
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
-
-/// The directory of PostgreSQL's server programs.
-fn bin_dir() -> PathBuf {
-    if let Some(b) = std::env::var_os("PARTNERSHIP_MAP_TEST_PG_BIN") {
-        return PathBuf::from(b);
-    }
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .expect(
-            "PostgreSQL is not installed (Debian package postgresql; scripts/test.sh installs it)",
-        )
-        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
-        .filter(|p| p.join("pg_ctl").exists())
-        .collect();
-    dirs.sort();
-    dirs.pop().expect("no /usr/lib/postgresql/*/bin/pg_ctl")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
-}
-
-/// A private cluster, stopped and deleted when dropped.
+/// A private cluster from `scripts/pg-cluster.sh`, stopped and deleted when dropped.
 pub struct Cluster {
     dir: tempfile::TempDir,
-    bin: PathBuf,
     pub port: u16,
     /// `postgres://postgres@127.0.0.1:PORT/postgres`.
     pub url: String,
 }
 
 impl Cluster {
-    fn run(&self, program: &str, args: &[&str]) -> std::process::Output {
-        let path = self.bin.join(program);
-        let mut cmd = if is_root() {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(&path);
-            c
-        } else {
-            Command::new(&path)
-        };
-        cmd.args(args)
+    fn script(&self, action: &str) -> String {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/pg-cluster.sh");
+        let out = Command::new("bash")
+            .arg(script)
+            .arg(action)
+            .arg(self.dir.path().join("cluster"))
             .output()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", path.display()))
-    }
-
-    fn data(&self) -> String {
-        self.dir.path().join("data").display().to_string()
+            .unwrap_or_else(|e| panic!("cannot run {script}: {e}"));
+        assert!(
+            out.status.success(),
+            "pg-cluster.sh {action} failed (PostgreSQL is Debian's postgresql package, which \
+             scripts/test.sh installs): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
     }
 
     /// initdb, a self-signed certificate, and start on a free port.
     pub fn start() -> Self {
         let dir = tempfile::tempdir().expect("tmp");
-        let c = Self {
-            bin: bin_dir(),
-            port: free_port(),
-            url: String::new(),
+        // The server runs as `postgres` when the tests run as root: it must reach its directory.
+        std::fs::set_permissions(
+            dir.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .expect("chmod the cluster directory");
+        let mut c = Self {
             dir,
+            port: 0,
+            url: String::new(),
         };
-        if is_root() {
-            let ok = Command::new("chown")
-                .args(["-R", "postgres:postgres"])
-                .arg(c.dir.path())
-                .status()
-                .is_ok_and(|s| s.success());
-            assert!(ok, "chown the cluster directory to postgres");
-        }
-        let out = c.run(
-            "initdb",
-            &["-D", &c.data(), "--auth=trust", "-U", "postgres"],
-        );
-        assert!(
-            out.status.success(),
-            "initdb failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let (key, crt) = (
-            format!("{}/server.key", c.data()),
-            format!("{}/server.crt", c.data()),
-        );
-        let out = Command::new("openssl")
-            .args([
-                "req",
-                "-new",
-                "-x509",
-                "-days",
-                "2",
-                "-nodes",
-                "-subj",
-                "/CN=localhost",
-            ])
-            .args(["-keyout", &key, "-out", &crt])
-            .output()
-            .expect("run openssl");
-        assert!(
-            out.status.success(),
-            "openssl: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600))
-            .expect("chmod key");
-        if is_root() {
-            let ok = Command::new("chown")
-                .args(["postgres:postgres", &key, &crt])
-                .status()
-                .is_ok_and(|s| s.success());
-            assert!(ok, "chown the certificate to postgres");
-        }
-        let mut c = c;
-        c.url = format!("postgres://postgres@127.0.0.1:{}/postgres", c.port);
-        c.start_again();
+        c.url = c.script("start");
+        c.port = c
+            .url
+            .rsplit_once(':')
+            .and_then(|(_, rest)| rest.split('/').next())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("pg-cluster.sh printed {:?}", c.url));
         c
     }
 
-    /// `pg_ctl start` (again, after [`Cluster::stop`]).
+    /// Start again on the same port, after [`Cluster::stop`].
     pub fn start_again(&self) {
-        let opts = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c ssl=on -c max_connections=200",
-            self.port,
-            self.dir.path().display()
-        );
-        let log = format!("{}/log", self.dir.path().display());
-        let out = self.run(
-            "pg_ctl",
-            &["-D", &self.data(), "-o", &opts, "-l", &log, "-w", "start"],
-        );
-        assert!(
-            out.status.success(),
-            "pg_ctl start failed: {}{}",
-            String::from_utf8_lossy(&out.stderr),
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
+        self.script("start");
     }
 
     /// `pg_ctl stop -m fast`.
     pub fn stop(&self) {
-        let out = self.run("pg_ctl", &["-D", &self.data(), "-m", "fast", "-w", "stop"]);
-        assert!(
-            out.status.success(),
-            "pg_ctl stop failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        self.script("stop");
     }
 }
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        let _ = self.run(
-            "pg_ctl",
-            &["-D", &self.data(), "-m", "immediate", "-w", "stop"],
-        );
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/pg-cluster.sh");
+        let _ = Command::new("bash")
+            .arg(script)
+            .arg("stop")
+            .arg(self.dir.path().join("cluster"))
+            .output();
     }
 }
