@@ -62,7 +62,7 @@ echo "== cargo clippy -D warnings"
 cargo clippy --locked --all-targets -- -D warnings
 
 echo "== cargo test (release: the suite renders a few thousand real tiles)"
-cargo test --locked --release --all-targets
+cargo test --locked --release --all-targets --no-fail-fast
 
 echo "== browser tests (headless Chromium; screenshots in test-artifacts/)"
 (cd web && node --test tests/)

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use partnership_map::dataset::Dataset;
 use partnership_map::editors::Editors;
 use partnership_map::http::{HttpConfig, router};
+use partnership_map::store::sqlite::SCHEMA_VERSION;
 use partnership_map::store::{SqliteStore, Store};
 use partnership_map::submission::NewSubmission;
 use serde_json::{Value, json};
@@ -378,7 +379,7 @@ async fn the_database_is_migrated_once_and_runs_in_wal_with_full_sync() {
     let path = dir.path().join("nested/dir/pm.db");
     {
         let s = SqliteStore::open(&path).expect("create");
-        assert_eq!(s.schema_version().expect("v"), 2);
+        assert_eq!(s.schema_version().expect("v"), SCHEMA_VERSION);
         s.insert_submission(
             &new("E06000001", "correction", "kept across reopen"),
             "2026-01-01T00:00:00Z",
@@ -392,7 +393,7 @@ async fn the_database_is_migrated_once_and_runs_in_wal_with_full_sync() {
         );
     }
     let s = SqliteStore::open(&path).expect("reopen");
-    assert_eq!(s.schema_version().expect("v"), 2);
+    assert_eq!(s.schema_version().expect("v"), SCHEMA_VERSION);
     assert_eq!(
         s.list_submissions(None, 10, 0).await.expect("list").total,
         1

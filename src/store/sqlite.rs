@@ -68,6 +68,9 @@ const MIGRATIONS: &[&str] = &[
     DROP TABLE change_las;",
 ];
 
+/// The schema version a database has after [`SqliteStore::open`]: one per migration.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
 /// SQLite store.
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -429,7 +432,7 @@ mod tests {
             .expect("test setup");
         }
         let store = SqliteStore::open(&path).expect("test setup");
-        assert_eq!(store.schema_version().expect("test setup"), 3);
+        assert_eq!(store.schema_version().expect("test setup"), SCHEMA_VERSION);
         let rows = store.with(|c| {
             Ok(
                 c.query_row("SELECT la_codes FROM changes WHERE id = 1", [], |r| {
