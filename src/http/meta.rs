@@ -260,9 +260,11 @@ pub async fn style_handler(
 
 /// `GET /health`: liveness plus what is loaded. Never cached.
 pub async fn health(State(state): State<AppState>) -> Response {
+    // The log position first: publishing swaps the data before it moves the position, so the
+    // version read after it is at least as new.
+    let log = state.log_status();
     let ds = state.dataset();
     let (requests, renders) = state.cache.stats();
-    let log = state.log_status();
     (
         [(header::CACHE_CONTROL, "no-cache")],
         axum::Json(json!({

@@ -236,8 +236,12 @@ async fn catch_up_locked(state: &AppState, log: &mut LogState) -> Result<usize, 
     let current = state.dataset();
     let mut tables = current.tables.clone();
     let (applied, _) = apply_log(log, &mut tables, &new);
-    record_status(state, log);
-    if applied > 0 {
+    if applied == 0 {
+        // Only conflicts or changes the files already hold: nothing new to serve.
+        record_status(state, log);
+    } else {
+        // Serves the new version, then reports the log position: whoever sees the position
+        // sees the version.
         publish_tables(state, &current, log, tables)?;
         tracing::info!(
             applied,
