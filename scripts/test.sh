@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the whole test suite on a fresh machine: installs what is missing (GDAL, Node.js, Chromium,
+# Runs the whole test suite on a fresh machine: installs what is missing (GDAL, GEOS, Node.js, Chromium,
 # poppler-utils, QGIS, PostgreSQL, nginx-light, a current GDAL from PyPI and the npm packages),
 # starts a throwaway PostgreSQL cluster (stopped on exit), checks formatting and lints, runs every
 # Rust test in release mode, then the browser tests against the release binary.
@@ -10,6 +10,8 @@ SUDO=""
 [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null && SUDO="sudo"
 missing=()
 command -v ogrinfo >/dev/null || missing+=(gdal-bin)
+# GEOS's C API for the `geos` dev-dependency (tests/tiles.rs checks every polygon with GEOS).
+command -v geos-config >/dev/null || missing+=(libgeos-dev)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
