@@ -1,8 +1,9 @@
 //! QGIS 3.22 (Debian's qgis + python3-qgis, headless with QT_QPA_PLATFORM=offscreen) adds the
 //! tiles as a Vector Tiles layer with `/styles/qgis.json`, renders England, and identifies a
 //! feature, and adds `/ogc` as an OGC API – Features source. Checks: fills are drawn, each
-//! sampled LA has the web map's colour for its partnership count, QGIS's identify tool decodes
-//! the attributes, and both OGC collections load with all their features.
+//! sampled LA has the web map's colour for its partnership count, no square is left blank where
+//! a tile answered 204, QGIS's identify tool decodes the attributes, and both OGC collections
+//! load with all their features.
 
 mod common;
 
@@ -13,7 +14,7 @@ use partnership_map::model::Value as Attr;
 use serde_json::Value;
 
 /// `(lower bound, colour)` steps of the web map's choropleth, read from `styles/default.json`.
-fn web_palette() -> (String, Vec<(u64, String)>) {
+fn web_palette() -> Vec<(u64, String)> {
     let style: Value =
         serde_json::from_str(partnership_map::http::meta::STYLE_TEMPLATE).expect("style");
     let fill = style["layers"]
@@ -30,11 +31,52 @@ fn web_palette() -> (String, Vec<(u64, String)>) {
             pair[1].as_str().expect("colour").to_owned(),
         ));
     }
-    let bg = style["layers"][0]["paint"]["background-color"]
-        .as_str()
-        .expect("bg")
-        .to_owned();
-    (bg, steps)
+    steps
+}
+
+/// One LA's polygons at full resolution, in EPSG:3857.
+fn la_polygons(ds: &partnership_map::dataset::Dataset, i: usize) -> Vec<geo::Polygon> {
+    let ring = |r: &Vec<[f64; 2]>| {
+        geo::LineString::from(r.iter().map(|c| (c[0], c[1])).collect::<Vec<_>>())
+    };
+    ds.geometry.zooms[ds.geometry.zooms.len() - 1][i]
+        .iter()
+        .filter(|part| !part.is_empty())
+        .map(|part| geo::Polygon::new(ring(&part[0]), part[1..].iter().map(ring).collect()))
+        .collect()
+}
+
+/// Points of the rendered view (EPSG:3857) at least 15 km from every LA: open sea, clear of
+/// any outline or label.
+fn sea_points(ds: &partnership_map::dataset::Dataset) -> Vec<[f64; 2]> {
+    use geo::{BoundingRect, Distance, Euclidean};
+    let polys: Vec<(geo::Rect, geo::Polygon)> = (0..ds.las.len())
+        .flat_map(|i| la_polygons(ds, i))
+        .filter_map(|p| p.bounding_rect().map(|r| (r, p)))
+        .collect();
+    let far = 15_000.0;
+    let mut out = Vec::new();
+    for gx in 0..23 {
+        for gy in 0..28 {
+            let p = [
+                -700_000.0 + 40_000.0 * f64::from(gx),
+                6_420_000.0 + 40_000.0 * f64::from(gy),
+            ];
+            let pt = geo::Point::new(p[0], p[1]);
+            let clear = polys.iter().all(|(r, poly)| {
+                let (lo, hi) = (r.min(), r.max());
+                p[0] < lo.x - far
+                    || p[0] > hi.x + far
+                    || p[1] < lo.y - far
+                    || p[1] > hi.y + far
+                    || Euclidean.distance(&pt, poly) > far
+            });
+            if clear {
+                out.push(p);
+            }
+        }
+    }
+    out
 }
 
 fn rgb(hex: &str) -> [f64; 3] {
@@ -58,7 +100,7 @@ fn qgis_renders_the_layer_in_the_web_maps_colours_and_identifies_features() {
         "python3-qgis is missing: scripts/test.sh installs qgis and python3-qgis"
     );
     let ds = common::dataset();
-    let (bg, steps) = web_palette();
+    let steps = web_palette();
     // Big LAs, sampled 20 px (at ~1.5 km/px) below their label point (clear of the label text),
     // where that point is inside the polygon.
     let mut samples = Vec::new();
@@ -82,16 +124,9 @@ fn qgis_renders_the_layer_in_the_web_maps_colours_and_identifies_features() {
             ds.geometry.labels[i][0],
             ds.geometry.labels[i][1] - 30_000.0,
         ];
-        let inside = ds.geometry.zooms[ds.geometry.zooms.len() - 1][i]
+        let inside = la_polygons(&ds, i)
             .iter()
-            .filter(|part| !part.is_empty())
-            .any(|part| {
-                let ring = |r: &Vec<[f64; 2]>| {
-                    geo::LineString::from(r.iter().map(|c| (c[0], c[1])).collect::<Vec<_>>())
-                };
-                geo::Polygon::new(ring(&part[0]), part[1..].iter().map(ring).collect())
-                    .contains(&geo::Point::new(p[0], p[1]))
-            });
+            .any(|poly| poly.contains(&geo::Point::new(p[0], p[1])));
         if !inside {
             continue;
         }
@@ -130,6 +165,7 @@ fn qgis_renders_the_layer_in_the_web_maps_colours_and_identifies_features() {
         .arg(&base)
         .arg(&png)
         .arg(serde_json::Value::from(samples).to_string())
+        .arg(serde_json::to_string(&sea_points(&ds)).expect("JSON"))
         .env("QT_QPA_PLATFORM", "offscreen")
         .env("XDG_RUNTIME_DIR", dir.path())
         .output()
@@ -151,8 +187,57 @@ fn qgis_renders_the_layer_in_the_web_maps_colours_and_identifies_features() {
     let share = facts["drawn_share"].as_f64().expect("share");
     println!("QGIS drew {:.0}% of the image", share * 100.0);
     assert!(share > 0.2, "LA fills drawn: {share}");
-    // Each sampled LA shows the web map's colour at 0.9 opacity over the background.
-    let bgc = rgb(&bg);
+    // QGIS paints a style's `background` layer tile by tile, and only in tiles that have data:
+    // a tile that answered 204 was left as a blank square. The QGIS style has no background,
+    // so the open sea is the map canvas in every tile, and each 204 tile's square (labels off)
+    // is drawn exactly as the sea inside tiles with LAs.
+    let canvas = facts["canvas"].as_str().expect("canvas colour").to_owned();
+    let tiles = facts["tiles"].as_object().expect("tiles QGIS fetched");
+    let status = |want: u64| tiles.values().filter(|s| s.as_u64() == Some(want)).count();
+    let (ok, empty) = (status(200), status(204));
+    assert_eq!(ok + empty, tiles.len(), "statuses: {tiles:?}");
+    assert!(
+        ok > 0 && empty > 0,
+        "QGIS fetched {ok} tiles with LAs and {empty} empty ones"
+    );
+    let sea: Vec<&str> = facts["sea"]
+        .as_array()
+        .expect("sea samples")
+        .iter()
+        .filter(|s| s["status"] == 200)
+        .map(|s| s["colour"].as_str().expect("colour"))
+        .collect();
+    assert!(
+        sea.len() >= 3,
+        "sea points in tiles with LAs: {}",
+        facts["sea"]
+    );
+    let sea_colour = sea[0];
+    assert!(sea.iter().all(|c| c == &sea_colour), "sea colours: {sea:?}");
+    let mut pixels = 0;
+    for (tile, colours) in facts["empty_tiles"].as_object().expect("empty tiles") {
+        let colours = colours.as_object().expect("colour counts");
+        assert!(
+            colours.keys().all(|c| c == sea_colour),
+            "{tile} answered 204 and QGIS left a blank square: {colours:?}, where the sea in \
+             tiles with LAs is {sea_colour}"
+        );
+        pixels += colours.values().filter_map(Value::as_u64).sum::<u64>();
+    }
+    println!(
+        "QGIS fetched {} tiles: {ok} with LAs, {empty} empty (204); {pixels} pixels of empty \
+         squares and {} sea points all drawn as the sea ({sea_colour})",
+        tiles.len(),
+        sea.len()
+    );
+    assert!(pixels > 1000, "empty squares in view: {pixels} pixels");
+    assert_eq!(
+        sea_colour, canvas,
+        "the style paints no background of its own"
+    );
+
+    // Each sampled LA shows the web map's colour at 0.9 opacity over the canvas.
+    let bgc = rgb(&canvas);
     for (code, want) in &expected {
         let got = facts["samples"][code]
             .as_str()

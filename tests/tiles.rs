@@ -78,7 +78,7 @@ fn every_polygon_starts_with_a_clockwise_exterior_ring_and_holes_are_counter_clo
 fn every_tile_of_the_pyramid_follows_the_mvt_grammar_and_every_polygon_is_valid_for_geos() {
     use rayon::prelude::*;
     let ds = common::dataset();
-    let max_zoom = u8::try_from(ds.zooms.len() - 1).expect("zoom fits");
+    let max_zoom = u8::try_from(ds.geometry.zooms.len() - 1).expect("zoom fits");
     let tiles: Vec<_> = (0..=max_zoom)
         .flat_map(|z| common::england_tiles(&ds, z))
         .collect();

@@ -2,9 +2,11 @@
 
 Adds the server's tiles as a QGIS Vector Tiles layer with the QGIS style variant, renders
 England to a PNG, and prints JSON facts for the Rust test to assert: the share of drawn pixels,
-the colours at sampled LA points, the attributes the identify tool decodes, and the OGC API -
-Features collections loaded through QGIS's OAPIF provider.
-Usage: python3 render.py BASE_URL OUT_PNG [SAMPLES_JSON]
+the colours at sampled LA points, the tiles QGIS fetched with their HTTP status and, for each
+empty (204) tile, every colour drawn in its square, the colours at sampled sea points, the
+attributes the identify tool decodes, and the OGC API - Features collections loaded through
+QGIS's OAPIF provider.
+Usage: python3 render.py BASE_URL OUT_PNG [SAMPLES_JSON [SEA_JSON]]
 """
 import json
 import os
@@ -14,6 +16,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from qgis.core import (  # noqa: E402
     QgsApplication,
+    QgsNetworkAccessManager,
+    QgsNetworkReplyContent,
     QgsCoordinateReferenceSystem,
     QgsMapRendererParallelJob,
     QgsMapSettings,
@@ -26,6 +30,7 @@ from qgis.core import (  # noqa: E402
 from qgis.gui import QgsMapCanvas, QgsMapToolIdentify  # noqa: E402
 from qgis.PyQt.QtCore import QSize  # noqa: E402
 from qgis.PyQt.QtGui import QColor  # noqa: E402
+from qgis.PyQt.QtNetwork import QNetworkRequest  # noqa: E402
 
 base, out_png = sys.argv[1], sys.argv[2]
 app = QgsApplication([], True)
@@ -42,17 +47,43 @@ res = layer.loadDefaultStyle()
 facts["style_loaded"] = bool(res[1]) if isinstance(res, tuple) else bool(res)
 QgsProject.instance().addMapLayer(layer)
 
+# Every tile QGIS fetches, with the server's status (the signal reaches this, the main thread,
+# from the renderer's threads once the event loop runs).
+fetched = {}
+
+
+def on_reply(reply):
+    url = reply.request().url().toString()
+    if "/tiles/" in url:
+        fetched[url.split("/tiles/")[1].split(".")[0]] = reply.attribute(
+            QNetworkRequest.HttpStatusCodeAttribute
+        )
+
+
+QgsNetworkAccessManager.instance().finished[QgsNetworkReplyContent].connect(on_reply)
+
+CANVAS = QColor(255, 255, 255)
+facts["canvas"] = CANVAS.name()
 settings = QgsMapSettings()
 settings.setLayers([layer])
 settings.setDestinationCrs(QgsCoordinateReferenceSystem("EPSG:3857"))
 settings.setExtent(QgsRectangle(-720000, 6400000, 200000, 7520000))
 settings.setOutputSize(QSize(600, 730))
-settings.setBackgroundColor(QColor(255, 255, 255))
-job = QgsMapRendererParallelJob(settings)
-job.start()
-job.waitForFinished()
-img = job.renderedImage()
+settings.setBackgroundColor(CANVAS)
+
+
+def render():
+    job = QgsMapRendererParallelJob(settings)
+    job.start()
+    job.waitForFinished()
+    return job.renderedImage()
+
+
+img = render()
 img.save(out_png)
+for _ in range(20):
+    app.processEvents()
+facts["tiles"] = fetched
 
 drawn = 0
 colours = set()
@@ -75,6 +106,49 @@ for code, mx, my in samples:
     py = int((ext.yMaximum() - my) / settings.mapUnitsPerPixel())
     if 0 <= px < img.width() and 0 <= py < img.height():
         facts["samples"][code] = img.pixelColor(px, py).name()
+
+# Blank squares: what QGIS drew in the square of each tile that answered 204 (no LA touches it,
+# not even its buffer), and at sea points inside tiles that have LAs. Rendered again without
+# labels, which QGIS places across tiles (a long name may reach into an empty tile's square).
+settings.setFlag(QgsMapSettings.DrawLabeling, False)
+bare = render()
+bare.save(out_png.replace(".png", "-no-labels.png"))
+ext = settings.visibleExtent()
+upp = settings.mapUnitsPerPixel()
+WORLD = 20037508.342789244
+
+
+def tile_of(mx, my, z):
+    size = 2 * WORLD / (1 << z)
+    return f"{z}/{int((mx + WORLD) // size)}/{int((WORLD - my) // size)}"
+
+
+facts["empty_tiles"] = {}
+for tile, status in fetched.items():
+    if status != 204:
+        continue
+    z, x, y = (int(v) for v in tile.split("/"))
+    size = 2 * WORLD / (1 << z)
+    # The tile's square in pixels, 2 px inside its edges (anti-aliasing of the neighbours).
+    x0 = max(0, int((-WORLD + x * size - ext.xMinimum()) / upp) + 2)
+    x1 = min(bare.width(), int((-WORLD + (x + 1) * size - ext.xMinimum()) / upp) - 2)
+    y0 = max(0, int((ext.yMaximum() - (WORLD - y * size)) / upp) + 2)
+    y1 = min(bare.height(), int((ext.yMaximum() - (WORLD - (y + 1) * size)) / upp) - 2)
+    colours = {}
+    for py in range(y0, y1):
+        for px in range(x0, x1):
+            name = bare.pixelColor(px, py).name()
+            colours[name] = colours.get(name, 0) + 1
+    facts["empty_tiles"][tile] = colours
+sea = json.loads(sys.argv[4]) if len(sys.argv) > 4 else []
+facts["sea"] = []
+for mx, my in sea:
+    px = int((mx - ext.xMinimum()) / upp)
+    py = int((ext.yMaximum() - my) / upp)
+    if 0 <= px < bare.width() and 0 <= py < bare.height():
+        z = int(next(iter(fetched)).split("/")[0]) if fetched else 0
+        t = tile_of(mx, my, z)
+        facts["sea"].append({"tile": t, "status": fetched.get(t), "colour": bare.pixelColor(px, py).name()})
 
 # QGIS's identify tool on Westminster: the attributes it decodes from the tiles.
 canvas = QgsMapCanvas()
