@@ -67,4 +67,4 @@ echo "== cargo test (release: the suite renders a few thousand real tiles)"
 cargo test --locked --release --all-targets --no-fail-fast
 
 echo "== browser tests (headless Chromium; screenshots in test-artifacts/)"
-(cd web && node --test tests/)
+(cd web && node --test --test-concurrency=1 tests/)

@@ -18,6 +18,8 @@ pub enum Framing {
     Deny,
     /// Only this site (pages opened from the map).
     SameOrigin,
+    /// Any site (`/embed`, made to be framed).
+    Anyone,
 }
 
 const CSP_BASE: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; worker-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'";
@@ -25,9 +27,11 @@ const CSP_BASE: &str = "default-src 'self'; script-src 'self'; style-src 'self';
 /// An HTML response with the security headers every page carries.
 #[must_use]
 pub fn html_response(status: StatusCode, markup: Markup, framing: Framing) -> Response {
+    // X-Frame-Options has no "anyone": for the embed it is left out.
     let (ancestors, xfo) = match framing {
-        Framing::Deny => ("'none'", "DENY"),
-        Framing::SameOrigin => ("'self'", "SAMEORIGIN"),
+        Framing::Deny => ("'none'", Some("DENY")),
+        Framing::SameOrigin => ("'self'", Some("SAMEORIGIN")),
+        Framing::Anyone => ("*", None),
     };
     let csp = format!("{CSP_BASE}; frame-ancestors {ancestors}");
     let mut res = (status, markup.into_string()).into_response();
@@ -39,7 +43,9 @@ pub fn html_response(status: StatusCode, markup: Markup, framing: Framing) -> Re
     if let Ok(v) = HeaderValue::from_str(&csp) {
         h.insert(header::CONTENT_SECURITY_POLICY, v);
     }
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static(xfo));
+    if let Some(xfo) = xfo {
+        h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static(xfo));
+    }
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

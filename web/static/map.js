@@ -2,6 +2,8 @@
 // Everything comes from this server: style, tiles, glyphs, MapLibre itself and the JSON API.
 // Filters run in the browser with feature-state (no tile refetch). Text from the data is only
 // ever inserted with textContent. State lives in the URL (query + #map=zoom/lat/lon).
+// The embed also speaks a small postMessage protocol with its host page (see "embedding API"
+// at the end, and the README).
 import * as maplibregl from '/vendor/maplibre-gl/maplibre-gl.mjs';
 
 const EMBED = document.body.dataset.mode === 'embed';
@@ -42,8 +44,8 @@ function emptyState() {
   return { measure: 'count', filters: Object.fromEntries(GROUPS.map((g) => [g, []])), verified: false, similar: '', la: '', list: false };
 }
 
-function readUrl() {
-  const p = new URLSearchParams(location.search);
+function readUrl(search = location.search) {
+  const p = new URLSearchParams(search);
   const s = emptyState();
   if (MEASURES[p.get('measure')]) s.measure = p.get('measure');
   for (const g of GROUPS) s.filters[g] = (p.get(g) || '').split(',').filter(Boolean);
@@ -400,6 +402,7 @@ function select(code, { zoom = false, push = true } = {}) {
   if (!byCode.has(code)) return;
   state.la = code;
   applySelection();
+  announceSelect(code);
   if (zoom) fitCodes([code]);
   renderDetails();
   if (push) pushUrl();
@@ -523,6 +526,7 @@ map.on('click', (e) => {
   const f = map.queryRenderedFeatures(e.point, { layers: ['la-fill', 'la-fill-no-data'] })[0];
   if (!f) return;
   if (EMBED) {
+    select(f.properties.code);
     const la = byCode.get(f.properties.code);
     const div = el('div');
     div.append(el('strong', la.name), el('br'), `${la.partnership_count} partnership(s)`, el('br'));
@@ -553,7 +557,7 @@ map.getCanvas().addEventListener('keydown', (e) => {
   const f = map.queryRenderedFeatures(c, { layers: ['la-fill', 'la-fill-no-data'] })[0];
   if (!f) return;
   e.preventDefault();
-  if (!EMBED) select(f.properties.code);
+  select(f.properties.code);
 });
 
 ready.then(() => {
@@ -562,13 +566,98 @@ ready.then(() => {
     if (state.la && !EMBED) fitCodes([state.la]); else if (state.similar) fitCodes([state.similar, ...(byCode.get(state.similar)?.stat_neighbours || [])]); else fitEngland();
   }
   if (!EMBED) { setupControls(); setupSearch(); }
-  if (EMBED) {
-    const q = query(state);
-    $('open-full').href = `/${q ? `?${q}` : ''}`;
-  }
+  if (EMBED) updateOpenFull();
   applyAll();
   map.once('idle', () => { document.body.dataset.ready = 'true'; });
+  announceReady();
 });
 
-// For tests and power users: the map, the data and the current matches.
+function updateOpenFull() {
+  const q = query(state);
+  $('open-full').href = `/${q ? `?${q}` : ''}`;
+}
+
+// For same-origin scripts, tests and power users: the MapLibre map itself as `window.map`, and
+// the data and current matches under `window.partnershipMap`.
+window.map = map;
 window.partnershipMap = { map, ready, matching: () => matching().map((la) => la.code), state: () => state, search: (q) => search(q).map((la) => la.name) };
+
+// ---------- embedding API: postMessage protocol, version 1 (README "Embed the map") ----------
+// Only in /embed, and only when framed. The embed announces `ready`, reports `select` (code and
+// name) whenever an LA is selected, by the user or by a command, and `filtered` (how many LAs
+// match) after a `filter` command. It accepts `select`, `filter` and `fitBounds` from any origin:
+// the embed is public and read-only, and its messages carry only public data, so they are posted
+// to any origin too. Every command is checked strictly; anything malformed is ignored.
+const PROTOCOL = 'partnership-map:';
+const PROTOCOL_VERSION = 1;
+const FRAMED = EMBED && window.parent !== window;
+const FILTER_KEYS = new Set(['measure', ...GROUPS, 'verified', 'similar']);
+
+function post(type, fields = {}) {
+  if (FRAMED) window.parent.postMessage({ type: `${PROTOCOL}${type}`, v: PROTOCOL_VERSION, ...fields }, '*');
+}
+function announceReady() { post('ready'); }
+function announceSelect(code) { post('select', { code, name: byCode.get(code).name }); }
+
+const isPlainObject = (x) => x !== null && typeof x === 'object' && Object.getPrototypeOf(x) === Object.prototype;
+const hasExactly = (o, keys) => Object.keys(o).length === keys.length && keys.every((k) => Object.hasOwn(o, k));
+
+// Legal filter values, from the data itself (so they cannot drift from the tiles).
+function legalValues(group) {
+  if (group === 'fsm') return new Set(['low', 'mid', 'high']);
+  const field = { region: 'region', la_type: 'la_type', rural: 'rural_urban' }[group];
+  if (field) return new Set(las.map((la) => la[field]).filter((v) => typeof v === 'string'));
+  const prefix = `${group}_`;
+  return new Set(las.flatMap((la) => Object.keys(la).filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length))));
+}
+
+/** The URL query a `filter` command stands for, or null if its `params` are malformed. */
+function filterQuery(params) {
+  if (!isPlainObject(params)) return null;
+  for (const [k, v] of Object.entries(params)) {
+    if (!FILTER_KEYS.has(k) || typeof v !== 'string' || v.length > 2000) return null;
+    if (k === 'measure' && !Object.hasOwn(MEASURES, v)) return null;
+    if (k === 'verified' && v !== '1' && v !== '0') return null;
+    if (k === 'similar' && v !== '' && !byCode.has(v)) return null;
+    if (GROUPS.includes(k) && v !== '') {
+      const legal = legalValues(k);
+      if (!v.split(',').every((x) => legal.has(x))) return null;
+    }
+  }
+  return new URLSearchParams(params).toString();
+}
+
+const isBbox = (b) => Array.isArray(b) && b.length === 4 && b.every((n) => typeof n === 'number' && Number.isFinite(n))
+  && b[0] >= -180 && b[0] <= b[2] && b[2] <= 180 && b[1] >= -90 && b[1] <= b[3] && b[3] <= 90;
+
+function onCommand(msg) {
+  if (!isPlainObject(msg) || typeof msg.type !== 'string' || msg.v !== PROTOCOL_VERSION) return;
+  switch (msg.type) {
+    case `${PROTOCOL}select`:
+      if (hasExactly(msg, ['type', 'v', 'code']) && typeof msg.code === 'string' && byCode.has(msg.code)) {
+        select(msg.code, { zoom: true });
+      }
+      break;
+    case `${PROTOCOL}filter`: {
+      const q = hasExactly(msg, ['type', 'v', 'params']) ? filterQuery(msg.params) : null;
+      if (q === null) return;
+      state = { ...readUrl(q), la: state.la, list: state.list };
+      applyAll();
+      updateOpenFull();
+      post('filtered', { matching: matching().length });
+      break;
+    }
+    case `${PROTOCOL}fitBounds`:
+      if (hasExactly(msg, ['type', 'v', 'bbox']) && isBbox(msg.bbox)) {
+        const [w, s, e, n] = msg.bbox;
+        map.fitBounds([[w, s], [e, n]], { padding: 20, duration: 0 });
+      }
+      break;
+    default:
+  }
+}
+
+if (EMBED) {
+  // Commands that arrive before the map and data are ready wait for them, in order.
+  window.addEventListener('message', (e) => { if (e.source !== window) ready.then(() => onCommand(e.data)); });
+}

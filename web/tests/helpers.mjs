@@ -1,5 +1,6 @@
-// Shared by the browser tests: start the release binary on a free loopback port, and launch
-// Debian's headless Chromium with the flags this machine needs (no background networking).
+// Shared by the browser tests: start the release binary on a free loopback port, launch
+// Debian's headless Chromium with the flags this machine needs (no background networking), and
+// open pages that record what went wrong.
 import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -41,4 +42,18 @@ export function launchBrowser() {
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
       '--disable-component-update', '--disable-sync', '--use-angle=swiftshader', '--enable-unsafe-swiftshader'],
   });
+}
+
+/** A new page (any frame of it included) that records console errors, page errors, failed
+ * requests, HTTP errors and every request it makes. */
+export async function recordingPage(browser, viewport = { width: 1280, height: 800 }) {
+  const page = await browser.newPage({ viewport });
+  const problems = [];
+  const requests = [];
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('requestfailed', (r) => problems.push(`failed: ${r.url()} ${r.failure()?.errorText}`));
+  page.on('response', (r) => { if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`); });
+  page.on('request', (r) => requests.push(r.url()));
+  return { page, problems, requests };
 }

@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { launchBrowser, root, startServer, tempDir } from './helpers.mjs';
+import { launchBrowser, recordingPage, root, startServer, tempDir } from './helpers.mjs';
 
 const artifacts = path.join(root, 'test-artifacts');
 mkdirSync(artifacts, { recursive: true });
@@ -26,14 +26,7 @@ after(async () => {
 
 /** A page that records console errors, failed requests, HTTP errors and any request off this server. */
 async function open(url, viewport = { width: 1280, height: 800 }) {
-  const page = await browser.newPage({ viewport });
-  const problems = [];
-  const requests = [];
-  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  page.on('requestfailed', (r) => problems.push(`failed: ${r.url()} ${r.failure()?.errorText}`));
-  page.on('response', (r) => { if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`); });
-  page.on('request', (r) => requests.push(r.url()));
+  const { page, problems, requests } = await recordingPage(browser, viewport);
   await page.goto(`${base}${url}`);
   await page.waitForSelector('body[data-ready=true]', { timeout: 60000 });
   return { page, problems, requests };
