@@ -117,6 +117,13 @@ mod tests {
         })
     }
 
+    /// How many rings pass through the touching point `p`, checking that each has it as a vertex.
+    fn rings_sharing(out: &[Vec<GridPt>], p: GridPt) -> usize {
+        let through: Vec<_> = out.iter().filter(|r| on_boundary(r, p)).collect();
+        assert!(through.iter().all(|r| r.contains(&p)), "{p:?} in {out:?}");
+        through.len()
+    }
+
     fn oriented(mut r: Vec<GridPt>, exterior: bool) -> Vec<GridPt> {
         if (area2(&r) > 0) != exterior {
             r.reverse();
@@ -139,9 +146,7 @@ mod tests {
         let a = oriented(vec![[0, 0], [10, 0], [10, 10], [0, 10]], true);
         let b = oriented(vec![[10, 5], [20, 0], [20, 10]], true);
         let out = make_valid(&[a, b]);
-        let through: Vec<_> = out.iter().filter(|r| on_boundary(r, [10, 5])).collect();
-        assert_eq!(through.len(), 2, "{out:?}");
-        assert!(through.iter().all(|r| r.contains(&[10, 5])), "{out:?}");
+        assert_eq!(rings_sharing(&out, [10, 5]), 2, "{out:?}");
     }
 
     #[test]
@@ -149,9 +154,7 @@ mod tests {
         let shell = oriented(vec![[0, 0], [20, 0], [20, 20], [0, 20]], true);
         let hole = oriented(vec![[10, 0], [15, 10], [5, 10]], false);
         let out = make_valid(&[shell, hole]);
-        let through: Vec<_> = out.iter().filter(|r| on_boundary(r, [10, 0])).collect();
-        assert!(!through.is_empty(), "{out:?}");
-        assert!(through.iter().all(|r| r.contains(&[10, 0])), "{out:?}");
+        assert_eq!(rings_sharing(&out, [10, 0]), 2, "{out:?}");
         let total: i64 = out.iter().map(|r| area2(r)).sum();
         assert_eq!(total, 2 * (400 - 50), "{out:?}");
     }
