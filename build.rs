@@ -1,5 +1,5 @@
-//! Build script: make sure MapLibre GL JS (from npm, pinned by `web/package-lock.json`) is
-//! present, so the binary can embed and serve it. Runs `npm ci` when `web/node_modules` lacks it.
+//! Build script: make sure MapLibre GL JS and Swagger UI (from npm, pinned by
+//! `web/package-lock.json`) are present, so the binary can embed and serve them. Runs `npm ci` when `web/node_modules` lacks it.
 
 use std::path::Path;
 use std::process::Command;
@@ -8,7 +8,8 @@ fn main() {
     println!("cargo:rerun-if-changed=web/package-lock.json");
     println!("cargo:rerun-if-changed=web/package.json");
     let dist = Path::new("web/node_modules/maplibre-gl/dist/maplibre-gl.mjs");
-    if dist.exists() {
+    let swagger = Path::new("web/node_modules/swagger-ui-dist/swagger-ui-bundle.js");
+    if dist.exists() && swagger.exists() {
         return;
     }
     let status = Command::new("npm")
@@ -22,9 +23,9 @@ fn main() {
         ])
         .status();
     match status {
-        Ok(s) if s.success() && dist.exists() => {}
+        Ok(s) if s.success() && dist.exists() && swagger.exists() => {}
         Ok(s) => panic!(
-            "`npm ci --prefix web` failed ({s}); MapLibre GL JS is needed to build the web map"
+            "`npm ci --prefix web` failed ({s}); MapLibre GL JS and Swagger UI are needed to build the web map and /api"
         ),
         Err(e) => panic!(
             "cannot run npm ({e}): install Node.js and npm, then build again (MapLibre GL JS comes from npm)"

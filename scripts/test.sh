@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh machine: installs what is missing (GDAL, GEOS, Node.js, Chromium,
-# poppler-utils, QGIS, PostgreSQL, nginx-light, a current GDAL from PyPI and the npm packages),
-# starts a throwaway PostgreSQL cluster (stopped on exit), checks formatting and lints, runs every
+# poppler-utils, QGIS, PostgreSQL, nginx-light, a current GDAL and Schemathesis from PyPI and the
+# npm packages), starts a throwaway PostgreSQL cluster (stopped on exit), checks formatting and lints, runs every
 # Rust test in release mode, then the browser tests against the release binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,7 +34,7 @@ fi
 venv=target/gdal-venv
 if ! "$venv/bin/python" -c 'import pyogrio' 2>/dev/null \
    || ! cmp -s tests/gdal/requirements.txt "$venv/requirements.txt"; then
-  echo "== python venv for a current GDAL (pyogrio from PyPI)"
+  echo "== python venv from PyPI: a current GDAL (pyogrio), feedparser, Schemathesis"
   rm -rf "$venv"
   if ! python3 -m venv "$venv" 2>/dev/null; then
     $SUDO apt-get update -qq

@@ -33,13 +33,14 @@ pub type FieldErrors = BTreeMap<String, String>;
 
 /// One change to the published data. Field names are those of `/api/partnerships` and of the
 /// CSV columns; LAs are given by code.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind")]
 pub enum Change {
     /// Add a partnership (every field of `/api/partnerships` except `la_names`).
     #[serde(rename = "partnership.create")]
     PartnershipCreate {
         /// The new record.
+        #[schema(value_type = Object)]
         partnership: Map<String, Value>,
     },
     /// Change some fields of a partnership (not its id).
@@ -48,6 +49,7 @@ pub enum Change {
         /// Partnership id.
         id: String,
         /// Field → new value.
+        #[schema(value_type = Object)]
         fields: Map<String, Value>,
     },
     /// Take a partnership off the map (its history stays).
@@ -62,6 +64,7 @@ pub enum Change {
         /// LA code.
         la: String,
         /// Field → new value.
+        #[schema(value_type = Object)]
         fields: Map<String, Value>,
     },
     /// Remove an LA's role row (the inverse of creating one).
@@ -110,7 +113,7 @@ pub struct Edit {
 }
 
 /// One field's value before and after a change (API form: lists are arrays, flags booleans).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FieldChange {
     /// Field name.
     pub field: String,
@@ -136,7 +139,7 @@ pub struct Applied {
 }
 
 /// A change as the log stores it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LoggedChange {
     /// Position in the log (the database's order).
     pub id: i64,
@@ -164,7 +167,7 @@ pub struct LoggedChange {
 
 /// A logged change that no longer applies to the files (for example, it updates a partnership
 /// the files no longer have). It stays in the log and is reported; it is never dropped silently.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Conflict {
     /// The change's id.
     pub change: i64,

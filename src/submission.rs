@@ -36,7 +36,7 @@ pub const MAX_EMAIL: usize = 254;
 
 /// The raw form, as posted (JSON or form-encoded). Every field optional so that missing ones are
 /// reported as validation problems, not as a parse failure.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 pub struct RawSubmission {
     /// LA code.
     #[serde(default)]
@@ -111,7 +111,7 @@ pub enum Invalid {
 }
 
 /// A stored submission, as reviewers see it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Submission {
     /// Row id.
     pub id: i64,

@@ -5,7 +5,7 @@
 //! token is typed in and kept in `sessionStorage`) and may not be framed.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use maud::html;
@@ -14,6 +14,7 @@ use serde_json::json;
 
 use super::AppState;
 use super::pages::{Framing, html_response, layout};
+use super::query::ApiQuery;
 use crate::error::AppError;
 use crate::submission::{self, STATUSES};
 
@@ -77,10 +78,11 @@ fn status_param(s: Option<&String>) -> Result<Option<String>, AppError> {
 ///
 /// # Errors
 /// 401/404 (auth), 400 for bad paging.
+#[utoipa::path(get, path = "/api/admin/submissions", tag = "admin", summary = "The review queue", security(("editor_token" = [])), params(("status" = Option<String>, Query, description = "`all` or one of new, accepted, rejected, duplicate, spam"), ("limit" = Option<u8>, Query, description = "Page size, 1–200 (default 50)", minimum = 0, maximum = 200), ("offset" = Option<i64>, Query, description = "Submissions to skip", minimum = 0)), responses((status = 200, description = "A page", body = super::openapi::SubmissionPage), (status = 400, description = "A bad parameter", body = super::openapi::ErrorBody), (status = 401, description = "No or wrong bearer token", body = super::openapi::ErrorBody, headers(("WWW-Authenticate" = String, description = "Bearer realm"))), (status = 404, description = "Not found; also every admin route while no editor is configured (the admin API is off)", body = super::openapi::ErrorBody), (status = 503, description = "The database is unavailable", body = super::openapi::ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Response, AppError> {
     authorize(&state, &headers)?;
     let status = status_param(q.status.as_ref())?;
@@ -108,6 +110,7 @@ fn id_param(s: &str) -> Result<i64, AppError> {
 ///
 /// # Errors
 /// 401/404.
+#[utoipa::path(get, path = "/api/admin/submissions/{id}", tag = "admin", summary = "One submission", security(("editor_token" = [])), params(("id" = String, Path, description = "Reference, e.g. PM-000042", pattern = r"^PM-0{0,5}[1-9][0-9]{0,5}$")), responses((status = 200, description = "The submission", body = crate::submission::Submission), (status = 400, description = "Not a reference", body = super::openapi::ErrorBody), (status = 401, description = "No or wrong bearer token", body = super::openapi::ErrorBody, headers(("WWW-Authenticate" = String, description = "Bearer realm"))), (status = 404, description = "Not found; also every admin route while no editor is configured (the admin API is off)", body = super::openapi::ErrorBody), (status = 503, description = "The database is unavailable", body = super::openapi::ErrorBody)))]
 pub async fn one(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -135,6 +138,7 @@ pub struct Review {
 ///
 /// # Errors
 /// 401/404, 400 for an unknown status or an over-long note.
+#[utoipa::path(post, path = "/api/admin/submissions/{id}/review", tag = "admin", summary = "Set a submission's status and note", security(("editor_token" = [])), params(("id" = String, Path, description = "Reference, e.g. PM-000042", pattern = r"^PM-0{0,5}[1-9][0-9]{0,5}$")), request_body(content = super::openapi::ReviewRequest, content_type = "application/json"), responses((status = 200, description = "The submission as now", body = crate::submission::Submission), (status = 400, description = "A bad reference, body, status or note", body = super::openapi::ErrorBody), (status = 401, description = "No or wrong bearer token", body = super::openapi::ErrorBody, headers(("WWW-Authenticate" = String, description = "Bearer realm"))), (status = 404, description = "Not found; also every admin route while no editor is configured (the admin API is off)", body = super::openapi::ErrorBody), (status = 413, description = "Body over 64 KiB", body = String, content_type = "text/plain; charset=utf-8"), (status = 503, description = "The database is unavailable", body = super::openapi::ErrorBody)))]
 pub async fn review(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -178,10 +182,11 @@ pub async fn review(
 ///
 /// # Errors
 /// 401/404.
+#[utoipa::path(get, path = "/api/admin/submissions.csv", tag = "admin", summary = "The submissions as CSV", security(("editor_token" = [])), params(("status" = Option<String>, Query, description = "`all` or one status")), responses((status = 200, description = "CSV", body = String, content_type = "text/csv; charset=utf-8"), (status = 400, description = "A bad status", body = super::openapi::ErrorBody), (status = 401, description = "No or wrong bearer token", body = super::openapi::ErrorBody, headers(("WWW-Authenticate" = String, description = "Bearer realm"))), (status = 404, description = "Not found; also every admin route while no editor is configured (the admin API is off)", body = super::openapi::ErrorBody), (status = 503, description = "The database is unavailable", body = super::openapi::ErrorBody)))]
 pub async fn export_csv(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Response, AppError> {
     authorize(&state, &headers)?;
     let status = status_param(q.status.as_ref())?;
@@ -262,6 +267,7 @@ fn vocabulary() -> String {
 
 /// `GET /admin`: the review queue, the editor, the change log and conflicts. Static: the
 /// scripts ask for the token, keep it in `sessionStorage`, and call the admin API.
+#[utoipa::path(get, path = "/admin", tag = "admin", summary = "The research team's page (token typed in)", responses((status = 200, description = "HTML", body = String, content_type = "text/html; charset=utf-8")))]
 pub async fn page() -> Response {
     let body = html! {
         h1 { "Research team" }

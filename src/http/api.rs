@@ -2,7 +2,7 @@
 //! partnerships. Field names are stable and match the tile attributes (`docs/FIELDS.md`).
 //! Nothing here ever contains a submitter's details.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::negotiate::none_match;
+use super::query::ApiQuery;
 use crate::cache::weak_etag;
 use crate::dataset::Dataset;
 use crate::error::AppError;
@@ -110,6 +111,7 @@ pub(crate) fn revalidated(
 }
 
 /// `GET /api/las`: all LAs with summary fields.
+#[utoipa::path(get, path = "/api/las", tag = "api", summary = "All LAs with every tile attribute", params(("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 when it still matches")), responses((status = 200, description = "The LAs", body = super::openapi::LaList, headers(("ETag" = String, description = "Weak"))), (status = 304, description = "If-None-Match matched")))]
 pub async fn las(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let ds = state.dataset();
     let items: Vec<Value> = (0..ds.las.len()).map(|i| la_summary(&ds, i)).collect();
@@ -128,6 +130,7 @@ pub async fn las(State(state): State<AppState>, headers: HeaderMap) -> Response 
 ///
 /// # Errors
 /// 404 (JSON) for an unknown code.
+#[utoipa::path(get, path = "/api/las/{code}", tag = "api", summary = "One LA in full: attributes, role, partnerships, neighbours", params(("code" = String, Path, description = "GSS code, e.g. E06000026"), ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 when it still matches")), responses((status = 200, description = "The LA", body = super::openapi::LaDetail, headers(("ETag" = String, description = "Weak"))), (status = 304, description = "If-None-Match matched"), (status = 404, description = "No LA with this code", body = super::openapi::ErrorBody)))]
 pub async fn la(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -195,10 +198,11 @@ pub struct PartnershipQuery {
 ///
 /// # Errors
 /// 404 (JSON) for an unknown LA code.
+#[utoipa::path(get, path = "/api/partnerships", tag = "api", summary = "Partnerships, all or one LA's", params(("la" = Option<String>, Query, description = "GSS code: only this LA's partnerships"), ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 when it still matches")), responses((status = 200, description = "The partnerships", body = super::openapi::PartnershipList, headers(("ETag" = String, description = "Weak"))), (status = 304, description = "If-None-Match matched"), (status = 400, description = "A repeated or malformed parameter", body = super::openapi::ErrorBody), (status = 404, description = "No LA with this code", body = super::openapi::ErrorBody)))]
 pub async fn partnerships(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<PartnershipQuery>,
+    ApiQuery(q): ApiQuery<PartnershipQuery>,
 ) -> Result<Response, AppError> {
     let ds = state.dataset();
     let items: Vec<Value> = match q.la.as_deref() {

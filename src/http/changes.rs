@@ -6,7 +6,7 @@
 //! reference of the submission a change settled.
 
 use atom_syndication::{Content, Entry, Feed, Link, Person, Text};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::api::{json_with_etag, la_names, revalidated};
 use super::meta::base_url;
+use super::query::ApiQuery;
 use crate::changes::LoggedChange;
 use crate::dataset::Dataset;
 use crate::error::AppError;
@@ -135,10 +136,11 @@ pub fn public_json(ds: &Dataset, c: &LoggedChange) -> Value {
 ///
 /// # Errors
 /// 400/404 for bad parameters.
+#[utoipa::path(get, path = "/api/changes", tag = "history", summary = "The public change history, newest first", params(("la" = Option<String>, Query, description = "Only changes concerning this LA (GSS code)"), ("since" = Option<String>, Query, description = "Only changes at or after this date (`2026-11-01`) or RFC 3339 time"), ("limit" = Option<u16>, Query, description = "At most this many (1–1000, default 100)", minimum = 1, maximum = 1000), ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 when it still matches")), responses((status = 200, description = "Changes", body = super::openapi::PublicChangeList, headers(("ETag" = String, description = "Weak"))), (status = 304, description = "If-None-Match matched"), (status = 400, description = "A bad since or limit", body = super::openapi::ErrorBody), (status = 404, description = "No LA with this code", body = super::openapi::ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Response, AppError> {
     let ds = state.dataset();
     let query = store_query(&ds, &q)?;
@@ -161,6 +163,7 @@ pub async fn list(
 ///
 /// # Errors
 /// 400 for a bad id, 404 for an unknown one.
+#[utoipa::path(get, path = "/api/changes/{id}", tag = "history", summary = "One published change", params(("id" = i64, Path, description = "Change id", minimum = 1), ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 when it still matches")), responses((status = 200, description = "The change", body = super::openapi::PublicChange, headers(("ETag" = String, description = "Weak"))), (status = 304, description = "If-None-Match matched"), (status = 400, description = "Not a change id", body = super::openapi::ErrorBody), (status = 404, description = "No such change", body = super::openapi::ErrorBody)))]
 pub async fn one(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -289,10 +292,11 @@ pub fn feed(ds: &Dataset, base: &str, la: Option<&str>, items: &[LoggedChange]) 
 ///
 /// # Errors
 /// 400 (bad Host), 404 for an unknown LA.
+#[utoipa::path(get, path = "/changes.atom", tag = "history", summary = "Atom 1.0 feed of the latest changes (at most 50)", params(("la" = Option<String>, Query, description = "Only changes concerning this LA (GSS code)"), ("since" = Option<String>, Query, description = "Only changes at or after this date (`2026-11-01`) or RFC 3339 time"), ("limit" = Option<u16>, Query, description = "At most this many (1–1000, default 100)", minimum = 1, maximum = 1000), ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 when it still matches")), responses((status = 200, description = "The feed", body = String, content_type = "application/atom+xml; charset=utf-8", headers(("ETag" = String, description = "Weak"))), (status = 304, description = "If-None-Match matched"), (status = 400, description = "A bad since or limit (JSON), or a malformed Host (text)", content((super::openapi::ErrorBody = "application/json"), (String = "text/plain; charset=utf-8"))), (status = 404, description = "No LA with this code", body = super::openapi::ErrorBody)))]
 pub async fn atom(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Response, AppError> {
     let ds = state.dataset();
     let base = base_url(&state, &headers)?;

@@ -78,6 +78,7 @@ fn select(ds: &Dataset, q: &CompareQuery) -> Result<Selection, CompareError> {
 /// # Errors
 /// 404 (JSON) for an unknown `la`; 400 (JSON) for a missing `la`, an unknown or malformed
 /// `with` code, more than 12 LAs, an unknown parameter or format.
+#[utoipa::path(get, path = "/api/compare", tag = "api", summary = "Compare an LA with its statistical neighbours or chosen LAs", params(("la" = String, Query, description = "GSS code of the LA compared"), ("with" = Option<String>, Query, description = "Up to 12 GSS codes, comma-separated (instead of the statistical neighbours)"), ("format" = Option<String>, Query, description = "`csv` for the table as CSV"), ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 when it still matches")), responses((status = 200, description = "The comparison", content((super::openapi::Comparison = "application/json"), (String = "text/csv; charset=utf-8")), headers(("ETag" = String, description = "Weak"))), (status = 304, description = "If-None-Match matched"), (status = 400, description = "A missing la, a bad or unknown with code, too many LAs, an unknown or repeated parameter", body = super::openapi::ErrorBody), (status = 404, description = "No LA with this code", body = super::openapi::ErrorBody)))]
 pub async fn api(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
@@ -128,6 +129,7 @@ pub async fn api(
 }
 
 /// `GET /compare?la={code}[&with=…]`: the comparison page; without `la`, a form to choose one.
+#[utoipa::path(get, path = "/compare", tag = "pages", summary = "The comparison view (without la: a form to choose one)", params(("la" = Option<String>, Query, description = "GSS code"), ("with" = Option<String>, Query, description = "Up to 12 GSS codes, comma-separated")), responses((status = 200, description = "HTML", body = String, content_type = "text/html; charset=utf-8"), (status = 400, description = "A bad parameter (HTML page saying which)", body = String, content_type = "text/html; charset=utf-8"), (status = 404, description = "No LA with this code (HTML)", body = String, content_type = "text/html; charset=utf-8")))]
 pub async fn page(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
@@ -139,7 +141,7 @@ pub async fn page(
         Ok(q) => q,
         Err(e) => return error_page(&ds, &e, None),
     };
-    if q.la.as_deref().is_none_or(|s| s.trim().is_empty()) && q.with.is_none() {
+    if q.la.as_deref().is_none_or(|s| s.trim().is_empty()) {
         return html_response(
             StatusCode::OK,
             shell(&ds, "Compare local authorities", None, &chooser(&ds, None)),

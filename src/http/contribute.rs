@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{Extensions, HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
@@ -17,6 +17,7 @@ use serde_json::json;
 
 use super::negotiate::media_type;
 use super::pages::{Framing, html_response, layout};
+use super::query::ApiQuery;
 use super::{AppState, client_ip};
 use crate::dataset::Dataset;
 use crate::error::AppError;
@@ -88,6 +89,7 @@ async fn accept(
 ///
 /// # Errors
 /// 400 with field messages, 415, 429 with `Retry-After`, 413 (body limit layer), 500 on storage failure.
+#[utoipa::path(post, path = "/api/submissions", tag = "submissions", summary = "Suggest a correction", request_body(description = "The submission (at most 32 KiB)", content((crate::submission::RawSubmission = "application/json"), (crate::submission::RawSubmission = "application/x-www-form-urlencoded"))), responses((status = 201, description = "Stored", body = super::openapi::SubmissionCreated), (status = 400, description = "`fields` holds a message per field; or the body cannot be read", body = super::openapi::ErrorBody), (status = 413, description = "Body over 32 KiB", body = String, content_type = "text/plain; charset=utf-8"), (status = 415, description = "Not JSON or form-encoded", body = super::openapi::ErrorBody), (status = 429, description = "Too many submissions from this address", body = super::openapi::ErrorBody, headers(("Retry-After" = String, description = "Seconds"))), (status = 503, description = "The database is unavailable", body = super::openapi::ErrorBody, headers(("Retry-After" = String, description = "Seconds")))))]
 pub async fn api_submit(
     State(state): State<AppState>,
     ext: Extensions,
@@ -123,7 +125,11 @@ pub struct FormQuery {
 }
 
 /// `GET /contribute?la=CODE`: the form, the LA preselected.
-pub async fn form_page(State(state): State<AppState>, Query(q): Query<FormQuery>) -> Response {
+#[utoipa::path(get, path = "/contribute", tag = "submissions", summary = "The corrections form (works without JavaScript)", params(("la" = Option<String>, Query, description = "Preselected LA"), ("partnership" = Option<String>, Query, description = "Preselected partnership id"), ("kind" = Option<String>, Query, description = "Preselected kind")), responses((status = 200, description = "HTML", body = String, content_type = "text/html; charset=utf-8"), (status = 400, description = "A repeated or malformed parameter", body = super::openapi::ErrorBody)))]
+pub async fn form_page(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<FormQuery>,
+) -> Response {
     let raw = RawSubmission {
         la: q.la,
         partnership: q.partnership,
@@ -142,6 +148,7 @@ pub async fn form_page(State(state): State<AppState>, Query(q): Query<FormQuery>
 ///
 /// # Errors
 /// Only for bodies that are not a form, and storage failures.
+#[utoipa::path(post, path = "/contribute", tag = "submissions", summary = "The form's no-JavaScript submit", request_body(description = "The form (at most 32 KiB)", content((crate::submission::RawSubmission = "application/x-www-form-urlencoded"), (crate::submission::RawSubmission = "application/json"))), responses((status = 201, description = "Confirmation page", body = String, content_type = "text/html; charset=utf-8"), (status = 400, description = "The form again with a message per field (HTML), or a body that cannot be read (JSON)", content((String = "text/html; charset=utf-8"), (super::openapi::ErrorBody = "application/json"))), (status = 413, description = "Body over 32 KiB", body = String, content_type = "text/plain; charset=utf-8"), (status = 415, description = "Not a form", body = super::openapi::ErrorBody), (status = 429, description = "Too many submissions (the form again, saying so)", body = String, content_type = "text/html; charset=utf-8", headers(("Retry-After" = String, description = "Seconds"))), (status = 503, description = "The database is unavailable", body = super::openapi::ErrorBody)))]
 pub async fn form_post(
     State(state): State<AppState>,
     ext: Extensions,

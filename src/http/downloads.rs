@@ -192,7 +192,17 @@ pub fn build(ds: &Dataset) -> Vec<File> {
     ]
 }
 
+/// Every name `/downloads/{name}` answers: the versioned files and their plain names.
+#[must_use]
+pub fn names(files: &[File], version: &str) -> Vec<String> {
+    files
+        .iter()
+        .flat_map(|f| [versioned(f, version), format!("{}.{}", f.stem, f.ext)])
+        .collect()
+}
+
 /// `GET /downloads`: the list, with sizes and licence.
+#[utoipa::path(get, path = "/downloads", tag = "downloads", summary = "The open-data downloads page", responses((status = 200, description = "HTML", body = String, content_type = "text/html; charset=utf-8")))]
 pub async fn page(State(state): State<AppState>) -> Response {
     let ds = state.dataset();
     let files = state.downloads.files(&ds);
@@ -226,6 +236,7 @@ pub async fn page(State(state): State<AppState>) -> Response {
 ///
 /// # Errors
 /// 404 for an unknown name or a version no longer served.
+#[utoipa::path(get, path = "/downloads/{name}", tag = "downloads", summary = "A download (versioned name), or a redirect from the plain name", params(("name" = String, Path, description = "e.g. `local_authorities-<version>.geojson`, `partnerships-<version>.csv`, `partnerships-<version>.json`, or the same without `-<version>`"), ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 when it still matches")), responses((status = 200, description = "The file (gzip-compressed when accepted)", content((Object = "application/geo+json"), (super::openapi::Binary = "text/csv; charset=utf-8"), (Object = "application/json")), headers(("ETag" = String, description = "Strong"))), (status = 303, description = "The plain name: see the current version", headers(("Location" = String))), (status = 304, description = "If-None-Match matched"), (status = 404, description = "No such file, or a version no longer served", body = String, content_type = "text/plain; charset=utf-8")))]
 pub async fn file(
     State(state): State<AppState>,
     Path(name): Path<String>,

@@ -5,7 +5,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -16,6 +16,7 @@ use super::admin::authorize;
 use super::changes::{ListQuery, store_query};
 use super::negotiate::media_type;
 use super::publish;
+use super::query::ApiQuery;
 use crate::changes::parse_edit;
 use crate::error::AppError;
 
@@ -82,10 +83,11 @@ fn outcome_response(o: &publish::Outcome) -> Response {
 ///
 /// # Errors
 /// 401/404 (auth), 415, 400 (not JSON), 422 with a message per field, 503 (database down).
+#[utoipa::path(post, path = "/api/admin/edits", tag = "admin", summary = "Publish a change (or preview it with dry_run)", security(("editor_token" = [])), params(("dry_run" = Option<bool>, Query, description = "Preview only: nothing is published")), request_body(content = super::openapi::EditRequest, content_type = "application/json"), responses((status = 200, description = "The preview", body = super::openapi::EditOutcome), (status = 201, description = "Published: tiles, APIs and downloads already show it", body = super::openapi::EditOutcome), (status = 400, description = "A bad dry_run or a body that is not JSON", body = super::openapi::ErrorBody), (status = 401, description = "No or wrong bearer token", body = super::openapi::ErrorBody, headers(("WWW-Authenticate" = String, description = "Bearer realm"))), (status = 404, description = "Not found; also every admin route while no editor is configured (the admin API is off)", body = super::openapi::ErrorBody), (status = 413, description = "Body over 64 KiB", body = String, content_type = "text/plain; charset=utf-8"), (status = 415, description = "Not application/json", body = super::openapi::ErrorBody), (status = 422, description = "The change was not made: a message per field", body = super::openapi::FieldErrorBody), (status = 503, description = "The database is unavailable", body = super::openapi::ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<EditQuery>,
+    ApiQuery(q): ApiQuery<EditQuery>,
     body: Bytes,
 ) -> Result<Response, AppError> {
     let editor = authorize(&state, &headers)?;
@@ -107,11 +109,12 @@ struct RevertBody {
 ///
 /// # Errors
 /// 401/404, 400, 404 for an unknown change, 409 if it cannot be undone now, 422 without a reason.
+#[utoipa::path(post, path = "/api/admin/changes/{id}/revert", tag = "admin", summary = "Undo a change (or preview the undo)", security(("editor_token" = [])), params(("id" = i64, Path, description = "Change id", minimum = 1), ("dry_run" = Option<bool>, Query, description = "Preview only")), request_body(content = super::openapi::RevertRequest, content_type = "application/json"), responses((status = 200, description = "The preview", body = super::openapi::EditOutcome), (status = 201, description = "Undone", body = super::openapi::EditOutcome), (status = 400, description = "A bad id, dry_run or body", body = super::openapi::ErrorBody), (status = 401, description = "No or wrong bearer token", body = super::openapi::ErrorBody, headers(("WWW-Authenticate" = String, description = "Bearer realm"))), (status = 404, description = "Not found; also every admin route while no editor is configured (the admin API is off)", body = super::openapi::ErrorBody), (status = 409, description = "Cannot be undone now", body = super::openapi::FieldErrorBody), (status = 413, description = "Body over 64 KiB", body = String, content_type = "text/plain; charset=utf-8"), (status = 415, description = "Not application/json", body = super::openapi::ErrorBody), (status = 422, description = "No reason given", body = super::openapi::FieldErrorBody), (status = 503, description = "The database is unavailable", body = super::openapi::ErrorBody)))]
 pub async fn revert(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Query(q): Query<EditQuery>,
+    ApiQuery(q): ApiQuery<EditQuery>,
     body: Bytes,
 ) -> Result<Response, AppError> {
     let editor = authorize(&state, &headers)?;
@@ -141,10 +144,11 @@ pub async fn revert(
 ///
 /// # Errors
 /// 401/404, 400 for bad parameters.
+#[utoipa::path(get, path = "/api/admin/changes", tag = "admin", summary = "The full change log, with editors' names", security(("editor_token" = [])), params(("la" = Option<String>, Query, description = "Only changes concerning this LA (GSS code)"), ("since" = Option<String>, Query, description = "Only changes at or after this date (`2026-11-01`) or RFC 3339 time"), ("limit" = Option<u16>, Query, description = "At most this many (1–1000, default 100)", minimum = 1, maximum = 1000)), responses((status = 200, description = "Changes", body = super::openapi::AdminChangeList), (status = 400, description = "A bad since or limit", body = super::openapi::ErrorBody), (status = 401, description = "No or wrong bearer token", body = super::openapi::ErrorBody, headers(("WWW-Authenticate" = String, description = "Bearer realm"))), (status = 404, description = "Not found; also every admin route while no editor is configured (the admin API is off)", body = super::openapi::ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Response, AppError> {
     authorize(&state, &headers)?;
     let query = store_query(&state.dataset(), &q)?;
@@ -161,6 +165,7 @@ pub async fn list(
 ///
 /// # Errors
 /// 401/404.
+#[utoipa::path(get, path = "/api/admin/conflicts", tag = "admin", summary = "Logged changes that no longer apply to the files", security(("editor_token" = [])), responses((status = 200, description = "Conflicts", body = super::openapi::ConflictList), (status = 401, description = "No or wrong bearer token", body = super::openapi::ErrorBody, headers(("WWW-Authenticate" = String, description = "Bearer realm"))), (status = 404, description = "Not found; also every admin route while no editor is configured (the admin API is off)", body = super::openapi::ErrorBody)))]
 pub async fn conflicts(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -182,6 +187,7 @@ pub async fn conflicts(
 ///
 /// # Errors
 /// 401/404 (auth), 422 with every problem when the new data is invalid.
+#[utoipa::path(post, path = "/admin/reload", tag = "admin", summary = "Re-read the data files, validate, replay the log, swap atomically", security(("editor_token" = [])), responses((status = 200, description = "Reloaded", body = super::publish::ReloadReport), (status = 401, description = "No or wrong bearer token", body = super::openapi::ErrorBody, headers(("WWW-Authenticate" = String, description = "Bearer realm"))), (status = 404, description = "Not found; also every admin route while no editor is configured (the admin API is off)", body = super::openapi::ErrorBody), (status = 422, description = "The new data has problems; the old data is still served", body = super::openapi::ReloadRejectedBody), (status = 503, description = "Reload is not configured, or the database is unavailable", body = super::openapi::ErrorBody)))]
 pub async fn reload(
     State(state): State<AppState>,
     headers: HeaderMap,

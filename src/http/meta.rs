@@ -174,6 +174,7 @@ pub fn archive_metadata(ds: &Dataset, min: u8, max: u8) -> Vec<(&'static str, St
 
 /// `GET /tiles/metadata.json`: the archive metadata as tippecanoe's `metadata.json`, so
 /// `ogrinfo MVT:http://HOST/tiles/8` reads a whole zoom level with typed columns.
+#[utoipa::path(get, path = "/tiles/metadata.json", tag = "tiles", summary = "The layers as tippecanoe's metadata.json (for GDAL)", responses((status = 200, description = "Metadata", body = super::openapi::TileMetadata)))]
 pub async fn tippecanoe_metadata(State(state): State<AppState>) -> Response {
     let ds = state.dataset();
     let doc: serde_json::Map<String, Json> = archive_metadata(&ds, 0, ds.max_zoom())
@@ -224,6 +225,7 @@ fn json_response(state: &AppState, body: &Json) -> Response {
 ///
 /// # Errors
 /// 400 for a malformed `Host`.
+#[utoipa::path(get, path = "/tiles.json", tag = "tiles", summary = "TileJSON 3.0.0", responses((status = 200, description = "TileJSON", body = super::openapi::TileJson), (status = 400, description = "A malformed Host header", body = String, content_type = "text/plain; charset=utf-8")))]
 pub async fn tilejson_handler(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -237,6 +239,7 @@ pub async fn tilejson_handler(
 ///
 /// # Errors
 /// 404 for another name, 400 for a malformed `Host`.
+#[utoipa::path(get, path = "/styles/{name}", tag = "tiles", summary = "A MapLibre style", params(("name" = String, Path, description = "`default.json` (the web map) or `qgis.json` (for QGIS 3.22's converter)")), responses((status = 200, description = "MapLibre style v8 pointing at this server", body = super::openapi::Style), (status = 400, description = "A malformed Host header", body = String, content_type = "text/plain; charset=utf-8"), (status = 404, description = "No such style", body = String, content_type = "text/plain; charset=utf-8")))]
 pub async fn style_handler(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -259,6 +262,7 @@ pub async fn style_handler(
 }
 
 /// `GET /health`: liveness plus what is loaded. Never cached.
+#[utoipa::path(get, path = "/health", tag = "meta", summary = "Liveness and what is loaded (never cached)", responses((status = 200, description = "OK", body = super::openapi::Health)))]
 pub async fn health(State(state): State<AppState>) -> Response {
     // The log position first: publishing swaps the data before it moves the position, so the
     // version read after it is at least as new.

@@ -13,9 +13,11 @@ pub mod edits;
 pub mod meta;
 pub mod negotiate;
 pub mod ogc;
+pub mod openapi;
 pub mod pages;
 pub mod preview;
 pub mod publish;
+pub mod query;
 pub mod render;
 pub mod tiles;
 pub mod web;
@@ -212,6 +214,7 @@ pub fn router(state: AppState) -> Router {
         .route("/ogc", get(ogc::landing))
         .route("/ogc/", get(ogc::landing))
         .route("/ogc/api", get(ogc::openapi))
+        .route("/api/openapi.json", get(openapi::api_json))
         .route("/ogc/conformance", get(ogc::conformance))
         .route("/ogc/collections", get(ogc::collections))
         .route("/ogc/collections/{id}", get(ogc::collection))
@@ -256,6 +259,8 @@ pub fn router(state: AppState) -> Router {
         .route("/embed", get(web::embed))
         .route("/compare", get(compare::page))
         .route("/vendor/maplibre-gl/{file}", get(web::vendor))
+        .route("/api", get(openapi::api_page))
+        .route("/vendor/swagger-ui/{file}", get(openapi::vendor))
         .route("/static/{file}", get(pages::asset))
         .route("/health", get(meta::health))
         .fallback(not_found)

@@ -26,6 +26,16 @@ const PARTNERSHIPS: &str = "partnerships";
 const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
 const WEB_MERCATOR_QUAD: &str = "WebMercatorQuad";
 
+/// The attribute filters of `partnerships` items.
+pub const PARTNERSHIP_FILTERS: &[&str] = &[
+    "form",
+    "la_involvement",
+    "legal_form",
+    "la_code",
+    "phase",
+    "focus",
+];
+
 fn geojson_response(body: &Value, content_type: &'static str) -> Response {
     (
         [
@@ -45,6 +55,7 @@ fn json_response(body: &Value) -> Response {
 ///
 /// # Errors
 /// 400 for a malformed Host.
+#[utoipa::path(get, path = "/ogc", tag = "ogc", summary = "OGC API landing page", responses((status = 200, description = "Landing page; its `service-desc` link is /ogc/api", body = super::openapi::OgcLanding), (status = 400, description = "A malformed Host header", body = String, content_type = "text/plain; charset=utf-8")))]
 pub async fn landing(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -56,7 +67,8 @@ pub async fn landing(
         "attribution": ATTRIBUTION,
         "links": [
             {"rel": "self", "type": "application/json", "title": "This document", "href": format!("{b}/ogc")},
-            {"rel": "service-desc", "type": "application/vnd.oai.openapi+json;version=3.0", "title": "API definition", "href": format!("{b}/ogc/api")},
+            {"rel": "service-desc", "type": "application/vnd.oai.openapi+json;version=3.1", "title": "API definition (OpenAPI 3.1)", "href": format!("{b}/ogc/api")},
+            {"rel": "service-doc", "type": "text/html", "title": "API documentation", "href": format!("{b}/api")},
             {"rel": "conformance", "type": "application/json", "title": "Conformance classes", "href": format!("{b}/ogc/conformance")},
             {"rel": "data", "type": "application/json", "title": "Collections", "href": format!("{b}/ogc/collections")},
             {"rel": "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes", "type": "application/json", "title": "Tile matrix sets", "href": format!("{b}/ogc/tileMatrixSets")},
@@ -65,13 +77,25 @@ pub async fn landing(
     })))
 }
 
+/// `GET /ogc/`: the landing page, addressed with a trailing slash.
+///
+/// # Errors
+/// 400 for a malformed Host.
+#[utoipa::path(get, path = "/ogc/", tag = "ogc", summary = "OGC API landing page (with a slash)", responses((status = 200, description = "Landing page", body = super::openapi::OgcLanding), (status = 400, description = "A malformed Host header", body = String, content_type = "text/plain; charset=utf-8")))]
+pub async fn landing_slash(
+    state: State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    landing(state, headers).await
+}
+
 /// `GET /ogc/conformance`.
+#[utoipa::path(get, path = "/ogc/conformance", tag = "ogc", summary = "Conformance classes", responses((status = 200, description = "Conformance", body = super::openapi::OgcConformance)))]
 pub async fn conformance() -> Response {
     json_response(&json!({
         "conformsTo": [
             "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
             "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
-            "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
             "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/core",
             "http://www.opengis.net/spec/ogcapi-common-2/1.0/conf/collections",
             "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/core",
@@ -83,38 +107,13 @@ pub async fn conformance() -> Response {
     }))
 }
 
-/// `GET /ogc/api`: a minimal OpenAPI 3.0 description of the OGC endpoints.
+/// `GET /ogc/api`: the OGC part of the OpenAPI description (`openapi.rs`).
 ///
 /// # Errors
-/// 400 for a malformed Host.
-pub async fn openapi(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Response, AppError> {
-    let b = base_url(&state, &headers)?;
-    let op = |summary: &str| json!({"get": {"summary": summary, "responses": {"200": {"description": "OK"}}}});
-    let body = json!({
-        "openapi": "3.0.3",
-        "info": {"title": "partnership-map OGC API", "version": "1.0.0", "license": {"name": "OGL v3.0 (boundaries); see attribution"}},
-        "servers": [{"url": format!("{b}/ogc")}],
-        "paths": {
-            "/": op("Landing page"),
-            "/conformance": op("Conformance classes"),
-            "/collections": op("Collections"),
-            "/collections/{collectionId}": op("One collection"),
-            "/collections/{collectionId}/items": op("Features, with bbox, limit, offset and attribute filters"),
-            "/collections/{collectionId}/items/{featureId}": op("One feature"),
-            "/tileMatrixSets": op("Tile matrix sets"),
-            "/tileMatrixSets/WebMercatorQuad": op("The WebMercatorQuad tile matrix set"),
-            "/collections/local_authorities/tiles": op("Tilesets of the local authorities"),
-            "/collections/local_authorities/tiles/WebMercatorQuad": op("The vector tileset"),
-            "/collections/local_authorities/tiles/WebMercatorQuad/{tileMatrix}/{tileRow}/{tileCol}": op("A Mapbox Vector Tile")
-        }
-    });
-    Ok(geojson_response(
-        &body,
-        "application/vnd.oai.openapi+json;version=3.0",
-    ))
+/// 500 if the document cannot be serialised (a bug).
+#[utoipa::path(get, path = "/ogc/api", tag = "ogc", summary = "The OGC part of this description (OpenAPI 3.1)", responses((status = 200, description = "OpenAPI document", body = Object, content_type = "application/vnd.oai.openapi+json;version=3.1")))]
+pub async fn openapi(State(state): State<AppState>) -> Result<Response, AppError> {
+    super::openapi::openapi_response(&super::openapi::ogc_document(&state.dataset()))
 }
 
 fn collection_json(ds: &Dataset, b: &str, id: &str) -> Option<Value> {
@@ -162,6 +161,7 @@ fn collection_json(ds: &Dataset, b: &str, id: &str) -> Option<Value> {
 ///
 /// # Errors
 /// 400 for a malformed Host.
+#[utoipa::path(get, path = "/ogc/collections", tag = "ogc", summary = "The collections", responses((status = 200, description = "Collections", body = super::openapi::OgcCollections), (status = 400, description = "A malformed Host header", body = String, content_type = "text/plain; charset=utf-8")))]
 pub async fn collections(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -178,6 +178,7 @@ pub async fn collections(
 ///
 /// # Errors
 /// 404 for an unknown collection.
+#[utoipa::path(get, path = "/ogc/collections/{id}", tag = "ogc", summary = "One collection", params(("id" = String, Path, description = "`local_authorities` or `partnerships`")), responses((status = 200, description = "Collection", body = super::openapi::OgcCollection), (status = 404, description = "No such collection", body = super::openapi::ErrorBody)))]
 pub async fn collection(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -278,6 +279,28 @@ fn bad_bbox(s: &str) -> AppError {
     ))
 }
 
+/// A filter's value must be of its attribute's type, else 400 saying which.
+fn check_filter_value(name: &str, ty: FieldType, v: &str) -> Result<(), AppError> {
+    let ok = match ty {
+        FieldType::String => true,
+        FieldType::Boolean => matches!(v, "true" | "false"),
+        FieldType::Number => !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()),
+        FieldType::Decimal => v.parse::<f64>().is_ok_and(f64::is_finite),
+    };
+    if ok {
+        return Ok(());
+    }
+    let want = match ty {
+        FieldType::Boolean => "true or false",
+        FieldType::Number => "a whole number",
+        _ => "a number",
+    };
+    Err(AppError::ApiBadRequest(format!(
+        "{name} must be {want}, not {:?}",
+        v.chars().take(40).collect::<String>()
+    )))
+}
+
 fn matches_attr(value: Option<&Attr>, ty: FieldType, want: &str) -> bool {
     match (value, ty) {
         (Some(Attr::Str(s)), _) => s == want,
@@ -333,9 +356,13 @@ pub async fn items(
                     })?;
             }
             "offset" => {
-                offset = v.parse().map_err(|_| {
-                    AppError::ApiBadRequest("offset must be a whole number >= 0".to_owned())
-                })?
+                // Any whole number: one past the end is an empty page, however far.
+                if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(AppError::ApiBadRequest(
+                        "offset must be a whole number >= 0".to_owned(),
+                    ));
+                }
+                offset = v.parse().unwrap_or(usize::MAX);
             }
             "bbox" => bbox = Some(parse_bbox(v)?),
             "bbox-crs" if v == CRS84 => {}
@@ -346,12 +373,13 @@ pub async fn items(
     let features: Vec<Value> = match id.as_str() {
         LAS => {
             let fields = schema::la_fields();
-            for (k, _) in &filters {
-                if !fields.iter().any(|f| &f.name == k) {
+            for (k, v) in &filters {
+                let Some(f) = fields.iter().find(|f| &f.name == k) else {
                     return Err(AppError::ApiBadRequest(format!(
                         "unknown parameter {k:?}: filter on a field of docs/FIELDS.md, or use bbox, limit, offset"
                     )));
-                }
+                };
+                check_filter_value(k, f.ty, v)?;
             }
             (0..ds.las.len())
                 .filter(|&i| bbox.is_none_or(|bb| la_intersects(&ds, i, bb)))
@@ -374,14 +402,7 @@ pub async fn items(
                 .collect()
         }
         PARTNERSHIPS => {
-            const KEYS: &[&str] = &[
-                "form",
-                "la_involvement",
-                "legal_form",
-                "la_code",
-                "phase",
-                "focus",
-            ];
+            const KEYS: &[&str] = PARTNERSHIP_FILTERS;
             for (k, _) in &filters {
                 if !KEYS.contains(&k.as_str()) {
                     return Err(AppError::ApiBadRequest(format!(
@@ -461,6 +482,7 @@ pub async fn items(
 ///
 /// # Errors
 /// 404 for an unknown collection or feature.
+#[utoipa::path(get, path = "/ogc/collections/{id}/items/{fid}", tag = "ogc", summary = "One feature", params(("id" = String, Path, description = "`local_authorities` or `partnerships`"), ("fid" = String, Path, description = "LA code or partnership id")), responses((status = 200, description = "Feature", body = super::openapi::Feature, content_type = "application/geo+json"), (status = 404, description = "No such collection or feature", body = super::openapi::ErrorBody)))]
 pub async fn item(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -560,6 +582,7 @@ pub fn web_mercator_quad(max_zoom: u8) -> Value {
 ///
 /// # Errors
 /// 400 for a malformed Host.
+#[utoipa::path(get, path = "/ogc/tileMatrixSets", tag = "ogc", summary = "Tile matrix sets", responses((status = 200, description = "List", body = super::openapi::OgcTiles), (status = 400, description = "A malformed Host header", body = String, content_type = "text/plain; charset=utf-8")))]
 pub async fn tile_matrix_sets(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -577,6 +600,7 @@ pub async fn tile_matrix_sets(
 ///
 /// # Errors
 /// 404 for another tile matrix set.
+#[utoipa::path(get, path = "/ogc/tileMatrixSets/{id}", tag = "ogc", summary = "A tile matrix set", params(("id" = String, Path, description = "`WebMercatorQuad`")), responses((status = 200, description = "Tile matrix set", body = Object), (status = 404, description = "No such tile matrix set", body = super::openapi::ErrorBody)))]
 pub async fn tile_matrix_set(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -630,6 +654,7 @@ fn tileset_json(ds: &Dataset, b: &str) -> Value {
 ///
 /// # Errors
 /// 404 for another collection.
+#[utoipa::path(get, path = "/ogc/collections/{id}/tiles", tag = "ogc", summary = "Tilesets of a collection", params(("id" = String, Path, description = "`local_authorities`")), responses((status = 200, description = "Tilesets", body = super::openapi::OgcTiles), (status = 404, description = "This collection has no tiles", body = super::openapi::ErrorBody)))]
 pub async fn tilesets(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -660,6 +685,7 @@ pub async fn tilesets(
 ///
 /// # Errors
 /// 404 for another collection or tile matrix set.
+#[utoipa::path(get, path = "/ogc/collections/{id}/tiles/{tms}", tag = "ogc", summary = "The vector tileset", params(("id" = String, Path, description = "`local_authorities`"), ("tms" = String, Path, description = "`WebMercatorQuad`")), responses((status = 200, description = "Tileset", body = super::openapi::OgcTiles), (status = 404, description = "No such tileset", body = super::openapi::ErrorBody)))]
 pub async fn tileset(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -98,6 +98,11 @@ pub fn layout(title: &str, scripts: &[&str], body: &Markup) -> Markup {
 /// Static files shipped inside the binary.
 const ASSETS: &[EmbeddedFile] = &[
     (
+        "api.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/static/api.js"),
+    ),
+    (
         "site.css",
         "text/css; charset=utf-8",
         include_bytes!("../../web/static/site.css"),
@@ -171,10 +176,16 @@ pub fn embedded(
         .into_response())
 }
 
+/// Names of the files under `/static/`.
+pub fn asset_names() -> impl Iterator<Item = &'static str> {
+    ASSETS.iter().map(|(n, _, _)| *n)
+}
+
 /// `GET /static/{file}`.
 ///
 /// # Errors
 /// 404 for an unknown file.
+#[utoipa::path(get, path = "/static/{file}", tag = "pages", summary = "The pages' scripts and stylesheet", params(("file" = String, Path, description = "File name")), responses((status = 200, description = "The file", content((String = "text/javascript; charset=utf-8"), (String = "text/css; charset=utf-8"))), (status = 404, description = "No such file", body = String, content_type = "text/plain; charset=utf-8")))]
 pub async fn asset(Path(file): Path<String>) -> Result<Response, AppError> {
     embedded(ASSETS, &file, "public, max-age=300")
 }

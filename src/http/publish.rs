@@ -103,7 +103,7 @@ fn record_status(state: &AppState, log: &LogState) {
 }
 
 /// What the change log did at startup or on a reload.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ReplayReport {
     /// Changes applied on top of the files.
     pub applied: usize,
@@ -420,7 +420,7 @@ pub async fn revert(
 }
 
 /// What a successful reload reports.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ReloadReport {
     /// Version served before.
     pub previous_version: String,

@@ -142,6 +142,7 @@ fn query_pairs(raw: Option<&str>) -> Result<Vec<(String, String)>, PictureError>
 ///
 /// # Errors
 /// 400 for bad parameters, 404 for another file.
+#[utoipa::path(get, path = "/render/{file}", tag = "pictures", summary = "A choropleth of England drawn by the server", params(("file" = String, Path, description = "`england.png` or `england.svg`"), ("w" = Option<u16>, Query, description = "Width in px (200–3000, default 1200)", minimum = 200, maximum = 3000), ("h" = Option<u16>, Query, description = "Height in px (200–3000; default: England's own shape)", minimum = 200, maximum = 3000), ("measure" = Option<String>, Query, description = "`count`, `role` or `verified`"), ("la" = Option<String>, Query, description = "Outline this LA in black"), ("similar" = Option<String>, Query, description = "Outline this LA and its statistical neighbours in orange"), ("with" = Option<String>, Query, description = "Outline these LAs in orange (up to 13, comma-separated)"), ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 when it still matches")), responses((status = 200, description = "The picture", content((super::openapi::Binary = "image/png"), (String = "image/svg+xml")), headers(("ETag" = String, description = "Strong"))), (status = 304, description = "If-None-Match matched"), (status = 400, description = "A bad, unknown or repeated parameter", body = String, content_type = "text/plain; charset=utf-8"), (status = 404, description = "No such picture or LA", body = String, content_type = "text/plain; charset=utf-8")))]
 pub async fn england(
     State(state): State<AppState>,
     Path(file): Path<String>,
@@ -168,6 +169,7 @@ pub async fn england(
 ///
 /// # Errors
 /// 404 for an unknown LA or format, 400 for bad parameters.
+#[utoipa::path(get, path = "/render/la/{file}", tag = "pictures", summary = "One LA highlighted among the LAs around it", params(("file" = String, Path, description = "`{code}.png` or `{code}.svg`"), ("w" = Option<u16>, Query, description = "Width in px (200–3000, default 1200)", minimum = 200, maximum = 3000), ("h" = Option<u16>, Query, description = "Height in px (200–3000, default w × 0.525)", minimum = 200, maximum = 3000), ("measure" = Option<String>, Query, description = "`count`, `role` or `verified`"), ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 when it still matches")), responses((status = 200, description = "The picture", content((super::openapi::Binary = "image/png"), (String = "image/svg+xml")), headers(("ETag" = String, description = "Strong"))), (status = 304, description = "If-None-Match matched"), (status = 400, description = "A bad, unknown or repeated parameter", body = String, content_type = "text/plain; charset=utf-8"), (status = 404, description = "No such LA or extension", body = String, content_type = "text/plain; charset=utf-8")))]
 pub async fn la(
     State(state): State<AppState>,
     Path(file): Path<String>,

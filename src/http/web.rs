@@ -43,10 +43,16 @@ const VENDOR: &[EmbeddedFile] = &[
     ),
 ];
 
+/// Names of the files under `/vendor/maplibre-gl/`.
+pub fn vendor_names() -> impl Iterator<Item = &'static str> {
+    VENDOR.iter().map(|(n, _, _)| *n)
+}
+
 /// `GET /vendor/maplibre-gl/{file}`.
 ///
 /// # Errors
 /// 404 for an unknown file.
+#[utoipa::path(get, path = "/vendor/maplibre-gl/{file}", tag = "pages", summary = "MapLibre GL JS (from npm, served by this binary)", params(("file" = String, Path, description = "`maplibre-gl.mjs`, `maplibre-gl-worker.mjs`, `maplibre-gl.css` or `LICENSE.txt`")), responses((status = 200, description = "The file", content((String = "text/javascript; charset=utf-8"), (String = "text/css; charset=utf-8"), (String = "text/plain; charset=utf-8"))), (status = 404, description = "No such file", body = String, content_type = "text/plain; charset=utf-8")))]
 pub async fn vendor(Path(file): Path<String>) -> Result<Response, AppError> {
     embedded(VENDOR, &file, "public, max-age=86400")
 }
@@ -55,6 +61,7 @@ pub async fn vendor(Path(file): Path<String>) -> Result<Response, AppError> {
 ///
 /// # Errors
 /// 404 for an unknown font stack, 400 for a malformed range.
+#[utoipa::path(get, path = "/fonts/{fontstack}/{range}", tag = "tiles", summary = "Label glyphs (SDF protobuf)", params(("fontstack" = String, Path, description = "Comma-separated font names; Open Sans is served"), ("range" = String, Path, description = "`{start}-{end}.pbf`, 256 code points from a multiple of 256", pattern = r"^[0-9]{1,5}-[0-9]{1,5}\.pbf$")), responses((status = 200, description = "Glyphs", body = super::openapi::Binary, content_type = "application/x-protobuf"), (status = 400, description = "A bad range", body = String, content_type = "text/plain; charset=utf-8"), (status = 404, description = "No such font", body = String, content_type = "text/plain; charset=utf-8")))]
 pub async fn fonts(
     State(state): State<AppState>,
     Path((stack, range)): Path<(String, String)>,
@@ -152,6 +159,7 @@ fn preview_head(
 }
 
 /// `GET /`: the interactive map.
+#[utoipa::path(get, path = "/", tag = "pages", summary = "The interactive map", description = "Unknown or bad filter values are ignored by the page.", params(("la" = Option<String>, Query, description = "Selected LA (GSS code)"), ("measure" = Option<String>, Query, description = "`count`, `role` or `verified`"), ("form" = Option<String>, Query, description = "Forms, comma-separated"), ("focus" = Option<String>, Query, description = "Focus tags, comma-separated"), ("phase" = Option<String>, Query, description = "Phases, comma-separated"), ("role" = Option<String>, Query, description = "LA roles, comma-separated"), ("region" = Option<String>, Query, description = "Regions, comma-separated"), ("la_type" = Option<String>, Query, description = "LA types, comma-separated"), ("fsm" = Option<String>, Query, description = "`low`, `mid`, `high`, comma-separated"), ("rural" = Option<String>, Query, description = "Rurality classes, comma-separated"), ("verified" = Option<String>, Query, description = "`1` or `0`"), ("similar" = Option<String>, Query, description = "Outline this LA and its statistical neighbours")), responses((status = 200, description = "HTML", body = String, content_type = "text/html; charset=utf-8")))]
 pub async fn index(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
@@ -286,6 +294,7 @@ pub async fn index(
 }
 
 /// `GET /embed?measure=…&role=…`: the map alone, for iframes on any site.
+#[utoipa::path(get, path = "/embed", tag = "pages", summary = "The map alone, for iframes on any site (postMessage protocol: README)", params(("la" = Option<String>, Query, description = "Selected LA (GSS code)"), ("measure" = Option<String>, Query, description = "`count`, `role` or `verified`"), ("form" = Option<String>, Query, description = "Forms, comma-separated"), ("focus" = Option<String>, Query, description = "Focus tags, comma-separated"), ("phase" = Option<String>, Query, description = "Phases, comma-separated"), ("role" = Option<String>, Query, description = "LA roles, comma-separated"), ("region" = Option<String>, Query, description = "Regions, comma-separated"), ("la_type" = Option<String>, Query, description = "LA types, comma-separated"), ("fsm" = Option<String>, Query, description = "`low`, `mid`, `high`, comma-separated"), ("rural" = Option<String>, Query, description = "Rurality classes, comma-separated"), ("verified" = Option<String>, Query, description = "`1` or `0`"), ("similar" = Option<String>, Query, description = "Outline this LA and its statistical neighbours")), responses((status = 200, description = "HTML", body = String, content_type = "text/html; charset=utf-8")))]
 pub async fn embed(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,

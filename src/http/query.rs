@@ -1,0 +1,23 @@
+//! `ApiQuery`: axum's `Query` whose rejection (a repeated or malformed parameter) is an
+//! [`AppError::ApiBadRequest`], so the API answers JSON like every other client mistake.
+
+use axum::extract::{FromRequestParts, Query};
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use crate::error::AppError;
+
+/// The query string, deserialised into `T`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(q)| Self(q))
+            .map_err(|e| AppError::ApiBadRequest(format!("the query string: {}", e.body_text())))
+    }
+}

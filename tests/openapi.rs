@@ -1,0 +1,310 @@
+//! The OpenAPI description: every route of the router (`src/http/mod.rs`) is described with
+//! the same methods, every path parameter is declared, every operation has a summary and a
+//! success response; `/api/openapi.json`, `/ogc/api` (the OGC part, the landing page's
+//! `service-desc`) and the Swagger UI page at `/api` are served. Schemathesis checks that the
+//! server keeps these promises (`tests/schemathesis.rs`).
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use common::{app, get};
+use serde_json::Value;
+
+/// Every `.route("path", get(..).post(..))` of the router, read from its source: path → methods.
+fn router_routes() -> BTreeMap<String, BTreeSet<String>> {
+    let src = std::fs::read_to_string(common::repo().join("src/http/mod.rs")).expect("mod.rs");
+    let mut routes = BTreeMap::new();
+    let mut rest = src.as_str();
+    while let Some(i) = rest.find(".route(") {
+        rest = &rest[i + ".route(".len()..];
+        // The call's arguments, up to its closing parenthesis.
+        let mut depth = 1;
+        let end = rest
+            .char_indices()
+            .find(|&(_, c)| {
+                match c {
+                    '(' => depth += 1,
+                    ')' => depth -= 1,
+                    _ => {}
+                }
+                depth == 0
+            })
+            .map(|(j, _)| j)
+            .expect("closing parenthesis");
+        let call = &rest[..end];
+        let path = call
+            .split('"')
+            .nth(1)
+            .expect("a .route( call starts with its path literal");
+        let methods: BTreeSet<String> = ["get", "post", "put", "patch", "delete"]
+            .iter()
+            .filter(|m| {
+                call.contains(&format!(" {m}("))
+                    || call.contains(&format!(".{m}("))
+                    || call.contains(&format!("({m}("))
+            })
+            .map(|m| (*m).to_owned())
+            .collect();
+        assert!(!methods.is_empty(), "no method found in .route({call})");
+        routes
+            .entry(path.to_owned())
+            .or_insert_with(BTreeSet::new)
+            .extend(methods);
+    }
+    routes
+}
+
+fn is_param(seg: &str) -> bool {
+    seg.starts_with('{') && seg.ends_with('}')
+}
+
+/// Whether a documented path is the router's template or a concrete instance of it.
+fn instance_of(doc_path: &str, route: &str) -> bool {
+    let (d, r): (Vec<&str>, Vec<&str>) =
+        (doc_path.split('/').collect(), route.split('/').collect());
+    d.len() == r.len() && d.iter().zip(&r).all(|(a, b)| a == b || is_param(b))
+}
+
+fn methods_of(item: &Value) -> BTreeSet<String> {
+    item.as_object()
+        .expect("path item")
+        .keys()
+        .filter(|k| {
+            ["get", "post", "put", "patch", "delete", "head", "options"].contains(&k.as_str())
+        })
+        .cloned()
+        .collect()
+}
+
+fn document() -> Value {
+    let doc = partnership_map::http::openapi::document(&common::dataset(), &[]);
+    serde_json::to_value(&doc).expect("serialises")
+}
+
+#[test]
+fn every_route_of_the_router_is_described_with_its_methods() {
+    let routes = router_routes();
+    assert!(
+        routes.len() > 40,
+        "only {} routes read from mod.rs",
+        routes.len()
+    );
+    let doc = document();
+    let paths = doc["paths"].as_object().expect("paths");
+    let mut missing = Vec::new();
+    for (route, methods) in &routes {
+        let described: Vec<(&String, &Value)> = paths
+            .iter()
+            .filter(|(p, _)| instance_of(p, route))
+            .collect();
+        if described.is_empty() {
+            missing.push(format!("{route}: not described"));
+        }
+        for (p, item) in described {
+            if &methods_of(item) != methods {
+                missing.push(format!(
+                    "{p}: documents {:?}, the router serves {methods:?}",
+                    methods_of(item)
+                ));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "routes without a matching description:\n{}",
+        missing.join("\n")
+    );
+    // And nothing is described that the router does not serve.
+    let stray: Vec<&String> = paths
+        .keys()
+        .filter(|p| !routes.keys().any(|r| instance_of(p, r)))
+        .collect();
+    assert!(stray.is_empty(), "described but not routed: {stray:?}");
+}
+
+#[test]
+fn every_operation_has_a_summary_a_success_and_its_path_parameters() {
+    let doc = document();
+    assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")));
+    let mut problems = Vec::new();
+    let mut ids = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("item") {
+            let here = format!("{method} {path}");
+            if op["summary"].as_str().is_none_or(str::is_empty) {
+                problems.push(format!("{here}: no summary"));
+            }
+            if let Some(id) = op["operationId"].as_str()
+                && !ids.insert(id.to_owned())
+            {
+                problems.push(format!("{here}: operationId {id} used twice"));
+            }
+            let responses = op["responses"].as_object().expect("responses");
+            if !responses.keys().any(|s| s.starts_with('2')) {
+                problems.push(format!("{here}: no 2xx response"));
+            }
+            for (status, r) in responses {
+                if r["description"].as_str().is_none_or(str::is_empty) {
+                    problems.push(format!("{here} {status}: no description"));
+                }
+                // Every response with a body says what is in it.
+                if let Some(content) = r["content"].as_object() {
+                    for (media, c) in content {
+                        if c.get("schema").is_none() {
+                            problems.push(format!("{here} {status} {media}: no schema"));
+                        }
+                    }
+                }
+            }
+            let declared: BTreeSet<&str> = op["parameters"]
+                .as_array()
+                .map(|ps| {
+                    ps.iter()
+                        .filter(|p| p["in"] == "path")
+                        .filter_map(|p| p["name"].as_str())
+                        .collect()
+                })
+                .unwrap_or_default();
+            let in_path: BTreeSet<&str> = path
+                .split('/')
+                .filter(|s| is_param(s))
+                .map(|s| &s[1..s.len() - 1])
+                .collect();
+            if declared != in_path {
+                problems.push(format!(
+                    "{here}: path parameters {declared:?}, template has {in_path:?}"
+                ));
+            }
+            for p in op["parameters"].as_array().into_iter().flatten() {
+                if p["description"].as_str().is_none_or(str::is_empty) {
+                    problems.push(format!(
+                        "{here}: parameter {} has no description",
+                        p["name"]
+                    ));
+                }
+            }
+            let admin = path.starts_with("/api/admin") || path == "/admin/reload";
+            let secured = op["security"].as_array().is_some_and(|s| !s.is_empty());
+            if admin != secured {
+                problems.push(format!(
+                    "{here}: bearer security {secured}, admin route {admin}"
+                ));
+            }
+            if admin && !responses.contains_key("401") {
+                problems.push(format!("{here}: no 401"));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    // The tile contract's statuses.
+    let tile = &doc["paths"]["/tiles/{z}/{x}/{y}"]["get"]["responses"];
+    for s in ["200", "204", "304", "400", "404"] {
+        assert!(tile.get(s).is_some(), "tile response {s}");
+    }
+    let sub = &doc["paths"]["/api/submissions"]["post"]["responses"];
+    for s in ["201", "400", "413", "415", "429"] {
+        assert!(sub.get(s).is_some(), "submission response {s}");
+    }
+    assert_eq!(
+        doc["components"]["securitySchemes"]["editor_token"]["scheme"],
+        "bearer"
+    );
+    // A review takes exactly the statuses the server knows.
+    let statuses: Vec<&str> = doc["components"]["schemas"]["ReviewStatus"]["enum"]
+        .as_array()
+        .expect("enum")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(statuses, partnership_map::submission::STATUSES);
+    // The LA schema carries every tile attribute (generated from schema.rs).
+    let la = &doc["components"]["schemas"]["LaSummary"]["properties"];
+    for f in partnership_map::schema::la_fields() {
+        assert!(la.get(&f.name).is_some(), "LaSummary lacks {}", f.name);
+    }
+}
+
+#[tokio::test]
+async fn the_documents_and_the_browsable_page_are_served() {
+    let app = app();
+    let r = get(&app, "/api/openapi.json", &[]).await;
+    assert_eq!(r.status, 200);
+    assert!(
+        r.header("content-type")
+            .is_some_and(|t| t.starts_with("application/vnd.oai.openapi+json"))
+    );
+    let whole: Value = serde_json::from_slice(&r.body).expect("json");
+    assert!(whole["paths"]["/api/las/{code}"]["get"].is_object());
+
+    // The OGC landing page points at its own part with rel service-desc.
+    let landing: Value = serde_json::from_slice(&get(&app, "/ogc", &[]).await.body).expect("json");
+    let desc = landing["links"]
+        .as_array()
+        .expect("links")
+        .iter()
+        .find(|l| l["rel"] == "service-desc")
+        .expect("service-desc link");
+    assert!(
+        desc["type"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("application/vnd.oai.openapi+json"))
+    );
+    let href = desc["href"].as_str().expect("href");
+    let path = &href[href.find("/ogc/").expect("an /ogc/ address")..];
+    let r = get(&app, path, &[]).await;
+    assert_eq!(r.status, 200, "{path}");
+    let ogc: Value = serde_json::from_slice(&r.body).expect("json");
+    let paths: Vec<&String> = ogc["paths"].as_object().expect("paths").keys().collect();
+    assert!(paths.iter().all(|p| p.starts_with("/ogc")), "{paths:?}");
+    for p in [
+        "/ogc",
+        "/ogc/conformance",
+        "/ogc/collections",
+        "/ogc/collections/local_authorities/items",
+        "/ogc/collections/partnerships/items",
+        "/ogc/collections/{id}/items/{fid}",
+    ] {
+        assert!(ogc["paths"][p]["get"].is_object(), "OGC document lacks {p}");
+    }
+    // Each collection's attributes are its items' filters.
+    let params: Vec<&str> =
+        ogc["paths"]["/ogc/collections/local_authorities/items"]["get"]["parameters"]
+            .as_array()
+            .expect("parameters")
+            .iter()
+            .filter_map(|p| p["name"].as_str())
+            .collect();
+    for p in [
+        "bbox",
+        "limit",
+        "offset",
+        "role_convener",
+        "partnership_count",
+    ] {
+        assert!(params.contains(&p), "items parameter {p}");
+    }
+    // Every schema the OGC part refers to is in it.
+    let text = ogc.to_string();
+    for name in text.split("#/components/schemas/").skip(1) {
+        let name = &name[..name.find('"').expect("end of ref")];
+        assert!(
+            ogc["components"]["schemas"][name].is_object(),
+            "{name} missing"
+        );
+    }
+
+    let page = get(&app, "/api", &[]).await;
+    assert_eq!(page.status, 200);
+    let html = page.text();
+    for asset in [
+        "/vendor/swagger-ui/swagger-ui-bundle.js",
+        "/vendor/swagger-ui/swagger-ui.css",
+        "/static/api.js",
+    ] {
+        assert!(html.contains(asset), "{asset}");
+        let a = get(&app, asset, &[]).await;
+        assert_eq!(a.status, 200, "{asset}");
+        assert!(a.body.len() > 300, "{asset} is {} bytes", a.body.len());
+    }
+}
