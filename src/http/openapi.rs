@@ -786,7 +786,34 @@ pub fn document(ds: &Dataset, downloads: &[String]) -> Doc {
         format!("{OGC_PREFIX}/collections/partnerships/items"),
         items_path("partnerships", &partnership_filters()),
     );
+    unique_operation_ids(&mut doc);
     doc
+}
+
+/// Handlers in different modules share names (`list`, `one`, `page`); client generators need
+/// one id per operation, so each is named by its method and path, e.g. `get_api_las_code`.
+fn unique_operation_ids(doc: &mut Doc) {
+    for (path, item) in &mut doc.paths.paths {
+        let slug: String = path
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect::<String>()
+            .split('_')
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join("_");
+        // `/ogc/` is `/ogc` with a slash, `/` is the root.
+        let slug = match (slug.is_empty(), path.len() > 1 && path.ends_with('/')) {
+            (true, _) => "root".to_owned(),
+            (false, true) => format!("{slug}_slash"),
+            (false, false) => slug,
+        };
+        for (method, op) in [("get", item.get.as_mut()), ("post", item.post.as_mut())] {
+            if let Some(op) = op {
+                op.operation_id = Some(format!("{method}_{slug}"));
+            }
+        }
+    }
 }
 
 /// The OGC part: the operations under `/ogc`, with the schemas they use.
@@ -1041,7 +1068,11 @@ fn constrain(doc: &mut Doc, ds: &Dataset, downloads: &[String]) {
         (
             "/api/admin/submissions",
             "status",
-            strings(std::iter::once("all").chain(crate::submission::STATUSES.iter().copied())),
+            strings(
+                ["", "all"]
+                    .into_iter()
+                    .chain(crate::submission::STATUSES.iter().copied()),
+            ),
         ),
     ];
     for (path, name, values) in fixed {
@@ -1052,7 +1083,9 @@ fn constrain(doc: &mut Doc, ds: &Dataset, downloads: &[String]) {
         "/api/admin/submissions.csv",
         "status",
         enum_schema(&strings(
-            std::iter::once("all").chain(crate::submission::STATUSES.iter().copied()),
+            ["", "all"]
+                .into_iter()
+                .chain(crate::submission::STATUSES.iter().copied()),
         )),
         false,
     );
