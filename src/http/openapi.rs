@@ -1149,10 +1149,10 @@ fn set_max_zoom(doc: &mut Doc, max: u8) {
             continue;
         };
         for p in op.parameters.iter_mut().flatten() {
-            if p.name == name {
-                if let Some(RefOr::T(Schema::Object(o))) = p.schema.as_mut() {
-                    o.maximum = Some(f64::from(max).into());
-                }
+            if p.name == name
+                && let Some(RefOr::T(Schema::Object(o))) = p.schema.as_mut()
+            {
+                o.maximum = Some(f64::from(max).into());
             }
         }
     }
