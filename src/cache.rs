@@ -1,18 +1,30 @@
-//! The tile cache: gzip-compressed tiles bounded in bytes, keyed by data version and z/x/y.
+//! The tile cache: rendered tiles bounded in bytes, keyed by data version and z/x/y, filled in
+//! the background for the whole pyramid whenever a data version is published.
 //!
-//! Built on `moka`'s `try_get_with`, so concurrent misses for one tile render it once and
-//! errors are never stored. Tiles are stored gzip-compressed with both ETags precomputed, so a
-//! hit costs a hash lookup and a clone of `Bytes`; clients without gzip get it decompressed.
+//! Built on `moka`'s synchronous cache: a hit is one hash lookup and an `Arc` clone, with the
+//! tile's bytes and header values made once, at render time. A miss renders on a blocking
+//! thread (at most [`TileCache::render_slots`] at once) through `try_get_with`, so concurrent
+//! misses for one tile render it once and errors are never stored. Tiles are kept gzip-compressed;
+//! the uncompressed bytes, for the rare client without gzip, are cached as entries of their own
+//! when first asked for, so the hottest stay and the rest are evicted first.
+//!
+//! [`TileCache::publish`] makes a version current: entries of other versions are dropped (they
+//! must not pin memory) and never stored again, and the pyramid of the new version is rendered
+//! by rayon in the background, lowest zooms first, until done or the cache is nearly full. Until
+//! then, requests for tiles not rendered yet render them on demand.
 
 use std::io::{Read, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
+use axum::http::HeaderValue;
 use bytes::Bytes;
 use flate2::Compression;
 use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
-use moka::future::Cache;
+use moka::sync::Cache;
+use rayon::prelude::*;
 
 use crate::dataset::Dataset;
 use crate::pipeline::{RenderError, render_tile};
@@ -27,6 +39,25 @@ pub struct TileKey {
     pub coord: TileCoord,
 }
 
+/// What an entry holds: the tile as rendered, or a tile's uncompressed bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Kind {
+    Tile,
+    Identity,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct EntryKey {
+    tile: TileKey,
+    kind: Kind,
+}
+
+#[derive(Debug, Clone)]
+enum Entry {
+    Tile(CachedTile),
+    Identity(Bytes),
+}
+
 /// gzip `raw` at level 6 (pure; writing to a `Vec` cannot fail).
 #[must_use]
 pub fn gzip(raw: &[u8]) -> Vec<u8> {
@@ -35,15 +66,15 @@ pub fn gzip(raw: &[u8]) -> Vec<u8> {
     enc.finish().unwrap_or_default()
 }
 
-/// A rendered, compressed tile.
+/// A rendered, compressed tile with its response header values made once.
 #[derive(Debug, Clone)]
 pub struct EncodedTile {
     /// The MVT bytes, gzip-compressed.
     pub gzip: Bytes,
     /// Strong ETag of `gzip` (quoted).
-    pub etag_gzip: String,
+    pub etag_gzip: HeaderValue,
     /// Strong ETag of the uncompressed bytes (quoted).
-    pub etag_identity: String,
+    pub etag_identity: HeaderValue,
     /// Uncompressed size.
     pub raw_len: usize,
 }
@@ -54,8 +85,8 @@ impl EncodedTile {
     pub fn new(raw: &[u8]) -> Self {
         let gzip = gzip(raw);
         Self {
-            etag_gzip: etag(&gzip),
-            etag_identity: etag(raw),
+            etag_gzip: etag_value(&gzip),
+            etag_identity: etag_value(raw),
             raw_len: raw.len(),
             gzip: Bytes::from(gzip),
         }
@@ -77,6 +108,11 @@ pub fn etag(bytes: &[u8]) -> String {
     format!("\"{:032x}\"", xxhash_rust::xxh3::xxh3_128(bytes))
 }
 
+fn etag_value(bytes: &[u8]) -> HeaderValue {
+    // Hex digits in quotes: always a valid header value.
+    HeaderValue::from_str(&etag(bytes)).unwrap_or_else(|_| HeaderValue::from_static("\"\""))
+}
+
 /// A weak ETag over `bytes`: for responses the router may gzip on the way out, where the same
 /// tag stands for both encodings (RFC 9110 §8.8.1: semantically equivalent, not byte-equal).
 #[must_use]
@@ -90,34 +126,61 @@ pub type CachedTile = Option<Arc<EncodedTile>>;
 /// Byte-bounded, coalescing tile cache.
 #[derive(Clone)]
 pub struct TileCache {
-    inner: Cache<TileKey, CachedTile>,
+    inner: Cache<EntryKey, Entry>,
+    capacity: u64,
     requests: Arc<AtomicU64>,
     renders: Arc<AtomicU64>,
+    /// The version being served: other versions are not stored.
+    current: Arc<AtomicU64>,
+    /// Bumped by every [`TileCache::publish`]; a pre-render of an older one stops.
+    generation: Arc<AtomicU64>,
+    render_slots: Arc<tokio::sync::Semaphore>,
+    /// Pre-renders running (an older one stops soon after a newer one starts).
+    prerendering: Arc<AtomicU64>,
 }
 
 /// Bookkeeping overhead charged per entry on top of its bytes.
-const ENTRY_OVERHEAD: u32 = 160;
+const ENTRY_OVERHEAD: u32 = 200;
+
+/// The pre-render stops when the cache is this full (per mille), leaving room for the rest.
+const PRERENDER_FILL_PER_MILLE: u64 = 900;
+
+/// No version published yet: every version may be stored.
+const ANY_VERSION: u64 = 0;
 
 impl TileCache {
-    /// A cache holding at most `max_bytes` of compressed tiles (plus per-entry overhead).
+    /// A cache holding at most `max_bytes` of tiles (plus per-entry overhead).
     #[must_use]
     pub fn new(max_bytes: u64) -> Self {
         let inner = Cache::builder()
             .max_capacity(max_bytes)
-            .weigher(|_k: &TileKey, v: &CachedTile| {
-                let len = v
-                    .as_ref()
-                    .map_or(0, |t| t.gzip.len() + t.etag_gzip.len() * 2);
+            .weigher(|_k: &EntryKey, v: &Entry| {
+                let len = match v {
+                    Entry::Tile(t) => t.as_ref().map_or(0, |t| t.gzip.len() + 2 * 36),
+                    Entry::Identity(b) => b.len(),
+                };
                 u32::try_from(len)
                     .unwrap_or(u32::MAX)
                     .saturating_add(ENTRY_OVERHEAD)
             })
             .build();
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
         Self {
             inner,
+            capacity: max_bytes,
             requests: Arc::new(AtomicU64::new(0)),
             renders: Arc::new(AtomicU64::new(0)),
+            current: Arc::new(AtomicU64::new(ANY_VERSION)),
+            generation: Arc::new(AtomicU64::new(0)),
+            render_slots: Arc::new(tokio::sync::Semaphore::new(cores * 2)),
+            prerendering: Arc::new(AtomicU64::new(0)),
         }
+    }
+
+    /// On-demand renders that may run at once.
+    #[must_use]
+    pub fn render_slots(&self) -> usize {
+        self.render_slots.available_permits()
     }
 
     /// The tile from the cache, rendering it (once, however many ask at the same time) on a miss.
@@ -131,19 +194,169 @@ impl TileCache {
         coord: TileCoord,
     ) -> Result<CachedTile, Arc<RenderError>> {
         self.requests.fetch_add(1, Ordering::Relaxed);
-        let renders = Arc::clone(&self.renders);
-        self.inner
-            .try_get_with(TileKey { version, coord }, async move {
-                renders.fetch_add(1, Ordering::Relaxed);
-                let rendered = tokio::task::spawn_blocking(move || {
-                    render_tile(&ds, coord).map(|t| t.map(|raw| Arc::new(EncodedTile::new(&raw))))
-                })
-                .await;
-                rendered.unwrap_or_else(|e| {
-                    Err(RenderError::Encode(format!("render task failed: {e}")))
-                })
-            })
+        let key = EntryKey {
+            tile: TileKey { version, coord },
+            kind: Kind::Tile,
+        };
+        if let Some(Entry::Tile(t)) = self.inner.get(&key) {
+            crate::metrics::tile_cache_hit();
+            return Ok(t);
+        }
+        crate::metrics::tile_cache_miss();
+        // A closed semaphore never happens (it is never closed); render without a slot then.
+        let _slot = self.render_slots.acquire().await.ok();
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.get_or_render(&ds, version, coord))
             .await
+            .unwrap_or_else(|e| {
+                Err(Arc::new(RenderError::Encode(format!(
+                    "render task failed: {e}"
+                ))))
+            })
+    }
+
+    /// Blocking: the cached tile, or render and store it (coalescing with other threads).
+    fn get_or_render(
+        &self,
+        ds: &Dataset,
+        version: u64,
+        coord: TileCoord,
+    ) -> Result<CachedTile, Arc<RenderError>> {
+        let render = || {
+            self.renders.fetch_add(1, Ordering::Relaxed);
+            let started = Instant::now();
+            let tile =
+                render_tile(ds, coord).map(|t| t.map(|raw| Arc::new(EncodedTile::new(&raw))));
+            crate::metrics::tile_rendered(started.elapsed());
+            tile
+        };
+        if !self.stores(version) {
+            // An older version, still asked for by requests that started before a publish.
+            return render().map_err(Arc::new);
+        }
+        let key = EntryKey {
+            tile: TileKey { version, coord },
+            kind: Kind::Tile,
+        };
+        let entry = self.inner.try_get_with(key, || render().map(Entry::Tile))?;
+        if !self.stores(version) {
+            // Published over while rendering: do not leave it behind.
+            self.inner.invalidate(&key);
+        }
+        match entry {
+            Entry::Tile(t) => Ok(t),
+            Entry::Identity(_) => Ok(None),
+        }
+    }
+
+    fn stores(&self, version: u64) -> bool {
+        let current = self.current.load(Ordering::SeqCst);
+        current == ANY_VERSION || current == version
+    }
+
+    /// The uncompressed bytes of `tile` (the cached tile of `version`/`coord`), cached on
+    /// first use.
+    #[must_use]
+    pub fn identity(&self, version: u64, coord: TileCoord, tile: &EncodedTile) -> Bytes {
+        let key = EntryKey {
+            tile: TileKey { version, coord },
+            kind: Kind::Identity,
+        };
+        if let Some(Entry::Identity(b)) = self.inner.get(&key) {
+            return b;
+        }
+        let bytes = tile.identity();
+        if self.stores(version) {
+            self.inner.insert(key, Entry::Identity(bytes.clone()));
+            if !self.stores(version) {
+                self.inner.invalidate(&key);
+            }
+        }
+        bytes
+    }
+
+    /// Make `version` (of `ds`) the one served: drop other versions' entries, and if
+    /// `prerender`, render its whole pyramid in the background (a later publish stops it).
+    pub fn publish(&self, ds: Arc<Dataset>, version: u64, prerender: bool) {
+        let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
+        self.current.store(version, Ordering::SeqCst);
+        // Entries of other versions: never asked for again once in-flight requests finish.
+        // (Entries of this version made before this moment go too; they are re-rendered.)
+        self.inner.invalidate_all();
+        self.inner.run_pending_tasks();
+        crate::metrics::prerender_progress(0);
+        if !prerender {
+            return;
+        }
+        let this = self.clone();
+        self.prerendering.fetch_add(1, Ordering::SeqCst);
+        let spawned = std::thread::Builder::new()
+            .name("prerender".to_owned())
+            .spawn(move || {
+                this.prerender(&ds, version, generation);
+                this.prerendering.fetch_sub(1, Ordering::SeqCst);
+            });
+        if let Err(e) = spawned {
+            self.prerendering.fetch_sub(1, Ordering::SeqCst);
+            tracing::warn!("cannot start the pre-render: {e}; tiles render on demand");
+        }
+    }
+
+    fn prerender(&self, ds: &Dataset, version: u64, generation: u64) {
+        let started = Instant::now();
+        let coords = crate::export::pyramid(ds, 0, ds.max_zoom());
+        let done = AtomicU64::new(0);
+        let limit = self.capacity / 1000 * PRERENDER_FILL_PER_MILLE;
+        let outcome = coords.par_iter().try_for_each(|&coord| {
+            if self.generation.load(Ordering::Relaxed) != generation {
+                return Err("superseded by a newer data version");
+            }
+            if self.inner.weighted_size() > limit {
+                return Err("the tile cache is nearly full (raise --cache-mb to hold the pyramid)");
+            }
+            if let Err(e) = self.get_or_render(ds, version, coord) {
+                tracing::error!(
+                    z = coord.z,
+                    x = coord.x,
+                    y = coord.y,
+                    "pre-render failed: {e}"
+                );
+            }
+            let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+            if n % 256 == 0 {
+                crate::metrics::prerender_progress(n);
+                self.inner.run_pending_tasks();
+            }
+            Ok(())
+        });
+        let n = done.load(Ordering::Relaxed);
+        crate::metrics::prerender_progress(n);
+        self.inner.run_pending_tasks();
+        match outcome {
+            Ok(()) => {
+                crate::metrics::prerender_finished(started.elapsed());
+                tracing::info!(
+                    tiles = n,
+                    zooms = format!("0-{}", ds.max_zoom()),
+                    elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                    cache_bytes = self.inner.weighted_size(),
+                    "pre-rendered the pyramid of data version {}",
+                    ds.version
+                );
+            }
+            Err(why) => tracing::info!(
+                tiles = n,
+                of = coords.len(),
+                "pre-render of data version {} stopped: {why}",
+                ds.version
+            ),
+        }
+    }
+
+    /// Whether a background pre-render is running.
+    #[must_use]
+    pub fn prerendering(&self) -> bool {
+        self.prerendering.load(Ordering::SeqCst) > 0
     }
 
     /// `(requests, renders)` since start: renders are misses.
@@ -155,13 +368,26 @@ impl TileCache {
         )
     }
 
-    /// Weighted size in bytes (after pending maintenance).
-    pub async fn weighted_size(&self) -> u64 {
-        self.inner.run_pending_tasks().await;
-        self.inner.weighted_size()
+    /// `(entries, bytes)` held (after pending maintenance).
+    #[must_use]
+    pub fn usage(&self) -> (u64, u64) {
+        self.inner.run_pending_tasks();
+        (self.inner.entry_count(), self.inner.weighted_size())
     }
 
-    /// Drop every entry (e.g. after a data reload).
+    /// The data versions that have entries (after pending maintenance).
+    #[must_use]
+    pub fn versions(&self) -> std::collections::BTreeSet<u64> {
+        self.inner.run_pending_tasks();
+        self.inner.iter().map(|(k, _)| k.tile.version).collect()
+    }
+
+    /// Weighted size in bytes (after pending maintenance).
+    pub async fn weighted_size(&self) -> u64 {
+        self.usage().1
+    }
+
+    /// Drop every entry.
     pub fn clear(&self) {
         self.inner.invalidate_all();
     }

@@ -8,6 +8,9 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::editors::Editors;
 use crate::http::HttpConfig;
+use crate::http::proxy::ClientIpHeader;
+use crate::http::server::Limits;
+use crate::logging::LogFormat;
 
 /// partnership-map: vector tiles and a web map of England's area-based education partnerships.
 #[derive(Debug, Parser)]
@@ -22,6 +25,10 @@ pub struct Cli {
     /// Server settings.
     #[command(flatten)]
     pub serve: ServeArgs,
+    /// Log line format: `text` (human-readable, the default) or `json` (one object per line,
+    /// for log shippers). The level comes from `RUST_LOG` (default `info`).
+    #[arg(long, global = true, env = "PARTNERSHIP_MAP_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 }
 
 /// Subcommands.
@@ -37,12 +44,14 @@ pub enum Command {
         #[command(subcommand)]
         action: DataCommand,
     },
-    /// Write every non-empty tile (zooms --min-zoom..=--max-zoom) to a PMTiles or MBTiles file.
+    /// Write every non-empty tile (zooms --min-zoom..=--max-zoom) to a PMTiles or MBTiles file,
+    /// or to a directory of gzip-compressed z/x/y.pbf files with metadata.json.
     Export {
         /// Archive format.
         #[arg(long, value_enum)]
         format: crate::export::Format,
-        /// Output file (replaced if it exists).
+        /// Output file (replaced if it exists), or directory for `--format dir` (an earlier export
+        /// there is replaced; a directory holding anything else is refused).
         #[arg(long)]
         out: PathBuf,
         /// Lowest zoom to write.
@@ -145,6 +154,97 @@ pub struct ServeArgs {
     #[arg(long, global = true, env = "PARTNERSHIP_MAP_RETENTION_DAYS", default_value_t = 180,
           value_parser = clap::value_parser!(u32).range(0..=3650))]
     pub retention_days: u32,
+    /// Reverse proxies whose X-Forwarded-For (or Forwarded) header gives the client's address,
+    /// as CIDRs or addresses, comma-separated (e.g. 10.0.0.0/8,192.168.1.5). From any other
+    /// peer those headers are ignored.
+    #[arg(long, global = true, env = "PARTNERSHIP_MAP_TRUSTED_PROXIES", value_delimiter = ',',
+          value_parser = parse_cidr)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The header the trusted proxies set.
+    #[arg(long, global = true, env = "PARTNERSHIP_MAP_CLIENT_IP_HEADER", value_enum,
+          default_value_t = ClientIpHeader::XForwardedFor)]
+    pub client_ip_header: ClientIpHeader,
+    /// Where /metrics (Prometheus) is served: an address for a listener of its own (default
+    /// 127.0.0.1:9464, or port 0 when --bind uses port 0), `main` for the public port, or `off`.
+    #[arg(long, global = true, env = "PARTNERSHIP_MAP_METRICS_BIND", value_parser = parse_metrics_bind)]
+    pub metrics_bind: Option<MetricsBind>,
+    /// Time a client has to send a complete request head (from connecting, or from the first
+    /// byte of its next request), e.g. 10s or 500ms.
+    #[arg(long, global = true, env = "PARTNERSHIP_MAP_REQUEST_HEAD_TIMEOUT", default_value = "10s",
+          value_parser = parse_duration)]
+    pub request_head_timeout: std::time::Duration,
+    /// Time an idle keep-alive connection stays open (also: no progress on an open request).
+    #[arg(long, global = true, env = "PARTNERSHIP_MAP_KEEP_ALIVE_TIMEOUT", default_value = "60s",
+          value_parser = parse_duration)]
+    pub keep_alive_timeout: std::time::Duration,
+    /// Open connections allowed; one more is answered 503 with Retry-After and closed.
+    #[arg(long, global = true, env = "PARTNERSHIP_MAP_MAX_CONNECTIONS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: u32,
+    /// Requests handled at once; more are answered 503 with Retry-After.
+    #[arg(long, global = true, env = "PARTNERSHIP_MAP_MAX_IN_FLIGHT", default_value_t = 512,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_in_flight: u32,
+    /// On SIGTERM/SIGINT, how long open requests may take to finish before the server exits.
+    #[arg(long, global = true, env = "PARTNERSHIP_MAP_SHUTDOWN_TIMEOUT", default_value = "20s",
+          value_parser = parse_duration)]
+    pub shutdown_timeout: std::time::Duration,
+    /// Do not render the tile pyramid in the background at start and after each data change
+    /// (tiles are then rendered on first request only).
+    #[arg(long, global = true, env = "PARTNERSHIP_MAP_NO_PRERENDER")]
+    pub no_prerender: bool,
+}
+
+/// Where `/metrics` is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricsBind {
+    /// A listener of its own.
+    Addr(SocketAddr),
+    /// The public listener, beside everything else.
+    Main,
+    /// Nowhere.
+    Off,
+}
+
+/// Default metrics port (the OpenTelemetry Prometheus exporter's).
+pub const METRICS_PORT: u16 = 9464;
+
+fn parse_metrics_bind(s: &str) -> Result<MetricsBind, String> {
+    match s {
+        "main" => Ok(MetricsBind::Main),
+        "off" => Ok(MetricsBind::Off),
+        _ => s.parse().map(MetricsBind::Addr).map_err(|_| {
+            format!("{s:?} is not an address like 127.0.0.1:9464, nor `main` or `off`")
+        }),
+    }
+}
+
+fn parse_cidr(s: &str) -> Result<ipnet::IpNet, String> {
+    let s = s.trim();
+    s.parse::<ipnet::IpNet>()
+        .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{s:?} is not a CIDR (10.0.0.0/8) or an IP address"))
+}
+
+/// `10s`, `500ms`, `2m`, or plain seconds (`1.5`).
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let (number, scale) = if let Some(n) = s.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = s.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = s.strip_suffix('m') {
+        (n, 60.0)
+    } else {
+        (s, 1.0)
+    };
+    number
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && *v > 0.0 && *v * scale <= 86_400.0)
+        .map(|v| std::time::Duration::from_secs_f64(v * scale))
+        .ok_or_else(|| format!("{s:?} is not a duration like 10s, 500ms or 2m (at most a day)"))
 }
 
 impl ServeArgs {
@@ -179,6 +279,10 @@ impl ServeArgs {
             submissions_per_hour: std::num::NonZeroU32::new(self.submissions_per_hour)
                 .unwrap_or(std::num::NonZeroU32::MIN),
             data_source: None,
+            trusted_proxies: self.trusted_proxies.clone(),
+            client_ip_header: self.client_ip_header,
+            prerender: !self.no_prerender,
+            metrics_on_main: self.metrics_bind() == MetricsBind::Main,
         })
     }
 
@@ -214,9 +318,97 @@ impl ServeArgs {
         Ok(editors)
     }
 
+    /// Where `/metrics` goes (see `--metrics-bind`).
+    #[must_use]
+    pub fn metrics_bind(&self) -> MetricsBind {
+        self.metrics_bind.unwrap_or_else(|| {
+            let port = if self.bind.port() == 0 {
+                0
+            } else {
+                METRICS_PORT
+            };
+            MetricsBind::Addr(SocketAddr::from(([127, 0, 0, 1], port)))
+        })
+    }
+
+    /// The listener's limits and timeouts.
+    #[must_use]
+    pub fn limits(&self) -> Limits {
+        Limits {
+            head_timeout: self.request_head_timeout,
+            idle_timeout: self.keep_alive_timeout,
+            max_connections: self.max_connections as usize,
+            max_in_flight: self.max_in_flight as usize,
+            drain_timeout: self.shutdown_timeout,
+        }
+    }
+
     /// Cache capacity in bytes.
     #[must_use]
     pub fn cache_bytes(&self) -> u64 {
         self.cache_mb * 1024 * 1024
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_take_units_and_reject_nonsense() {
+        assert_eq!(
+            parse_duration("10s"),
+            Ok(std::time::Duration::from_secs(10))
+        );
+        assert_eq!(
+            parse_duration("500ms"),
+            Ok(std::time::Duration::from_millis(500))
+        );
+        assert_eq!(
+            parse_duration("2m"),
+            Ok(std::time::Duration::from_secs(120))
+        );
+        assert_eq!(
+            parse_duration("1.5"),
+            Ok(std::time::Duration::from_millis(1500))
+        );
+        for bad in ["", "0s", "-1s", "ten", "2d", "1e9"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn trusted_proxies_are_cidrs_or_addresses() {
+        assert_eq!(
+            parse_cidr("10.0.0.0/8").map(|n| n.to_string()),
+            Ok("10.0.0.0/8".to_owned())
+        );
+        assert_eq!(
+            parse_cidr(" 192.168.1.5 ").map(|n| n.to_string()),
+            Ok("192.168.1.5/32".to_owned())
+        );
+        assert_eq!(
+            parse_cidr("::1").map(|n| n.to_string()),
+            Ok("::1/128".to_owned())
+        );
+        assert!(parse_cidr("10.0.0.0/33").is_err());
+        assert!(parse_cidr("proxy.local").is_err());
+    }
+
+    #[test]
+    fn metrics_listen_on_loopback_unless_told_otherwise() {
+        let cli = Cli::parse_from(["pm", "serve"]);
+        assert_eq!(
+            cli.serve.metrics_bind(),
+            MetricsBind::Addr("127.0.0.1:9464".parse().expect("addr"))
+        );
+        let cli = Cli::parse_from(["pm", "serve", "--bind", "127.0.0.1:0"]);
+        assert_eq!(
+            cli.serve.metrics_bind(),
+            MetricsBind::Addr("127.0.0.1:0".parse().expect("addr"))
+        );
+        let cli = Cli::parse_from(["pm", "serve", "--metrics-bind", "main"]);
+        assert_eq!(cli.serve.metrics_bind(), MetricsBind::Main);
+        assert!(Cli::try_parse_from(["pm", "serve", "--metrics-bind", "nowhere"]).is_err());
     }
 }

@@ -94,6 +94,18 @@ pub enum AppError {
     /// A comparison request that cannot be answered (JSON body).
     #[error(transparent)]
     Compare(#[from] CompareError),
+    /// The request declares a body larger than the endpoint takes.
+    #[error("the request body is over the limit of {limit} bytes")]
+    PayloadTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The server is at its limit of connections or of requests in flight.
+    #[error("the server is busy; try again in {retry_after} seconds")]
+    Overloaded {
+        /// Seconds the client should wait.
+        retry_after: u64,
+    },
 }
 
 impl AppError {
@@ -107,9 +119,12 @@ impl AppError {
             Self::ApiNotFound(_) | Self::AdminOff => StatusCode::NOT_FOUND,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::ReloadRejected { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::ReloadUnavailable | Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::ReloadUnavailable | Self::Unavailable { .. } | Self::Overloaded { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::EditRejected(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::CannotRevert { .. } => StatusCode::CONFLICT,
             Self::Render(_) | Self::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -130,6 +145,7 @@ impl AppError {
                 | Self::NotFound(_)
                 | Self::Render(_)
                 | Self::Picture(_)
+                | Self::Overloaded { .. }
         )
     }
 }
@@ -154,16 +170,31 @@ impl From<crate::store::StoreError> for AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let message = if status.is_server_error() {
+        let message = if status.is_server_error() && !matches!(self, Self::Overloaded { .. }) {
             tracing::error!(error = %self, "internal error");
             "internal server error".to_owned()
         } else {
             self.to_string()
         };
-        if self.is_api() {
+        let mut res_headers = vec![(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))];
+        match &self {
+            Self::RateLimited { retry_after }
+            | Self::Unavailable { retry_after }
+            | Self::Overloaded { retry_after } => {
+                if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
+                    res_headers.push((header::RETRY_AFTER, v));
+                }
+            }
+            Self::Unauthorized => {
+                res_headers.push((
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"partnership-map admin\""),
+                ));
+            }
+            _ => {}
+        }
+        let mut res = if self.is_api() {
             let mut body = json!({ "error": message });
-            let mut res_headers =
-                vec![(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))];
             match &self {
                 Self::Invalid(fields) => body["fields"] = json!(fields),
                 Self::EditRejected(fields) => body["fields"] = json!(fields),
@@ -172,34 +203,20 @@ impl IntoResponse for AppError {
                     body["problems"] = json!(problems);
                     body["data_version"] = json!(current);
                 }
-                Self::RateLimited { retry_after } | Self::Unavailable { retry_after } => {
-                    if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
-                        res_headers.push((header::RETRY_AFTER, v));
-                    }
-                }
-                Self::Unauthorized => {
-                    res_headers.push((
-                        header::WWW_AUTHENTICATE,
-                        HeaderValue::from_static("Bearer realm=\"partnership-map admin\""),
-                    ));
-                }
                 _ => {}
             }
-            let mut res = (status, axum::Json(body)).into_response();
-            for (k, v) in res_headers {
-                res.headers_mut().insert(k, v);
-            }
-            return res;
+            (status, axum::Json(body)).into_response()
+        } else {
+            (
+                status,
+                [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                format!("{message}\n"),
+            )
+                .into_response()
+        };
+        for (k, v) in res_headers {
+            res.headers_mut().insert(k, v);
         }
-        let body = format!("{message}\n");
-        (
-            status,
-            [
-                (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
-                (header::CACHE_CONTROL, "no-store"),
-            ],
-            body,
-        )
-            .into_response()
+        res
     }
 }

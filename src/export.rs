@@ -1,8 +1,8 @@
 //! `partnership-map export`: write every non-empty tile of the pyramid to a PMTiles v3 or
-//! MBTiles 1.3 archive, for static hosting.
+//! MBTiles 1.3 archive, or to a directory of `z/x/y.pbf` files, for static hosting.
 //!
 //! Tiles are rendered in parallel (rayon) by the same pipeline and compressed by the same code as
-//! the server, so the archive holds byte for byte the gzip tiles the server sends. Metadata
+//! the server, so the export holds byte for byte the gzip tiles the server sends. Metadata
 //! carries `vector_layers`, bounds, centre and attribution, as in TileJSON.
 
 use std::path::Path;
@@ -13,7 +13,9 @@ use rayon::prelude::*;
 
 use crate::cache::EncodedTile;
 use crate::dataset::Dataset;
-use crate::http::meta::{ATTRIBUTION, archive_metadata, tilejson, tilestats, typed_vector_layers};
+use crate::http::meta::{
+    ATTRIBUTION, archive_metadata, metadata_json, tilejson, tilestats, typed_vector_layers,
+};
 use crate::pipeline::{RenderError, render_tile};
 use crate::tile::{TileCoord, lonlat_to_merc};
 
@@ -24,6 +26,9 @@ pub enum Format {
     Pmtiles,
     /// MBTiles 1.3 (SQLite).
     Mbtiles,
+    /// A directory of `z/x/y.pbf` files, gzip-compressed (as tippecanoe's
+    /// `--output-to-directory` writes them), plus tippecanoe's `metadata.json`.
+    Dir,
 }
 
 /// Why an export failed.
@@ -41,6 +46,11 @@ pub enum ExportError {
     /// Writing the MBTiles archive failed.
     #[error("writing MBTiles: {0}")]
     Mbtiles(#[from] rusqlite::Error),
+    /// `--out` names something that is not an earlier export directory.
+    #[error(
+        "{0}: exists and is not an export directory (no metadata.json); choose a new or empty directory"
+    )]
+    NotAnExport(String),
     /// File system.
     #[error("{path}: {source}")]
     Io {
@@ -132,6 +142,16 @@ pub fn export(
         path: out.display().to_string(),
         source,
     };
+    if format == Format::Dir {
+        write_dir(ds, out, min, max, &rendered)?;
+        return Ok(Summary {
+            examined: coords.len(),
+            tiles: rendered.len(),
+            tile_bytes: rendered.iter().map(|(_, t)| t.gzip.len() as u64).sum(),
+            file_bytes: dir_size(out).map_err(io)?,
+            elapsed: started.elapsed(),
+        });
+    }
     if out.exists() {
         std::fs::remove_file(out).map_err(io)?;
     }
@@ -171,6 +191,7 @@ pub fn export(
                 .finalize()
                 .map_err(|e| ExportError::Pmtiles(e.to_string()))?;
         }
+        Format::Dir => {}
         Format::Mbtiles => {
             let mut db = rusqlite::Connection::open(out)?;
             db.execute_batch(
@@ -203,4 +224,69 @@ pub fn export(
         file_bytes,
         elapsed: started.elapsed(),
     })
+}
+
+/// Write `out/z/x/y.pbf` (the gzip bytes) and `out/metadata.json`. An earlier export in `out` is
+/// replaced; any other existing content makes it refuse, so a mistyped `--out` deletes nothing.
+fn write_dir(
+    ds: &Dataset,
+    out: &Path,
+    min: u8,
+    max: u8,
+    rendered: &[(TileCoord, EncodedTile)],
+) -> Result<(), ExportError> {
+    let io = |path: &Path| {
+        let path = path.display().to_string();
+        move |source: std::io::Error| ExportError::Io { path, source }
+    };
+    if out.exists() {
+        let entries: Vec<std::fs::DirEntry> = std::fs::read_dir(out)
+            .map_err(io(out))?
+            .collect::<Result<_, _>>()
+            .map_err(io(out))?;
+        let ours = |e: &std::fs::DirEntry| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name == "metadata.json" || name.parse::<u8>().is_ok()
+        };
+        let previous_export = out.join("metadata.json").is_file();
+        if !entries.is_empty() && (!previous_export || !entries.iter().all(ours)) {
+            return Err(ExportError::NotAnExport(out.display().to_string()));
+        }
+        for e in entries {
+            let p = e.path();
+            if p.is_dir() {
+                std::fs::remove_dir_all(&p).map_err(io(&p))?;
+            } else {
+                std::fs::remove_file(&p).map_err(io(&p))?;
+            }
+        }
+    }
+    std::fs::create_dir_all(out).map_err(io(out))?;
+    let mut made = std::collections::HashSet::new();
+    for (c, t) in rendered {
+        let dir = out.join(c.z.to_string()).join(c.x.to_string());
+        if made.insert((c.z, c.x)) {
+            std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        }
+        let file = dir.join(format!("{}.pbf", c.y));
+        std::fs::write(&file, &t.gzip).map_err(io(&file))?;
+    }
+    let file = out.join("metadata.json");
+    std::fs::write(&file, metadata_json(ds, min, max).to_string()).map_err(io(&file))
+}
+
+/// Total size of the files under `dir`.
+fn dir_size(dir: &Path) -> std::io::Result<u64> {
+    let mut total = 0;
+    for e in std::fs::read_dir(dir)? {
+        let e = e?;
+        let meta = e.metadata()?;
+        total += if meta.is_dir() {
+            dir_size(&e.path())?
+        } else {
+            meta.len()
+        };
+    }
+    Ok(total)
 }

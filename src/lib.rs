@@ -2,7 +2,8 @@
 //!
 //! Pipeline: `dataset` (load, validate, simplify per zoom, index) → `pipeline` (select, clip,
 //! snap, encode one tile) → `cache` (gzip, ETag, bounded in bytes) → `http` (contract).
-//! `schema` is the single list of tile attributes; `config` is the command line.
+//! `schema` is the single list of tile attributes; `config` is the command line; `logging` and
+//! `metrics` make the server observable.
 //! Stewardship: `changes` (the edit format, apply, undo, replay: pure), `store` (submissions,
 //! the change log and the submission limit, durable), `editors` (who may edit),
 //! `data_export` (published data back to files). Sharing: `compare` builds the LA comparison
@@ -19,6 +20,8 @@ pub mod error;
 pub mod export;
 pub mod glyphs;
 pub mod http;
+pub mod logging;
+pub mod metrics;
 pub mod model;
 pub mod pipeline;
 pub mod render;

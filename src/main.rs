@@ -7,23 +7,25 @@ use std::time::Instant;
 use clap::Parser;
 use partnership_map::cache::TileCache;
 use partnership_map::changes;
-use partnership_map::config::{Cli, Command, DataCommand};
+use partnership_map::config::{Cli, Command, DataCommand, MetricsBind, ServeArgs};
 use partnership_map::data_export::{self, Marker};
 use partnership_map::dataset::Dataset;
+use partnership_map::http::server::{self, Limits};
 use partnership_map::http::{AppState, DataSource, publish, router};
 use partnership_map::store::{PostgresStore, SqliteStore, Store, StoreError};
-use tracing_subscriber::EnvFilter;
+
+// jemalloc, with a background thread returning freed pages to the system within about a second
+// (configured in .cargo/config.toml): RSS follows the memory in use. glibc's per-thread arenas
+// kept the high-water mark of the data load and of hostile traffic.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
-    match run(cli) {
+    let _log = partnership_map::logging::init(cli.log_format);
+    let result = run(cli);
+    partnership_map::logging::flush();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("partnership-map: {message}");
@@ -161,8 +163,10 @@ fn run(mut cli: Cli) -> Result<(), String> {
             }
             let cache = TileCache::new(cli.serve.cache_bytes());
             let retention_days = cli.serve.retention_days;
+            let mut limits = cli.serve.limits();
+            fit_connection_cap(&mut limits);
             let rt = runtime()?;
-            rt.block_on(async move {
+            let result = rt.block_on(async move {
                 let store = open_store(&cli).await?;
                 let state = AppState::new(dataset, cache, config, store).map_err(|e| {
                     format!("cannot start: styles/default.json is not valid JSON: {e}")
@@ -190,8 +194,11 @@ fn run(mut cli: Cli) -> Result<(), String> {
                         std::time::Duration::from_millis(cli.serve.log_poll_ms),
                     ));
                 }
-                serve(state, cli.serve.bind, retention_days).await
-            })
+                serve(state, &cli.serve, limits, retention_days).await
+            });
+            // Blocking tasks (a pre-render, a download build) are abandoned, not awaited.
+            rt.shutdown_timeout(std::time::Duration::from_secs(1));
+            result
         }
     }
 }
@@ -266,27 +273,93 @@ async fn published(
         .map_err(|e| format!("the published data is invalid: {e}"))
 }
 
+/// Raise the open-file limit to its hard maximum (each connection is a descriptor) and keep
+/// the connection cap below it.
+fn fit_connection_cap(limits: &mut Limits) {
+    let nofile = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(1024);
+    // Descriptors beside connections: listeners, the database, the runtime's own.
+    let room = usize::try_from(nofile.saturating_sub(64)).unwrap_or(usize::MAX);
+    if limits.max_connections > room {
+        tracing::warn!(
+            max_connections = limits.max_connections,
+            open_files = nofile,
+            "--max-connections is above what the open-file limit allows; using {room}"
+        );
+        limits.max_connections = room.max(1);
+    }
+}
+
+/// Listen (public port, and `/metrics` on its own port unless configured otherwise), start the
+/// background tasks, and serve until SIGTERM/SIGINT; then let open requests finish within the
+/// drain deadline.
 async fn serve(
     state: AppState,
-    bind: std::net::SocketAddr,
+    args: &ServeArgs,
+    limits: Limits,
     retention_days: u32,
 ) -> Result<(), String> {
-    tokio::spawn(reload_on_sighup(state.clone()));
-    tokio::spawn(purge_personal_data(state.clone(), retention_days));
+    let bind = args.bind;
     let listener = tokio::net::TcpListener::bind(bind).await.map_err(|e| {
         format!("cannot listen on {bind}: {e} (is another server using it? try --bind 127.0.0.1:0)")
     })?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    // Tests and scripts read this line to find the port.
-    println!("partnership-map listening on http://{addr}");
-    tracing::info!("listening on http://{addr}");
-    axum::serve(
-        listener,
-        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .map_err(|e| format!("server error: {e}"))?;
+    let metrics_listener = match args.metrics_bind() {
+        MetricsBind::Addr(a) => Some(tokio::net::TcpListener::bind(a).await.map_err(|e| {
+            format!(
+                "cannot listen for /metrics on {a}: {e} (choose another --metrics-bind, or `main`, or `off`)"
+            )
+        })?),
+        MetricsBind::Main | MetricsBind::Off => None,
+    };
+    // Tests and scripts read these lines to find the ports: the main one first. Nobody
+    // reading stdout is not an error.
+    let say = |line: String| {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}").and_then(|()| out.flush());
+    };
+    say(format!("partnership-map listening on http://{addr}"));
+    tracing::info!(
+        head_timeout_ms = u64::try_from(limits.head_timeout.as_millis()).unwrap_or(u64::MAX),
+        keep_alive_ms = u64::try_from(limits.idle_timeout.as_millis()).unwrap_or(u64::MAX),
+        max_connections = limits.max_connections,
+        max_in_flight = limits.max_in_flight,
+        trusted_proxies = state.config.trusted_proxies.len(),
+        "listening on http://{addr}"
+    );
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let metrics_server = match metrics_listener {
+        Some(l) => {
+            let maddr = l.local_addr().map_err(|e| e.to_string())?;
+            say(format!("partnership-map metrics on http://{maddr}/metrics"));
+            tracing::info!("metrics on http://{maddr}/metrics");
+            let metrics_limits = Limits {
+                max_connections: 64,
+                max_in_flight: 16,
+                ..limits.clone()
+            };
+            let mut stop = stop_rx.clone();
+            Some(tokio::spawn(server::serve(
+                l,
+                partnership_map::http::metrics::router(state.clone()),
+                metrics_limits,
+                async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                },
+            )))
+        }
+        None => None,
+    };
+    tokio::spawn(reload_on_sighup(state.clone()));
+    tokio::spawn(purge_personal_data(state.clone(), retention_days));
+    server::serve(listener, router(state), limits, async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    })
+    .await;
+    if let Some(m) = metrics_server {
+        let _ = m.await;
+    }
     tracing::info!("shut down cleanly");
     Ok(())
 }

@@ -57,3 +57,71 @@ async fn the_cache_never_holds_more_bytes_than_its_bound() {
     assert!(size <= bound, "cache holds {size} bytes, bound {bound}");
     assert!(size > bound / 4, "and is actually used ({size})");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_published_version_is_prerendered_and_replaces_the_old_tiles_at_once() {
+    use partnership_map::http::{AppState, HttpConfig, router};
+    let ds = partnership_map::dataset::Dataset::from_inputs(&common::shipped_inputs(), 6)
+        .expect("valid");
+    let pyramid = partnership_map::export::pyramid(&ds, 0, 6).len() as u64;
+    let config = HttpConfig {
+        prerender: true,
+        ..HttpConfig::default()
+    };
+    let state =
+        AppState::new(ds, TileCache::new(64 << 20), config, common::memory_store()).expect("state");
+    let rendered = |n: u64| {
+        let cache = state.cache.clone();
+        async move {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+            while cache.prerendering() || cache.stats().1 < n {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "pre-render stalled at {:?}",
+                    cache.stats()
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        }
+    };
+    rendered(pyramid).await;
+    assert_eq!(
+        state.cache.stats(),
+        (0, pyramid),
+        "no request yet, the whole pyramid rendered"
+    );
+    let v1 = state.version_key(&state.dataset());
+    assert_eq!(
+        state.cache.versions().into_iter().collect::<Vec<_>>(),
+        vec![v1]
+    );
+
+    // An edit: drop the first partnership, so its LAs' partnership_count changes.
+    let old = state.dataset();
+    let la = old.la_index(&old.partnerships[0].la_codes[0]).expect("LA");
+    let tile = TileCoord::containing(old.geometry.labels[la], 6);
+    let uri = format!("/tiles/6/{}/{}.pbf", tile.x, tile.y);
+    let app = router(state.clone());
+    let etag = |r: common::Resp| r.header("etag").expect("etag").to_owned();
+    let before = etag(common::get(&app, &uri, &[("accept-encoding", "gzip")]).await);
+    let mut tables = old.tables.clone();
+    tables.partnerships.remove(0);
+    state.swap_dataset(old.with_tables(tables, None).expect("valid edit"));
+    let v2 = state.version_key(&state.dataset());
+    assert_ne!(v1, v2);
+    // The very next request sees the new version, pre-rendered or not.
+    let after = etag(common::get(&app, &uri, &[("accept-encoding", "gzip")]).await);
+    assert_ne!(
+        before, after,
+        "a new data version gives the tile a new ETag at once"
+    );
+    // The old version's tiles are gone, not left to pin memory, and the new pyramid is built.
+    assert!(!state.cache.versions().contains(&v1));
+    rendered(2 * pyramid).await;
+    assert_eq!(
+        state.cache.versions().into_iter().collect::<Vec<_>>(),
+        vec![v2]
+    );
+    let (entries, _) = state.cache.usage();
+    assert_eq!(entries, pyramid);
+}

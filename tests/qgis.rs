@@ -39,7 +39,8 @@ fn la_polygons(ds: &partnership_map::dataset::Dataset, i: usize) -> Vec<geo::Pol
     let ring = |r: &Vec<[f64; 2]>| {
         geo::LineString::from(r.iter().map(|c| (c[0], c[1])).collect::<Vec<_>>())
     };
-    ds.geometry.zooms[ds.geometry.zooms.len() - 1][i]
+    ds.geometry
+        .zoom_parts(i, ds.max_zoom())
         .iter()
         .filter(|part| !part.is_empty())
         .map(|part| geo::Polygon::new(ring(&part[0]), part[1..].iter().map(ring).collect()))

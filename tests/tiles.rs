@@ -78,7 +78,7 @@ fn every_polygon_starts_with_a_clockwise_exterior_ring_and_holes_are_counter_clo
 fn every_tile_of_the_pyramid_follows_the_mvt_grammar_and_every_polygon_is_valid_for_geos() {
     use rayon::prelude::*;
     let ds = common::dataset();
-    let max_zoom = u8::try_from(ds.geometry.zooms.len() - 1).expect("zoom fits");
+    let max_zoom = ds.geometry.max_zoom;
     let tiles: Vec<_> = (0..=max_zoom)
         .flat_map(|z| common::england_tiles(&ds, z))
         .collect();
@@ -380,7 +380,9 @@ fn label_points_lie_inside_their_own_polygon() {
     let ds = common::dataset();
     for (i, la) in ds.las.iter().enumerate() {
         let p = geo::Point::new(ds.geometry.labels[i][0], ds.geometry.labels[i][1]);
-        let inside = ds.geometry.zooms[ds.geometry.zooms.len() - 1][i]
+        let inside = ds
+            .geometry
+            .zoom_parts(i, ds.max_zoom())
             .iter()
             .filter(|part| !part.is_empty())
             .any(|part| {

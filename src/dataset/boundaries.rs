@@ -25,7 +25,7 @@ pub struct Boundary {
 
 /// Parse a GeoJSON `FeatureCollection` of Polygon/MultiPolygon features with `code` and `name`.
 pub fn parse_boundaries(path: &str, content: &str, errors: &mut LoadError) -> Vec<Boundary> {
-    let root: serde_json::Value = match serde_json::from_str(content) {
+    let mut root: serde_json::Value = match serde_json::from_str(content) {
         Ok(v) => v,
         Err(e) => {
             errors.push(
@@ -36,7 +36,12 @@ pub fn parse_boundaries(path: &str, content: &str, errors: &mut LoadError) -> Ve
             return Vec::new();
         }
     };
-    let Some(features) = root.get("features").and_then(|f| f.as_array()) else {
+    // Taken out of the tree, so each feature's JSON is freed once it has been read.
+    let Some(features) = root
+        .get_mut("features")
+        .and_then(|f| f.as_array_mut())
+        .map(std::mem::take)
+    else {
         errors.push(
             path,
             None,
@@ -45,7 +50,8 @@ pub fn parse_boundaries(path: &str, content: &str, errors: &mut LoadError) -> Ve
         return Vec::new();
     };
     let mut out = Vec::new();
-    for (index, value) in features.iter().enumerate() {
+    drop(root);
+    for (index, value) in features.into_iter().enumerate() {
         let code = value
             .pointer("/properties/code")
             .and_then(|c| c.as_str())
@@ -56,7 +62,12 @@ pub fn parse_boundaries(path: &str, content: &str, errors: &mut LoadError) -> Ve
         } else {
             format!("{path}: feature {index} ({code})")
         };
-        let feature: geojson::Feature = match serde_json::from_value(value.clone()) {
+        let name = value
+            .pointer("/properties/name")
+            .and_then(|c| c.as_str())
+            .unwrap_or("")
+            .to_owned();
+        let feature: geojson::Feature = match serde_json::from_value(value) {
             Ok(f) => f,
             Err(e) => {
                 errors.push(location, None, format!("not a GeoJSON Feature: {e}"));
@@ -66,11 +77,6 @@ pub fn parse_boundaries(path: &str, content: &str, errors: &mut LoadError) -> Ve
         if code.is_empty() {
             errors.push(&location, Some("code"), "missing or empty string property");
         }
-        let name = value
-            .pointer("/properties/name")
-            .and_then(|c| c.as_str())
-            .unwrap_or("")
-            .to_owned();
         if name.is_empty() {
             errors.push(&location, Some("name"), "missing or empty string property");
         }

@@ -12,6 +12,7 @@ pub mod boundaries;
 pub mod csv_table;
 pub mod generalise;
 pub mod problems;
+pub mod rings;
 pub mod tables;
 
 use std::collections::{HashMap, HashSet};
@@ -19,6 +20,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use geo::GeodesicArea;
+use rayon::prelude::*;
 use rstar::RTree;
 use rstar::primitives::{GeomWithData, Rectangle};
 
@@ -284,8 +286,11 @@ pub struct Geometry {
     pub boundaries_hash: u64,
     /// Codes of the LAs, in table order, that the geometry was joined to.
     pub codes: Vec<String>,
-    /// `zooms[z][la][part]`: geometry simplified for zoom `z`.
-    pub zooms: Vec<Vec<Vec<ZoomPart>>>,
+    /// Every LA's rings at every prepared zoom, one packed copy (read them with
+    /// [`Geometry::zoom_parts`], or ring by ring through [`rings::PackedRings`]).
+    pub rings: rings::PackedRings,
+    /// Highest prepared zoom.
+    pub max_zoom: u8,
     /// Full-resolution bounding boxes of every polygon part.
     pub index: RTree<PartEntry>,
     /// Per LA, the label point (pole of inaccessibility of its largest part), Mercator.
@@ -518,7 +523,7 @@ impl Dataset {
     /// Highest zoom prepared.
     #[must_use]
     pub fn max_zoom(&self) -> u8 {
-        u8::try_from(self.geometry.zooms.len().saturating_sub(1)).unwrap_or(u8::MAX)
+        self.geometry.max_zoom
     }
 
     /// Label point of LA `i` in lon/lat.
@@ -535,6 +540,27 @@ impl Dataset {
 }
 
 impl Geometry {
+    /// The polygon parts of LA `la` as drawn at zoom `z`, in Mercator metres: per part (indexed
+    /// like the R-tree's part numbers), its rings, exterior first, open (no closing duplicate).
+    /// A part whose exterior vanishes at this zoom is an empty list. Zooms above the prepared
+    /// maximum read as the maximum.
+    #[must_use]
+    pub fn zoom_parts(&self, la: usize, z: u8) -> Vec<ZoomPart> {
+        let z = z.min(self.max_zoom);
+        (0..self.rings.part_count(la))
+            .map(|part| {
+                self.rings
+                    .part_rings(la, part, z)
+                    .map(|ring| {
+                        let mut points = Vec::new();
+                        self.rings.ring_points(ring, z, None, &mut points);
+                        points
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
     /// Simplify shared borders, index parts and place labels (the slow part of a load).
     fn build(
         boundaries_hash: u64,
@@ -544,13 +570,7 @@ impl Geometry {
         max_zoom: u8,
     ) -> Self {
         let topo = generalise::build_topology(&lonlat, lonlat_to_merc);
-        let zooms = (0..=max_zoom)
-            .map(|z| {
-                topo.iter()
-                    .map(|la| la.iter().map(|part| zoom_part(part, z)).collect())
-                    .collect()
-            })
-            .collect();
+        let rings = rings::PackedRings::build(&topo, max_zoom);
         let index = RTree::bulk_load(
             topo.iter()
                 .enumerate()
@@ -563,11 +583,14 @@ impl Geometry {
                 })
                 .collect(),
         );
-        let labels = topo.iter().map(|la| label_point(la)).collect();
+        // Labels and areas are the costly part of a load and independent per LA.
+        let labels = topo.par_iter().map(|la| label_point(la)).collect();
+        let areas = lonlat.par_iter().map(area_km2).collect();
         Self {
             boundaries_hash,
             codes: las.iter().map(|l| l.code.clone()).collect(),
-            zooms,
+            rings,
+            max_zoom,
             index,
             labels,
             bounds: lonlat_bounds(lonlat.iter().flatten().flatten().flatten()),
@@ -575,7 +598,7 @@ impl Geometry {
                 .iter()
                 .map(|la| lonlat_bounds(la.iter().flatten().flatten()))
                 .collect(),
-            areas: lonlat.iter().map(area_km2).collect(),
+            areas,
             vertices: lonlat.iter().flatten().flatten().map(Vec::len).sum(),
             lonlat,
             joined_by_former_code,
@@ -680,19 +703,6 @@ fn lonlat_bounds<'a>(points: impl Iterator<Item = &'a [f64; 2]>) -> [f64; 4] {
         ];
     }
     b
-}
-
-fn zoom_part(part: &[TopoRing], z: u8) -> ZoomPart {
-    let mut rings = Vec::new();
-    for (ri, ring) in part.iter().enumerate() {
-        match generalise::simplify_ring(ring, z) {
-            Some(r) => rings.push(r),
-            // Without its exterior the part is gone; a vanished hole is simply left out.
-            None if ri == 0 => return Vec::new(),
-            None => {}
-        }
-    }
-    rings
 }
 
 fn bbox(coords: &[Merc]) -> (Merc, Merc) {

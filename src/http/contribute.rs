@@ -45,36 +45,44 @@ fn parse_body(headers: &HeaderMap, body: &Bytes) -> Result<RawSubmission, AppErr
 async fn accept(
     state: &AppState,
     ext: &Extensions,
+    headers: &HeaderMap,
     raw: &RawSubmission,
 ) -> Result<String, AppError> {
     let ds = state.dataset();
     let new = match submission::validate(raw, &ds) {
         Ok(n) => n,
-        Err(Invalid::Fields(f)) => return Err(AppError::Invalid(f)),
+        Err(Invalid::Fields(f)) => {
+            crate::metrics::submission_refused("invalid");
+            return Err(AppError::Invalid(f));
+        }
         Err(Invalid::Spam) => {
+            crate::metrics::submission_refused("spam");
             return Err(AppError::ApiBadRequest(
                 "this submission could not be accepted".to_owned(),
             ));
         }
     };
     // Count only well-formed submissions, so a typo does not use up someone's quota. The count
-    // lives in the database, so the limit holds across replicas.
+    // lives in the database, so the limit holds across replicas; the client is the TCP peer,
+    // or the address a trusted proxy forwarded.
     let now = chrono::Utc::now();
     let slot = state
         .store
         .take_submission_slot(
-            &client_ip(ext).to_string(),
+            &client_ip(&state.config, ext, headers).to_string(),
             state.config.submissions_per_hour.get(),
             3600,
             now.timestamp(),
         )
         .await?;
     if let Slot::Refused { retry_after } = slot {
+        crate::metrics::submission_refused("rate_limited");
         return Err(AppError::RateLimited { retry_after });
     }
     let now = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let id = state.store.insert_submission(&new, &now).await?;
     let reference = submission::reference(id);
+    crate::metrics::submission_accepted();
     // No personal data in logs: only the reference and the LA.
     tracing::info!(
         reference,
@@ -97,7 +105,7 @@ pub async fn api_submit(
     body: Bytes,
 ) -> Result<Response, AppError> {
     let raw = parse_body(&headers, &body)?;
-    let reference = accept(&state, &ext, &raw).await?;
+    let reference = accept(&state, &ext, &headers, &raw).await?;
     Ok((
         StatusCode::CREATED,
         [(header::CACHE_CONTROL, "no-store")],
@@ -157,7 +165,7 @@ pub async fn form_post(
 ) -> Result<Response, AppError> {
     let raw = parse_body(&headers, &body)?;
     let ds = state.dataset();
-    match accept(&state, &ext, &raw).await {
+    match accept(&state, &ext, &headers, &raw).await {
         Ok(reference) => Ok(html_response(
             StatusCode::CREATED,
             confirmation(&ds, &raw, &reference),

@@ -92,7 +92,10 @@ pub async fn create(
 ) -> Result<Response, AppError> {
     let editor = authorize(&state, &headers)?;
     let dry_run = q.dry_run()?;
-    let edit = parse_edit(&json_body(&headers, &body)?).map_err(AppError::EditRejected)?;
+    let edit = parse_edit(&json_body(&headers, &body)?).map_err(|fields| {
+        crate::metrics::edit_counted("edit", "rejected");
+        AppError::EditRejected(fields)
+    })?;
     let outcome = publish::edit(&state, &editor, edit, None, dry_run).await?;
     Ok(outcome_response(&outcome))
 }

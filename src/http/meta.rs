@@ -177,11 +177,18 @@ pub fn archive_metadata(ds: &Dataset, min: u8, max: u8) -> Vec<(&'static str, St
 #[utoipa::path(get, path = "/tiles/metadata.json", tag = "tiles", summary = "The layers as tippecanoe's metadata.json (for GDAL)", responses((status = 200, description = "Metadata", body = super::openapi::TileMetadata)))]
 pub async fn tippecanoe_metadata(State(state): State<AppState>) -> Response {
     let ds = state.dataset();
-    let doc: serde_json::Map<String, Json> = archive_metadata(&ds, 0, ds.max_zoom())
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), Json::from(v)))
-        .collect();
-    json_response(&state, &Json::Object(doc))
+    json_response(&state, &metadata_json(&ds, 0, ds.max_zoom()))
+}
+
+/// [`archive_metadata`] as one JSON object: tippecanoe's `metadata.json`.
+#[must_use]
+pub fn metadata_json(ds: &Dataset, min: u8, max: u8) -> Json {
+    Json::Object(
+        archive_metadata(ds, min, max)
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), Json::from(v)))
+            .collect(),
+    )
 }
 
 fn round6(v: f64) -> f64 {

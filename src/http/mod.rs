@@ -1,7 +1,8 @@
 //! HTTP glue: shared state, the router, and the layers around it.
 //!
 //! Handlers never set CORS headers: the CORS layer on the public read-only routes does.
-//! Every request is logged once, with its matched route, status and latency.
+//! The router tags each response with its matched route; the server (`server.rs`) logs every
+//! request once, with that route, status and latency, and counts it in the metrics.
 
 pub mod admin;
 pub mod api;
@@ -11,14 +12,17 @@ pub mod contribute;
 pub mod downloads;
 pub mod edits;
 pub mod meta;
+pub mod metrics;
 pub mod negotiate;
 pub mod ogc;
 pub mod openapi;
 pub mod pages;
 pub mod preview;
+pub mod proxy;
 pub mod publish;
 pub mod query;
 pub mod render;
+pub mod server;
 pub mod tiles;
 pub mod web;
 
@@ -26,12 +30,12 @@ use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use arc_swap::ArcSwap;
 use axum::Router;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request};
-use axum::http::{HeaderValue, Method, header};
+use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -69,6 +73,14 @@ pub struct HttpConfig {
     pub submissions_per_hour: NonZeroU32,
     /// Data directories, so `POST /admin/reload` and SIGHUP can reload.
     pub data_source: Option<DataSource>,
+    /// Peers whose `X-Forwarded-For` / `Forwarded` is believed (`--trusted-proxies`).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Which of the two headers the trusted proxies set.
+    pub client_ip_header: proxy::ClientIpHeader,
+    /// Render every tile of each published data version in the background.
+    pub prerender: bool,
+    /// Serve `/metrics` on the public router too (`--metrics-bind main`).
+    pub metrics_on_main: bool,
 }
 
 impl Default for HttpConfig {
@@ -79,6 +91,10 @@ impl Default for HttpConfig {
             editors: Editors::none(),
             submissions_per_hour: NonZeroU32::new(20).unwrap_or(NonZeroU32::MIN),
             data_source: None,
+            trusted_proxies: Vec::new(),
+            client_ip_header: proxy::ClientIpHeader::default(),
+            prerender: false,
+            metrics_on_main: false,
         }
     }
 }
@@ -112,6 +128,14 @@ pub struct AppState {
     pub downloads: downloads::DownloadCache,
     /// Drawn map pictures (`/render/…`), by data version.
     pub pictures: render::PictureCache,
+    /// Unix time at which the served data version was published.
+    published: Arc<AtomicU64>,
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 impl AppState {
@@ -125,10 +149,16 @@ impl AppState {
         config: HttpConfig,
         store: Arc<dyn Store>,
     ) -> Result<Self, serde_json::Error> {
+        let dataset = Arc::new(dataset);
+        cache.publish(
+            Arc::clone(&dataset),
+            version_key(&dataset),
+            config.prerender,
+        );
         Ok(Self {
             log: Arc::new(tokio::sync::Mutex::new(publish::LogState::new(&dataset))),
             log_status: Arc::default(),
-            dataset: Arc::new(ArcSwap::from_pointee(dataset)),
+            dataset: Arc::new(ArcSwap::new(dataset)),
             cache,
             config: Arc::new(config),
             style_template: Arc::new(serde_json::from_str(meta::STYLE_TEMPLATE)?),
@@ -137,17 +167,35 @@ impl AppState {
             glyphs: crate::glyphs::GlyphCache::default(),
             downloads: downloads::DownloadCache::default(),
             pictures: render::PictureCache::default(),
+            published: Arc::new(AtomicU64::new(unix_now())),
         })
     }
 
-    /// Serve `ds` from now on, atomically; in-flight requests finish on the old one. Every
-    /// publish (edit, undo, reload, another replica's change) goes through here.
+    /// Publish a new dataset: swap it in atomically (in-flight requests finish on the old one),
+    /// make its version the tile cache's current one (old tiles are dropped; new ETags from the
+    /// first request on, rendered on demand until the background pre-render has them), and
+    /// build its downloads in the background. Every publish (start, reload, edit) goes here.
     pub fn swap_dataset(&self, ds: Dataset) -> Arc<Dataset> {
-        let old = self.dataset.swap(Arc::new(ds));
-        // New version → new cache keys; drop the old entries to free memory.
-        self.cache.clear();
-        self.warm_downloads();
+        let ds = Arc::new(ds);
+        let old = self.dataset.swap(Arc::clone(&ds));
+        if old.version == ds.version {
+            // Same tables over the same geometry (e.g. a replay that changed nothing): the
+            // cached and pre-rendering tiles are still right.
+            return old;
+        }
+        self.published.store(unix_now(), Ordering::Relaxed);
+        self.cache
+            .publish(Arc::clone(&ds), version_key(&ds), self.config.prerender);
+        if tokio::runtime::Handle::try_current().is_ok() {
+            self.warm_downloads();
+        }
         old
+    }
+
+    /// Unix time at which the served data version was published.
+    #[must_use]
+    pub fn published_at(&self) -> u64 {
+        self.published.load(Ordering::Relaxed)
     }
 
     /// The last change published here and the conflicts with the files.
@@ -186,8 +234,13 @@ impl AppState {
     /// Cache-key form of a dataset's version.
     #[must_use]
     pub fn version_key(&self, ds: &Dataset) -> u64 {
-        u64::from_str_radix(&ds.version, 16).unwrap_or(0)
+        version_key(ds)
     }
+}
+
+fn version_key(ds: &Dataset) -> u64 {
+    // The version is 16 hex digits; 0 is the cache's "no version yet", so never use it.
+    u64::from_str_radix(&ds.version, 16).unwrap_or(1).max(1)
 }
 
 /// The application router.
@@ -238,7 +291,8 @@ pub fn router(state: AppState) -> Router {
             "/contribute",
             get(contribute::form_page).post(contribute::form_post),
         )
-        .layer(DefaultBodyLimit::max(MAX_SUBMISSION_BYTES));
+        .layer(DefaultBodyLimit::max(MAX_SUBMISSION_BYTES))
+        .layer(middleware::from_fn(refuse_oversized));
     let admin = Router::new()
         .route("/admin", get(admin::page))
         .route("/admin/reload", post(edits::reload))
@@ -251,11 +305,14 @@ pub fn router(state: AppState) -> Router {
         .route("/api/admin/changes/{id}/revert", post(edits::revert))
         .route("/api/admin/conflicts", get(edits::conflicts))
         .layer(DefaultBodyLimit::max(MAX_EDIT_BYTES));
-    Router::new()
-        .merge(public)
-        .merge(submissions)
-        .merge(admin)
-        .route("/", get(web::index))
+    let metrics_on_main = state.config.metrics_on_main;
+    let app = Router::new().merge(public).merge(submissions).merge(admin);
+    let app = if metrics_on_main {
+        app.route("/metrics", get(metrics::metrics))
+    } else {
+        app
+    };
+    app.route("/", get(web::index))
         .route("/embed", get(web::embed))
         .route("/compare", get(compare::page))
         .route("/vendor/maplibre-gl/{file}", get(web::vendor))
@@ -275,42 +332,57 @@ pub fn router(state: AppState) -> Router {
                     .and(NotForContentType::SSE),
             ),
         )
-        .layer(middleware::from_fn(log_request))
+        .layer(middleware::from_fn(tag_route))
         .with_state(state)
 }
 
-async fn not_found(uri: axum::http::Uri) -> AppError {
+pub(crate) async fn not_found(uri: axum::http::Uri) -> AppError {
     AppError::NotFound(format!("no resource at {}", uri.path()))
 }
 
-async fn log_request(req: Request, next: Next) -> Response {
-    let start = Instant::now();
-    let method = req.method().clone();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "(unmatched)".to_owned(), |p| p.as_str().to_owned());
-    let path = req.uri().path().to_owned();
-    let response = next.run(req).await;
-    tracing::info!(
-        %method,
-        route,
-        path,
-        status = response.status().as_u16(),
-        latency_us = start.elapsed().as_micros() as u64,
-        "request"
-    );
+/// A declared `Content-Length` over the submission limit is refused at once (413), rather than
+/// waiting for a body that would be refused anyway. Bodies without a declared length are cut
+/// off at the limit as they arrive (`DefaultBodyLimit`).
+async fn refuse_oversized(req: Request, next: Next) -> Result<Response, AppError> {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_SUBMISSION_BYTES as u64) {
+        return Err(AppError::PayloadTooLarge {
+            limit: MAX_SUBMISSION_BYTES,
+        });
+    }
+    Ok(next.run(req).await)
+}
+
+/// Put the matched route on the response, for the server's request log and metrics.
+pub async fn tag_route(req: Request, next: Next) -> Response {
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let mut response = next.run(req).await;
+    if let Some(route) = route {
+        response.extensions_mut().insert(route);
+    }
     response
 }
 
-/// The client's IP: the TCP peer (the server runs behind no proxy by default).
+/// The client's IP: the TCP peer, or, when the peer is one of `--trusted-proxies`, the
+/// right-most address in `X-Forwarded-For` (or `Forwarded`) that is not itself a trusted proxy.
 #[must_use]
-pub fn client_ip(ext: &axum::http::Extensions) -> IpAddr {
-    ext.get::<ConnectInfo<SocketAddr>>()
+pub fn client_ip(config: &HttpConfig, ext: &axum::http::Extensions, headers: &HeaderMap) -> IpAddr {
+    let peer = ext
+        .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip())
         .or_else(|| {
             ext.get::<axum::extract::connect_info::MockConnectInfo<SocketAddr>>()
                 .map(|c| c.0.ip())
         })
-        .unwrap_or(IpAddr::from([127, 0, 0, 1]))
+        .unwrap_or(IpAddr::from([127, 0, 0, 1]));
+    proxy::client_ip(
+        peer,
+        headers,
+        &config.trusted_proxies,
+        config.client_ip_header,
+    )
 }

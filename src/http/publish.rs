@@ -306,6 +306,26 @@ pub async fn edit(
     reverts: Option<i64>,
     dry_run: bool,
 ) -> Result<Outcome, AppError> {
+    let result = edit_uncounted(state, editor, edit, reverts, dry_run).await;
+    let kind = if reverts.is_some() { "undo" } else { "edit" };
+    let outcome = match &result {
+        Ok(_) if dry_run => "previewed",
+        Ok(_) => "published",
+        Err(AppError::EditRejected(_)) => "rejected",
+        Err(AppError::CannotRevert { .. }) => "conflict",
+        Err(_) => "failed",
+    };
+    crate::metrics::edit_counted(kind, outcome);
+    result
+}
+
+async fn edit_uncounted(
+    state: &AppState,
+    editor: &str,
+    edit: Edit,
+    reverts: Option<i64>,
+    dry_run: bool,
+) -> Result<Outcome, AppError> {
     check_context(state, &edit).await?;
     let mut log = state.log.lock().await;
     for _ in 0..APPEND_ATTEMPTS {
@@ -469,7 +489,7 @@ pub async fn reload(state: &AppState) -> Result<ReloadReport, AppError> {
         let inputs = Inputs::read(&boundaries, &data)?;
         // Same boundaries and LAs: keep the simplified geometry, rebuild only the records.
         let same_geometry = inputs.boundaries_hash() == cur.geometry.boundaries_hash
-            && usize::from(max_zoom) + 1 == cur.geometry.zooms.len();
+            && max_zoom == cur.geometry.max_zoom;
         if same_geometry
             && let Ok(tables) = inputs.tables()
             && let Ok(ds) = cur.with_tables(tables, inputs.data_as_of())

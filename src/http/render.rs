@@ -216,9 +216,9 @@ async fn respond(
                     .get(header::ACCEPT_ENCODING)
                     .and_then(|v| v.to_str().ok()),
             ) {
-                (t.etag_gzip.clone(), t.gzip.clone(), true)
+                (header_text(&t.etag_gzip), t.gzip.clone(), true)
             } else {
-                (t.etag_identity.clone(), t.identity(), false)
+                (header_text(&t.etag_identity), t.identity(), false)
             }
         }
     };
@@ -244,4 +244,8 @@ async fn respond(
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     Ok((StatusCode::OK, h, body).into_response())
+}
+
+fn header_text(v: &HeaderValue) -> String {
+    v.to_str().unwrap_or_default().to_owned()
 }

@@ -5,9 +5,10 @@
 //! configured `Cache-Control`. The ETag is a hash of exactly the bytes sent, so it differs
 //! between the gzip and identity representations. CORS is added by the router's layer.
 
-use axum::extract::{Path, State};
+use axum::body::Body;
+use axum::extract::{Path, RawPathParams, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 use super::AppState;
 use super::negotiate::{accepts_gzip, none_match};
@@ -24,10 +25,16 @@ pub const MVT_CONTENT_TYPE: &str = "application/vnd.mapbox-vector-tile";
 #[utoipa::path(get, path = "/tiles/{z}/{x}/{y}", tag = "tiles", summary = "A Mapbox Vector Tile", description = "Layers `local_authorities` (polygons) and `la_labels` (points). Clients overzoom past the maximum zoom.", params(("z" = u8, Path, description = "Zoom, 0 to the server's --max-zoom", minimum = 0, maximum = 12), ("x" = u32, Path, description = "Column, below 2^z", minimum = 0, maximum = 4095), ("y" = String, Path, description = "Row (below 2^z) and extension: `{row}.pbf` or `{row}.mvt`", pattern = r"^[0-9]{1,4}\.(pbf|mvt)$"), ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 when it still matches")), responses((status = 200, description = "The tile (MVT 2.1, extent 4096); gzip-compressed when the client accepts gzip", body = super::openapi::Binary, content_type = "application/vnd.mapbox-vector-tile", headers(("ETag" = String, description = "Strong: a hash of exactly the bytes sent"), ("Vary" = String), ("Cache-Control" = String))), (status = 204, description = "No LA touches this tile, not even its buffer", headers(("Vary" = String), ("Cache-Control" = String))), (status = 304, description = "If-None-Match matched"), (status = 400, description = "An impossible address: x or y ≥ 2^z, zoom above the maximum, not a number, another extension", body = String, content_type = "text/plain; charset=utf-8"), (status = 404, description = "No such tileset", body = String, content_type = "text/plain; charset=utf-8")))]
 pub async fn tile(
     State(state): State<AppState>,
-    Path((z, x, y)): Path<(String, String, String)>,
+    params: RawPathParams,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let coord = TileCoord::parse(&z, &x, &y, state.dataset().max_zoom())?;
+    let mut it = params.iter().map(|(_, v)| v);
+    let (z, x, y) = (
+        it.next().unwrap_or(""),
+        it.next().unwrap_or(""),
+        it.next().unwrap_or(""),
+    );
+    let coord = TileCoord::parse(z, x, y, state.dataset().max_zoom())?;
     respond(&state, coord, &headers).await
 }
 
@@ -57,16 +64,19 @@ async fn respond(
     headers: &HeaderMap,
 ) -> Result<Response, AppError> {
     let ds = state.dataset();
+    let version = state.version_key(&ds);
     let cached = state
         .cache
-        .get(ds.clone(), state.version_key(&ds), coord)
+        .get(ds, version, coord)
         .await
         .map_err(|e| AppError::Render((*e).clone()))?;
-    let mut h = HeaderMap::new();
+    let mut res = Response::new(Body::empty());
+    let h = res.headers_mut();
     h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     h.insert(header::CACHE_CONTROL, state.config.cache_control.clone());
     let Some(tile) = cached else {
-        return Ok((StatusCode::NO_CONTENT, h).into_response());
+        *res.status_mut() = StatusCode::NO_CONTENT;
+        return Ok(res);
     };
     let gzip = accepts_gzip(
         headers
@@ -78,16 +88,15 @@ async fn respond(
     } else {
         &tile.etag_identity
     };
-    if let Ok(v) = HeaderValue::from_str(etag) {
-        h.insert(header::ETAG, v);
-    }
+    h.insert(header::ETAG, etag.clone());
     if none_match(
         headers
             .get(header::IF_NONE_MATCH)
             .and_then(|v| v.to_str().ok()),
-        etag,
+        etag.to_str().unwrap_or_default(),
     ) {
-        return Ok((StatusCode::NOT_MODIFIED, h).into_response());
+        *res.status_mut() = StatusCode::NOT_MODIFIED;
+        return Ok(res);
     }
     h.insert(
         header::CONTENT_TYPE,
@@ -97,7 +106,8 @@ async fn respond(
         h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         tile.gzip.clone()
     } else {
-        tile.identity()
+        state.cache.identity(version, coord, &tile)
     };
-    Ok((StatusCode::OK, h, body).into_response())
+    *res.body_mut() = Body::from(body);
+    Ok(res)
 }

@@ -32,51 +32,56 @@ pub enum RenderError {
 /// # Errors
 /// [`RenderError`] on an internal failure.
 pub fn render_tile(ds: &Dataset, tile: TileCoord) -> Result<Option<Vec<u8>>, RenderError> {
-    let zoom = ds
-        .geometry
-        .zooms
-        .get(usize::from(tile.z))
-        .ok_or(RenderError::ZoomNotPrepared(tile.z))?;
-    render_tile_from(ds, zoom, tile)
+    render_tile_from(ds, tile.z, tile)
 }
 
-/// [`render_tile`] from a given level of the per-zoom geometry (`ds.geometry.zooms[..]`). Benchmarks use
-/// it to compare against the unsimplified full-resolution geometry.
+/// [`render_tile`] with the polygons as simplified for zoom `geometry_zoom` instead of the
+/// tile's own zoom. Benchmarks use it to compare against less simplified geometry.
 ///
 /// # Errors
-/// [`RenderError`] on an internal failure.
+/// [`RenderError::ZoomNotPrepared`] when the dataset has no such zoom.
 pub fn render_tile_from(
     ds: &Dataset,
-    zoom: &[Vec<crate::dataset::ZoomPart>],
+    geometry_zoom: u8,
     tile: TileCoord,
 ) -> Result<Option<Vec<u8>>, RenderError> {
+    if geometry_zoom > ds.max_zoom() || tile.z > ds.max_zoom() {
+        return Err(RenderError::ZoomNotPrepared(tile.z.max(geometry_zoom)));
+    }
+    let rings = &ds.geometry.rings;
     let b = tile.bounds();
+    let window = tile.buffered_bounds();
     let unit = grid_unit(tile.z);
     let to_tile = |p: &[f64; 2]| -> TilePt { [(p[0] - b[0]) / unit, (b[3] - p[1]) / unit] };
     let (lo, hi) = (-f64::from(BUFFER), f64::from(EXTENT + BUFFER));
 
     let mut polygons = Vec::new();
+    let mut merc = Vec::new();
+    let mut projected: Vec<TilePt> = Vec::new();
     for (la, parts) in select::candidates(ds, tile) {
-        let mut rings = Vec::new();
+        let mut out_rings = Vec::new();
         for part in parts {
             let mut exterior_kept = false;
-            for (ri, ring) in zoom[la][part].iter().enumerate() {
+            for (ri, ring) in rings.part_rings(la, part, geometry_zoom).enumerate() {
                 if ri > 0 && !exterior_kept {
                     break;
                 }
-                let projected: Vec<TilePt> = ring.iter().map(to_tile).collect();
+                // Only the vertices that can matter inside the buffered tile (see dataset::rings).
+                rings.ring_points(ring, geometry_zoom, Some(window), &mut merc);
+                projected.clear();
+                projected.extend(merc.iter().map(to_tile));
                 let clipped = clip::clip_ring(&projected, lo, hi);
                 if let Some(r) = snap::snap_ring(&clipped, ri == 0) {
-                    rings.push(r);
+                    out_rings.push(r);
                     exterior_kept |= ri == 0;
                 }
             }
         }
-        let rings = valid::make_valid(&rings);
-        if !rings.is_empty() {
+        let out_rings = valid::make_valid(&out_rings);
+        if !out_rings.is_empty() {
             polygons.push(PolygonFeature {
                 id: u64::from(ds.las[la].dfe_la_code),
-                rings,
+                rings: out_rings,
                 attributes: &ds.attributes[la],
             });
         }

@@ -14,14 +14,11 @@ pub fn la_rings(
     la: usize,
     z: u8,
 ) -> impl Iterator<Item = impl Iterator<Item = Merc> + '_> + '_ {
-    let z = usize::from(z).min(ds.geometry.zooms.len().saturating_sub(1));
     ds.geometry
-        .zooms
-        .get(z)
-        .and_then(|levels| levels.get(la))
+        .zoom_parts(la, z)
         .into_iter()
         .flatten()
-        .flat_map(|part| part.iter().map(|ring| ring.iter().copied()))
+        .map(Vec::into_iter)
 }
 
 /// LA `la`'s label point (the pole of inaccessibility of its largest part), Mercator.

@@ -3,6 +3,7 @@
 
 pub mod mvt;
 pub mod pg;
+pub mod raw;
 pub mod replica;
 pub mod steward;
 
@@ -129,6 +130,8 @@ pub struct Server {
     /// The server's stderr (its log), drained by a thread so a chatty server never blocks
     /// on a full pipe.
     log: Option<std::thread::JoinHandle<String>>,
+    /// Lines the server printed on stdout after the listening line.
+    stdout: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Server {
@@ -145,10 +148,9 @@ impl Server {
             cmd.env(k, v);
         }
         let mut child = cmd.spawn().expect("spawn the server");
+        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
         let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("read");
+        out.read_line(&mut line).expect("read");
         let base = line
             .trim()
             .rsplit(' ')
@@ -159,6 +161,13 @@ impl Server {
             base.starts_with("http://127.0.0.1:"),
             "no listening line: {line:?}"
         );
+        let stdout = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let lines = Arc::clone(&stdout);
+        std::thread::spawn(move || {
+            for l in out.lines().map_while(Result::ok) {
+                lines.lock().expect("lines").push(l);
+            }
+        });
         let mut stderr = child.stderr.take().expect("stderr");
         let log = std::thread::spawn(move || {
             let mut buf = Vec::new();
@@ -169,6 +178,7 @@ impl Server {
             child,
             base,
             log: Some(log),
+            stdout,
         }
     }
 
@@ -183,6 +193,27 @@ impl Server {
     /// `127.0.0.1:PORT`.
     pub fn addr(&self) -> &str {
         self.base.trim_start_matches("http://")
+    }
+
+    /// The `/metrics` URL of the separate metrics listener (waits up to 10 s for its line).
+    pub fn metrics_url(&self) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            if let Some(l) = self
+                .stdout
+                .lock()
+                .expect("lines")
+                .iter()
+                .find(|l| l.contains("metrics on http://"))
+            {
+                return l.rsplit(' ').next().unwrap_or_default().to_owned();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the server printed no metrics line"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
     }
 }
 
@@ -352,4 +383,62 @@ pub fn http(
         headers,
         body,
     }
+}
+
+/// `/metrics` from `url` (`http://HOST:PORT/metrics`), parsed by a Prometheus text parser.
+pub async fn scrape(url: &str) -> prometheus_parse::Scrape {
+    let rest = url.trim_start_matches("http://");
+    let (addr, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let r = raw::get(addr, path).await;
+    assert_eq!(r.status, 200, "GET {url}");
+    assert!(
+        r.header("content-type")
+            .is_some_and(|c| c.starts_with("text/plain; version=0.0.4")),
+        "{:?}",
+        r.headers
+    );
+    let text = String::from_utf8(r.body).expect("utf8");
+    prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).expect("parses")
+}
+
+/// The value of the counter, gauge or untyped sample `name` with exactly these labels
+/// (ignoring others); `None` if there is none.
+pub fn sample(s: &prometheus_parse::Scrape, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    s.samples
+        .iter()
+        .filter(|x| x.metric == name && labels.iter().all(|(k, v)| x.labels.get(k) == Some(*v)))
+        .find_map(|x| match x.value {
+            prometheus_parse::Value::Counter(v)
+            | prometheus_parse::Value::Gauge(v)
+            | prometheus_parse::Value::Untyped(v) => Some(v),
+            _ => None,
+        })
+}
+
+/// The buckets `(le, cumulative count)` of histogram `name` with these labels.
+pub fn histogram(
+    s: &prometheus_parse::Scrape,
+    name: &str,
+    labels: &[(&str, &str)],
+) -> Option<Vec<(f64, f64)>> {
+    s.samples
+        .iter()
+        .filter(|x| x.metric == name && labels.iter().all(|(k, v)| x.labels.get(k) == Some(*v)))
+        .find_map(|x| match &x.value {
+            prometheus_parse::Value::Histogram(h) => {
+                Some(h.iter().map(|b| (b.less_than, b.count)).collect())
+            }
+            _ => None,
+        })
+}
+
+/// Resident memory of a process, in bytes (Linux).
+pub fn rss_bytes(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .expect("VmRSS")
+        * 1024
 }

@@ -1,0 +1,42 @@
+//! `GET /metrics`: the Prometheus text exposition (see `crate::metrics` for what it holds).
+//!
+//! Served on its own listener (`--metrics-bind`, loopback by default) so it is not public, or
+//! on the public router with `--metrics-bind main`. Never cached.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::header;
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use super::{AppState, not_found, tag_route};
+
+/// `GET /metrics`.
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let ds = state.dataset();
+    let (cache_entries, cache_bytes) = state.cache.usage();
+    let body = crate::metrics::render(&crate::metrics::Snapshot {
+        cache_entries,
+        cache_bytes,
+        data_version: &ds.version,
+        data_published: state.published_at(),
+    });
+    (
+        [
+            (header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// The router of the separate metrics listener: `/metrics` and nothing else.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .layer(middleware::from_fn(tag_route))
+        .with_state(state)
+}

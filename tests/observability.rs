@@ -1,0 +1,256 @@
+//! `/metrics` parsed by a Prometheus text parser, counters that move with the traffic, where
+//! `/metrics` is served (`--metrics-bind`), and `--log-format json`.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{histogram, raw, sample, scrape};
+use serde_json::{Value, json};
+
+/// The tile route as a metric label (`:param`, brace-free) and as logged (axum's pattern).
+const TILE_ROUTE: &str = "/tiles/:z/:x/:y";
+const TILE_PATTERN: &str = "/tiles/{z}/{x}/{y}";
+
+fn start(extra: &[&str], envs: &[(&str, &str)]) -> (common::Server, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = dir.path().join("pm.db");
+    let mut args: Vec<&std::ffi::OsStr> = vec![
+        "--max-zoom".as_ref(),
+        "8".as_ref(),
+        "--db".as_ref(),
+        db.as_os_str(),
+    ];
+    args.extend(extra.iter().map(|a| std::ffi::OsStr::new(*a)));
+    let server = common::Server::start(&args, envs);
+    (server, dir)
+}
+
+async fn post_json(addr: &str, body: &Value) -> u16 {
+    let body = body.to_string();
+    let mut c = raw::Conn::connect(addr).await.expect("connect");
+    c.send(
+        format!(
+            "POST /api/submissions HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
+    )
+    .await
+    .expect("send");
+    match c.response(Duration::from_secs(10)).await {
+        raw::Outcome::Response(r) => r.status,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// The pre-render fills the cache in the background; wait for it to finish.
+async fn prerendered(metrics: &str) -> prometheus_parse::Scrape {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let m = scrape(metrics).await;
+        if sample(&m, "tile_prerender_duration_seconds", &[]).is_some_and(|s| s > 0.0) {
+            return m;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "pre-render never finished"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_are_valid_prometheus_text_and_the_counters_move_with_traffic() {
+    let (server, _dir) = start(&[], &[]);
+    let addr = server.addr().to_owned();
+    let metrics = server.metrics_url();
+    let before = prerendered(&metrics).await;
+
+    // The state gauges: the cache holds the pyramid, the data version is the served one.
+    let health: Value =
+        serde_json::from_slice(&raw::get(&addr, "/health").await.body).expect("health json");
+    let version = health["data_version"].as_str().expect("version");
+    assert_eq!(
+        sample(&before, "data_version_info", &[("version", version)]),
+        Some(1.0)
+    );
+    assert!(sample(&before, "data_age_seconds", &[]).is_some_and(|a| (0.0..600.0).contains(&a)));
+    assert!(sample(&before, "data_published_timestamp_seconds", &[]) > Some(1.7e9));
+    let entries = sample(&before, "tile_cache_entries", &[]).expect("entries");
+    let bytes = sample(&before, "tile_cache_bytes", &[]).expect("bytes");
+    let renders = sample(&before, "tile_renders_total", &[]).expect("renders");
+    // Zooms 0-8 over England: about a hundred tiles, empty ones included.
+    assert!(
+        entries >= 50.0 && bytes > 1e5,
+        "{entries} entries, {bytes} bytes"
+    );
+    assert!(
+        renders >= entries,
+        "{renders} renders for {entries} entries"
+    );
+    let rendered = histogram(&before, "tile_render_duration_seconds", &[]).expect("histogram");
+    assert_eq!(
+        rendered.last().map(|b| b.1),
+        Some(renders),
+        "+Inf bucket counts every render"
+    );
+
+    // Traffic: 10 cached tiles, 3 empty ones, 2 bad addresses, 1 unknown path, 2 submissions.
+    let tile_200 = sample(
+        &before,
+        "http_requests_total",
+        &[("route", TILE_ROUTE), ("status", "200")],
+    )
+    .unwrap_or(0.0);
+    let lookups = |m: &prometheus_parse::Scrape| {
+        sample(m, "tile_cache_hits_total", &[]).unwrap_or(0.0)
+            + sample(m, "tile_cache_misses_total", &[]).unwrap_or(0.0)
+    };
+    let (hits, looked_up) = (
+        sample(&before, "tile_cache_hits_total", &[]).unwrap_or(0.0),
+        lookups(&before),
+    );
+    for _ in 0..10 {
+        assert_eq!(raw::get(&addr, "/tiles/8/127/83.pbf").await.status, 200);
+    }
+    for _ in 0..3 {
+        assert_eq!(raw::get(&addr, "/tiles/8/130/80.pbf").await.status, 204);
+    }
+    for path in ["/tiles/9/0/0.pbf", "/tiles/a/0/0.pbf"] {
+        assert_eq!(raw::get(&addr, path).await.status, 400);
+    }
+    assert_eq!(raw::get(&addr, "/no/such/thing").await.status, 404);
+    let good = json!({
+        "la": "E06000001", "kind": "correction", "message": "The partnership list is out of date.",
+        "name": "A Tester", "email": "tester@example.org", "consent": true
+    });
+    assert_eq!(post_json(&addr, &good).await, 201);
+    assert_eq!(post_json(&addr, &json!({"la": "nowhere"})).await, 400);
+    // The request log and its metrics are written off the request path: allow them a moment.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let after = loop {
+        let m = scrape(&metrics).await;
+        let n = sample(
+            &m,
+            "http_requests_total",
+            &[("route", TILE_ROUTE), ("status", "200")],
+        );
+        if n >= Some(tile_200 + 10.0) || std::time::Instant::now() > deadline {
+            break m;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let count = |s: &str| {
+        sample(
+            &after,
+            "http_requests_total",
+            &[("route", TILE_ROUTE), ("status", s)],
+        )
+    };
+    assert_eq!(count("200"), Some(tile_200 + 10.0));
+    assert!(count("204") >= Some(3.0));
+    assert!(count("400") >= Some(2.0));
+    assert!(
+        sample(
+            &after,
+            "http_requests_total",
+            &[("route", "(unmatched)"), ("status", "404")]
+        ) >= Some(1.0)
+    );
+    // 13 tile lookups (the bad addresses never reach the cache); the pre-rendered tile hits.
+    assert_eq!(lookups(&after), looked_up + 13.0);
+    assert!(sample(&after, "tile_cache_hits_total", &[]) >= Some(hits + 10.0));
+    assert_eq!(
+        sample(&after, "submissions_total", &[("outcome", "accepted")]),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&after, "submissions_total", &[("outcome", "invalid")]),
+        Some(1.0)
+    );
+    // Latency by route, with buckets below a millisecond, counting every tile request.
+    let h = histogram(
+        &after,
+        "http_request_duration_seconds",
+        &[("route", TILE_ROUTE)],
+    )
+    .expect("tile latency");
+    assert!(
+        h.iter().filter(|b| b.0 < 0.001).count() >= 4,
+        "sub-ms buckets: {h:?}"
+    );
+    let total_tiles: f64 = ["200", "204", "400"].iter().filter_map(|s| count(s)).sum();
+    assert_eq!(h.last().map(|b| b.1), Some(total_tiles));
+    assert!(
+        sample(&after, "http_connections_total", &[])
+            > sample(&before, "http_connections_total", &[])
+    );
+    assert!(
+        sample(&after, "http_connections_open", &[]) >= Some(1.0),
+        "the scrape's own connection"
+    );
+    assert!(sample(&after, "process_resident_memory_bytes", &[]) > Some(1e6));
+
+    // Not on the public port by default.
+    assert_eq!(raw::get(&addr, "/metrics").await.status, 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_can_be_served_on_the_main_port_or_not_at_all() {
+    let (server, _dir) = start(&["--metrics-bind", "main", "--no-prerender"], &[]);
+    let r = raw::get(server.addr(), "/metrics").await;
+    assert_eq!(r.status, 200);
+    assert!(String::from_utf8_lossy(&r.body).contains("# TYPE tile_cache_bytes gauge"));
+    drop(server);
+    let (server, _dir) = start(&["--metrics-bind", "off", "--no-prerender"], &[]);
+    assert_eq!(raw::get(server.addr(), "/metrics").await.status, 404);
+}
+
+#[test]
+fn json_logs_are_one_object_per_line_with_the_request_fields() {
+    let (mut server, _dir) = start(&["--log-format", "json", "--no-prerender"], &[]);
+    let rt = tokio::runtime::Runtime::new().expect("rt");
+    rt.block_on(async {
+        assert_eq!(
+            raw::get(server.addr(), "/tiles/4/7/5.pbf").await.status,
+            200
+        );
+    });
+    let pid = server.child.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    let _ = server.child.wait();
+    let log = server.log();
+    let lines: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(lines.len() >= 3, "{log}");
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["timestamp"].is_string() && l["level"].is_string())
+    );
+    let request = lines
+        .iter()
+        .find(|l| l["fields"]["message"] == "request")
+        .expect("a request line");
+    assert_eq!(request["target"], "partnership_map::request");
+    assert_eq!(request["fields"]["method"], "GET");
+    assert_eq!(request["fields"]["route"], TILE_PATTERN);
+    assert_eq!(request["fields"]["path"], "/tiles/4/7/5.pbf");
+    assert_eq!(request["fields"]["status"], 200);
+    assert!(request["fields"]["latency_us"].is_u64());
+    assert!(
+        lines.iter().any(|l| l["fields"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("shut down cleanly"))),
+        "{log}"
+    );
+}
