@@ -254,3 +254,104 @@ fn json_logs_are_one_object_per_line_with_the_request_fields() {
         "{log}"
     );
 }
+
+async fn post_edit(addr: &str, path: &str, body: &Value) -> u16 {
+    let body = body.to_string();
+    let mut c = raw::Conn::connect(addr).await.expect("connect");
+    c.send(
+        format!(
+            "POST {path} HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer {EDITOR_TOKEN}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
+    )
+    .await
+    .expect("send");
+    match c.response(Duration::from_secs(30)).await {
+        raw::Outcome::Response(r) => r.status,
+        other => panic!("{other:?}"),
+    }
+}
+
+const EDITOR_TOKEN: &str = "metrics-editor-token-0123456789";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edits_and_refused_submissions_are_counted_and_a_published_edit_is_prerendered() {
+    let (server, _dir) = start(
+        &["--submissions-per-hour", "1"],
+        &[("PARTNERSHIP_MAP_ADMIN_TOKEN", EDITOR_TOKEN)],
+    );
+    let addr = server.addr().to_owned();
+    let metrics = server.metrics_url();
+    let before = prerendered(&metrics).await;
+    let pyramid = sample(&before, "tile_prerender_tiles", &[]).expect("pre-rendered tiles");
+    assert!(pyramid >= 50.0, "{pyramid}");
+
+    // Submissions: one accepted, then the same client is over its limit of 1 an hour.
+    let good = json!({
+        "la": "E06000001", "kind": "correction", "message": "The partnership list is out of date.",
+        "name": "A Tester", "email": "tester@example.org", "consent": true
+    });
+    assert_eq!(post_json(&addr, &good).await, 201);
+    assert_eq!(post_json(&addr, &good).await, 429);
+
+    // Edits: a preview, a rejected one (unknown LA), a malformed one, and one published.
+    let role = json!({"kind": "la_role.set", "la": "E08000021", "fields": {"convener": true, "summary": "The council convenes a city-wide education partnership.", "source_urls": ["https://www.newcastle.gov.uk/education"], "evidence_date": "2025"}, "reason": "New evidence."});
+    assert_eq!(
+        post_edit(&addr, "/api/admin/edits?dry_run=true", &role).await,
+        200
+    );
+    let mut unknown = role.clone();
+    unknown["la"] = json!("E99999999");
+    assert_eq!(post_edit(&addr, "/api/admin/edits", &unknown).await, 422);
+    assert_eq!(
+        post_edit(&addr, "/api/admin/edits", &json!({"kind": "no.such.kind"})).await,
+        422
+    );
+    assert_eq!(post_edit(&addr, "/api/admin/edits", &role).await, 201);
+
+    let health: Value =
+        serde_json::from_slice(&raw::get(&addr, "/health").await.body).expect("health json");
+    let version = health["data_version"].as_str().expect("version").to_owned();
+    // The new version's pyramid is rendered in the background, as at start.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let after = loop {
+        let m = scrape(&metrics).await;
+        let current = sample(&m, "data_version_info", &[("version", &version)]) == Some(1.0);
+        if current && sample(&m, "tile_prerender_tiles", &[]) >= Some(pyramid) {
+            break m;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the published version was never pre-rendered"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(sample(&after, "tile_cache_entries", &[]) >= Some(pyramid));
+    assert_eq!(
+        sample(&after, "submissions_total", &[("outcome", "accepted")]),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&after, "submissions_total", &[("outcome", "rate_limited")]),
+        Some(1.0)
+    );
+    let edits = |outcome: &str| {
+        sample(
+            &after,
+            "edits_total",
+            &[("kind", "edit"), ("outcome", outcome)],
+        )
+    };
+    assert_eq!(edits("previewed"), Some(1.0));
+    assert_eq!(edits("rejected"), Some(2.0));
+    assert_eq!(edits("published"), Some(1.0));
+    // A tile of the new version is a cache hit: no render waited on.
+    let misses = sample(&after, "tile_cache_misses_total", &[]).unwrap_or(0.0);
+    assert_eq!(raw::get(&addr, "/tiles/8/127/83.pbf").await.status, 200);
+    let last = scrape(&metrics).await;
+    assert_eq!(
+        sample(&last, "tile_cache_misses_total", &[]).unwrap_or(0.0),
+        misses
+    );
+}

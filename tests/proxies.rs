@@ -16,7 +16,7 @@ use axum::http::Request;
 use partnership_map::dataset::Dataset;
 use partnership_map::http::proxy::ClientIpHeader;
 use partnership_map::http::{AppState, HttpConfig, router};
-use partnership_map::store::{SqliteStore, SubmissionStore};
+use partnership_map::store::{Slot, SqliteStore, Store};
 use serde_json::json;
 use tower::ServiceExt;
 
@@ -33,13 +33,22 @@ fn body() -> String {
 }
 
 fn app(trusted: &[&str], header: ClientIpHeader) -> axum::Router {
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().expect("sqlite"));
+    app_on(trusted, header, store, 2)
+}
+
+fn app_on(
+    trusted: &[&str],
+    header: ClientIpHeader,
+    store: Arc<dyn Store>,
+    per_hour: u32,
+) -> axum::Router {
     let config = HttpConfig {
-        submissions_per_hour: NonZeroU32::new(2).expect("nz"),
+        submissions_per_hour: NonZeroU32::new(per_hour).expect("nz"),
         trusted_proxies: trusted.iter().map(|c| c.parse().expect("cidr")).collect(),
         client_ip_header: header,
         ..HttpConfig::default()
     };
-    let store: Arc<dyn SubmissionStore> = Arc::new(SqliteStore::open_in_memory().expect("sqlite"));
     router(
         AppState::new(
             Dataset::from_inputs(&common::shipped_inputs(), 6).expect("valid"),
@@ -214,4 +223,62 @@ async fn the_binary_takes_trusted_proxies_from_the_command_line() {
             "{trusted}"
         );
     }
+}
+
+/// Rows of the submission-slot table, counted in the database file itself.
+fn slot_rows(db: &std::path::Path) -> i64 {
+    let c = rusqlite::Connection::open(db).expect("open the database");
+    c.query_row("SELECT COUNT(*) FROM submission_slots", [], |r| r.get(0))
+        .expect("count")
+}
+
+#[tokio::test]
+async fn the_slot_table_stays_bounded_under_a_flood_of_distinct_clients() {
+    // The limit lives in the database (one row per submission in the last hour). A flood of
+    // distinct clients behind the trusted proxy gets one row each; an hour on, the next
+    // submission prunes them all, so the table holds at most an hour's worth of submissions.
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = dir.path().join("pm.db");
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&db).expect("sqlite"));
+    let app = app_on(
+        &["10.0.0.0/8"],
+        ClientIpHeader::XForwardedFor,
+        Arc::clone(&store),
+        1,
+    );
+    const CLIENTS: u32 = 300;
+    for i in 0..CLIENTS {
+        let client = format!("198.18.{}.{}", i / 250, i % 250 + 1);
+        assert_eq!(
+            submit(&app, PROXY, ("x-forwarded-for", client.clone())).await,
+            201,
+            "{client}"
+        );
+    }
+    // Each client's second try is refused, and refusals add no rows.
+    assert_eq!(
+        submit(&app, PROXY, ("x-forwarded-for", "198.18.0.1".into())).await,
+        429
+    );
+    assert_eq!(slot_rows(&db), i64::from(CLIENTS));
+    // An hour and a second later (the store takes the time from its caller), one more
+    // client's slot is the only row left.
+    let later = chrono::Utc::now().timestamp() + 3601;
+    assert_eq!(
+        store
+            .take_submission_slot("198.18.99.1", 1, 3600, later)
+            .await
+            .expect("slot"),
+        Slot::Granted
+    );
+    assert_eq!(slot_rows(&db), 1);
+    // And the earlier clients may submit again.
+    assert_eq!(
+        store
+            .take_submission_slot("198.18.0.1", 1, 3600, later)
+            .await
+            .expect("slot"),
+        Slot::Granted
+    );
+    assert_eq!(slot_rows(&db), 2);
 }
