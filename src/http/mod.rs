@@ -104,9 +104,20 @@ pub const MAX_SUBMISSION_BYTES: usize = 32 * 1024;
 /// Largest accepted admin request body (an edit).
 pub const MAX_EDIT_BYTES: usize = 64 * 1024;
 
-/// State shared by all handlers: cheap to clone.
+/// State shared by all handlers: one reference count to clone (every handler's `State`
+/// extractor clones it, once per request).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<StateInner>);
+
+impl std::ops::Deref for AppState {
+    type Target = StateInner;
+    fn deref(&self) -> &StateInner {
+        &self.0
+    }
+}
+
+/// What [`AppState`] shares.
+pub struct StateInner {
     dataset: Arc<ArcSwap<Dataset>>,
     /// Tile cache.
     pub cache: TileCache,
@@ -155,7 +166,7 @@ impl AppState {
             version_key(&dataset),
             config.prerender,
         );
-        Ok(Self {
+        Ok(Self(Arc::new(StateInner {
             log: Arc::new(tokio::sync::Mutex::new(publish::LogState::new(&dataset))),
             log_status: Arc::default(),
             dataset: Arc::new(ArcSwap::new(dataset)),
@@ -168,7 +179,7 @@ impl AppState {
             downloads: downloads::DownloadCache::default(),
             pictures: render::PictureCache::default(),
             published: Arc::new(AtomicU64::new(unix_now())),
-        })
+        })))
     }
 
     /// Publish a new dataset: swap it in atomically (in-flight requests finish on the old one),
