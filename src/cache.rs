@@ -323,7 +323,7 @@ impl TileCache {
                 );
             }
             let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-            if n % 256 == 0 {
+            if n.is_multiple_of(256) {
                 crate::metrics::prerender_progress(n);
                 self.inner.run_pending_tasks();
             }

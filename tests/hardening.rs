@@ -320,7 +320,8 @@ async fn rounds_of_malformed_requests_get_no_5xx_no_dropped_connection_and_memor
     for round in 0..rounds {
         let tasks: Vec<_> = (0..workers)
             .map(|w| {
-                let seed = 0x9e37_79b9_7f4a_7c15 ^ ((round * workers + w) as u64 + 1) * 0x1000_0001;
+                let seed =
+                    0x9e37_79b9_7f4a_7c15 ^ (((round * workers + w) as u64 + 1) * 0x1000_0001);
                 tokio::spawn(flood(addr.clone(), seed, per_round / workers))
             })
             .collect();

@@ -252,17 +252,19 @@ async fn tilejson_describes_the_tiles_and_every_field() {
 
 #[tokio::test]
 async fn a_configured_public_url_overrides_host() {
-    let mut state = common::state_with(
-        partnership_map::dataset::Dataset::from_inputs(&common::shipped_inputs(), 8)
-            .expect("valid"),
-        1 << 20,
-    );
     let cfg = partnership_map::http::HttpConfig {
         cache_control: "public, max-age=60".parse().expect("hv"),
         public_url: Some("https://maps.example.org/pm".to_owned()),
         ..Default::default()
     };
-    state.config = std::sync::Arc::new(cfg);
+    let state = partnership_map::http::AppState::new(
+        partnership_map::dataset::Dataset::from_inputs(&common::shipped_inputs(), 8)
+            .expect("valid"),
+        partnership_map::cache::TileCache::new(1 << 20),
+        cfg,
+        common::memory_store(),
+    )
+    .expect("state");
     let app = partnership_map::http::router(state);
     let tj: serde_json::Value =
         serde_json::from_slice(&get(&app, "/tiles.json", &[]).await.body).expect("json");
