@@ -38,6 +38,9 @@ fn start(dir: &Path) -> common::Server {
             "8".as_ref(),
             "--db".as_ref(),
             dir.join("pm.db").as_os_str(),
+            // `/metrics` on this router too, so that its description is checked as well.
+            "--metrics-bind".as_ref(),
+            "main".as_ref(),
         ],
         &[("PARTNERSHIP_MAP_ADMIN_TOKEN", TOKEN)],
     )

@@ -13,6 +13,10 @@ use axum::routing::get;
 use super::{AppState, not_found, tag_route};
 
 /// `GET /metrics`.
+#[utoipa::path(get, path = "/metrics", tag = "meta",
+    summary = "Prometheus metrics (on the --metrics-bind listener, or here with --metrics-bind main)",
+    responses((status = 200, description = "The Prometheus text exposition format", body = String,
+        content_type = "text/plain; version=0.0.4; charset=utf-8")))]
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let ds = state.dataset();
     let (cache_entries, cache_bytes) = state.cache.usage();

@@ -727,6 +727,7 @@ pub struct OgcTiles {
         super::web::vendor,
         super::pages::asset,
         super::meta::health,
+        super::metrics::metrics,
         api_json,
         api_page,
         vendor,
