@@ -115,14 +115,7 @@ fn serve_listens_answers_and_shuts_down_gracefully_on_sigterm() {
         );
     });
 
-    let pid = server.child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("kill")
-            .success()
-    );
+    signal(&server, "-TERM");
     let status = wait_with_timeout(&mut server.child, Duration::from_secs(10));
     assert!(status.success(), "exit after SIGTERM: {status:?}");
     let err = server.log();
@@ -183,6 +176,37 @@ async fn raw(addr: &str, request: &str) -> String {
     String::from_utf8_lossy(&buf).into_owned()
 }
 
+/// POST `body` as a submission; asserts the 201 and returns its reference.
+async fn submit(addr: &str, body: &str) -> String {
+    let response = raw(
+        addr,
+        &format!(
+            "POST /api/submissions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    )
+    .await;
+    assert!(response.starts_with("HTTP/1.1 201"), "{response}");
+    response
+        .split("\"id\":\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("id")
+        .to_owned()
+}
+
+/// Send `sig` (`-KILL`, `-TERM`, `-HUP`) to the server process.
+fn signal(server: &common::Server, sig: &str) {
+    let pid = server.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
+}
+
 #[test]
 fn an_acknowledged_submission_survives_kill_9() {
     let dir = tempfile::tempdir().expect("tmp");
@@ -190,29 +214,9 @@ fn an_acknowledged_submission_survives_kill_9() {
     let mut server = start(&db);
     let rt = tokio::runtime::Runtime::new().expect("rt");
     let body = r#"{"la":"E08000038","kind":"correction","message":"Barnsley Alliance has a new chair.","name":"Durable Dana","email":"dana@example.org","consent":true}"#;
-    let response = rt.block_on(raw(
-        server.addr(),
-        &format!(
-            "POST /api/submissions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        ),
-    ));
-    assert!(response.starts_with("HTTP/1.1 201"), "{response}");
-    let id = response
-        .split("\"id\":\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .expect("id")
-        .to_owned();
+    let id = rt.block_on(submit(server.addr(), body));
     // Straight after the 201: SIGKILL, no chance to flush anything.
-    let pid = server.child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-KILL", &pid])
-            .status()
-            .expect("kill")
-            .success()
-    );
+    signal(&server, "-KILL");
     let status = server.child.wait().expect("wait");
     assert!(!status.success(), "killed, not exited");
     let err = server.log();
@@ -234,28 +238,8 @@ fn an_acknowledged_submission_survives_kill_9() {
     // The log names a submission by its reference only. Log lines are written in batches off
     // the request path, so a SIGKILL may lose the last few milliseconds of them (never the
     // data): check the log of a server stopped with SIGTERM, which flushes it.
-    let second = rt.block_on(raw(
-        again.addr(),
-        &format!(
-            "POST /api/submissions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        ),
-    ));
-    assert!(second.starts_with("HTTP/1.1 201"), "{second}");
-    let id2 = second
-        .split("\"id\":\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .expect("id")
-        .to_owned();
-    let pid = again.child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("kill")
-            .success()
-    );
+    let id2 = rt.block_on(submit(again.addr(), body));
+    signal(&again, "-TERM");
     again.child.wait().expect("wait");
     let err = again.log();
     assert!(err.contains(&id2), "the log names the reference: {err}");
@@ -310,14 +294,7 @@ fn sighup_reloads_the_data() {
         text.replacen("Barnsley Council's cabinet", "Barnsley Council cabinet", 1),
     )
     .expect("write");
-    let pid = server.child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-HUP", &pid])
-            .status()
-            .expect("kill")
-            .success()
-    );
+    signal(&server, "-HUP");
     let mut after = before.clone();
     for _ in 0..100 {
         std::thread::sleep(Duration::from_millis(50));
