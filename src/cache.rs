@@ -215,6 +215,24 @@ impl TileCache {
             })
     }
 
+    /// The tile if the cache holds it (a hit, counted as one), without waiting or rendering.
+    /// `None` is not counted: the caller goes on to [`TileCache::get`], which counts the miss.
+    #[must_use]
+    pub fn peek(&self, version: u64, coord: TileCoord) -> Option<CachedTile> {
+        let key = EntryKey {
+            tile: TileKey { version, coord },
+            kind: Kind::Tile,
+        };
+        match self.inner.get(&key) {
+            Some(Entry::Tile(t)) => {
+                self.requests.fetch_add(1, Ordering::Relaxed);
+                crate::metrics::tile_cache_hit();
+                Some(t)
+            }
+            _ => None,
+        }
+    }
+
     /// Blocking: the cached tile, or render and store it (coalescing with other threads).
     fn get_or_render(
         &self,

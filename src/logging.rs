@@ -44,11 +44,32 @@ pub struct RequestRecord {
     /// Request target (only the path is logged).
     pub uri: Uri,
     /// Matched route pattern, e.g. `/tiles/{z}/{x}/{y}`.
-    pub route: Option<axum::extract::MatchedPath>,
+    pub route: Option<Route>,
     /// Status sent (499 when the client went away first).
     pub status: u16,
     /// From the request's arrival to the end of the response body.
     pub elapsed: Duration,
+}
+
+/// The route pattern a request matched: found by the router, or known in advance by a shortcut
+/// that answers ahead of it (the cached-tile path).
+#[derive(Debug, Clone)]
+pub enum Route {
+    /// What the router matched.
+    Matched(axum::extract::MatchedPath),
+    /// A pattern known without the router.
+    Static(&'static str),
+}
+
+impl Route {
+    /// The pattern, e.g. `/tiles/{z}/{x}/{y}`.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Matched(m) => m.as_str(),
+            Self::Static(s) => s,
+        }
+    }
 }
 
 enum Msg {
@@ -145,7 +166,7 @@ pub fn request(record: RequestRecord) {
 
 fn observe(r: &RequestRecord) {
     crate::metrics::request_observed(
-        r.route.as_ref().map_or("(unmatched)", |m| m.as_str()),
+        r.route.as_ref().map_or("(unmatched)", Route::as_str),
         r.status,
         r.elapsed,
     );
@@ -237,7 +258,7 @@ fn short_path(uri: &Uri) -> &str {
 }
 
 fn route(r: &RequestRecord) -> &str {
-    r.route.as_ref().map_or("(unmatched)", |m| m.as_str())
+    r.route.as_ref().map_or("(unmatched)", Route::as_str)
 }
 
 fn latency_us(r: &RequestRecord) -> u64 {

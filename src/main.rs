@@ -11,6 +11,7 @@ use partnership_map::config::{Cli, Command, DataCommand, MetricsBind, ServeArgs}
 use partnership_map::data_export::{self, Marker};
 use partnership_map::dataset::Dataset;
 use partnership_map::http::server::{self, Limits};
+use partnership_map::http::tiles::CachedTiles;
 use partnership_map::http::{AppState, DataSource, publish, router};
 use partnership_map::store::{PostgresStore, SqliteStore, Store, StoreError};
 
@@ -352,10 +353,17 @@ async fn serve(
     };
     tokio::spawn(reload_on_sighup(state.clone()));
     tokio::spawn(purge_personal_data(state.clone(), retention_days));
-    server::serve(listener, router(state), limits, async move {
-        shutdown_signal().await;
-        let _ = stop_tx.send(true);
-    })
+    let shortcut: Arc<dyn server::Shortcut> = Arc::new(CachedTiles(state.clone()));
+    server::serve_with(
+        listener,
+        router(state),
+        Some(shortcut),
+        limits,
+        async move {
+            shutdown_signal().await;
+            let _ = stop_tx.send(true);
+        },
+    )
     .await;
     if let Some(m) = metrics_server {
         let _ = m.await;

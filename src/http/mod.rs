@@ -247,11 +247,40 @@ impl AppState {
     pub fn version_key(&self, ds: &Dataset) -> u64 {
         version_key(ds)
     }
+
+    /// The served version's cache key and maximum zoom, without taking a reference to it.
+    #[must_use]
+    pub fn serving(&self) -> (u64, u8) {
+        let ds = self.dataset.load();
+        (version_key(&ds), ds.max_zoom())
+    }
 }
 
 fn version_key(ds: &Dataset) -> u64 {
     // The version is 16 hex digits; 0 is the cache's "no version yet", so never use it.
     u64::from_str_radix(&ds.version, 16).unwrap_or(1).max(1)
+}
+
+/// Headers the CORS layer exposes to other origins' scripts.
+const CORS_EXPOSED: [header::HeaderName; 2] = [header::ETAG, header::CONTENT_LENGTH];
+
+/// The headers the router's CORS layer adds to a `GET` of a public resource (for responses made
+/// without the router; a test checks both agree).
+pub(crate) fn cors_headers(h: &mut HeaderMap) {
+    h.append(
+        header::VARY,
+        HeaderValue::from_static(
+            "origin, access-control-request-method, access-control-request-headers",
+        ),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("etag,content-length"),
+    );
 }
 
 /// The application router.
@@ -260,7 +289,7 @@ pub fn router(state: AppState) -> Router {
     let cors = CorsLayer::new()
         .allow_origin(Any)
         .allow_methods([Method::GET, Method::HEAD])
-        .expose_headers([header::ETAG, header::CONTENT_LENGTH]);
+        .expose_headers(CORS_EXPOSED);
     let public = Router::new()
         .route("/tiles/{z}/{x}/{y}", get(tiles::tile))
         .route("/tiles.json", get(meta::tilejson_handler))

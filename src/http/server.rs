@@ -18,6 +18,9 @@
 //! tracks each connection's phase itself (see [`ConnState`]) and a per-connection watchdog
 //! closes it at the phase's deadline. Every finished request is handed to `crate::logging`
 //! (request log and metrics). Status codes come from `crate::error` only.
+//!
+//! A [`Shortcut`] may answer a request before the router (the tile cache does, for tiles it
+//! holds): same limits, timeouts, request log and metrics, without the router's layers.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -33,7 +36,7 @@ use std::time::{Duration, Instant, SystemTime};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, MatchedPath};
-use axum::http::{Method, Request, Response, Uri};
+use axum::http::{HeaderMap, Method, Request, Response, Uri};
 use axum::response::IntoResponse;
 use bytes::Bytes;
 use http_body::{Body as HttpBody, Frame, SizeHint};
@@ -46,7 +49,7 @@ use tokio::sync::{Semaphore, watch};
 use tower::ServiceExt;
 
 use crate::error::AppError;
-use crate::logging::{self, RequestRecord};
+use crate::logging::{self, RequestRecord, Route};
 use crate::metrics;
 
 /// Limits and timeouts of one listener.
@@ -277,9 +280,22 @@ impl AsyncWrite for TrackedIo {
     }
 }
 
+/// Answers some requests ahead of the router, from what it already holds.
+pub trait Shortcut: Send + Sync + 'static {
+    /// The response to this request and the route pattern it stands for, or `None` to let the
+    /// router answer it. Must answer exactly as the router would, and must not block.
+    fn answer(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+    ) -> Option<(Response<Body>, &'static str)>;
+}
+
 /// Shared by every connection of one listener.
 struct Shared {
     router: Router,
+    shortcut: Option<Arc<dyn Shortcut>>,
     limits: Arc<Limits>,
     in_flight: AtomicUsize,
 }
@@ -291,7 +307,7 @@ struct Finish {
     started: Instant,
     method: Method,
     uri: Uri,
-    route: Option<MatchedPath>,
+    route: Option<Route>,
     /// `None` until the router answered; a request dropped before that is logged as 499.
     status: Option<u16>,
 }
@@ -385,6 +401,20 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
                 },
             ))));
         }
+        if let Some(shortcut) = &self.shared.shortcut
+            && let Some((res, route)) = shortcut.answer(req.method(), req.uri(), req.headers())
+        {
+            finish.status = Some(res.status().as_u16());
+            finish.route = Some(Route::Static(route));
+            let (parts, inner) = res.into_parts();
+            return Box::pin(std::future::ready(Ok(Response::from_parts(
+                parts,
+                TrackedBody {
+                    inner,
+                    _finish: finish,
+                },
+            ))));
+        }
         req.extensions_mut().insert(ConnectInfo(self.peer));
         let router = self.shared.router.clone();
         Box::pin(async move {
@@ -393,7 +423,11 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
                 Err(never) => match never {},
             };
             finish.status = Some(res.status().as_u16());
-            finish.route = res.extensions().get::<MatchedPath>().cloned();
+            finish.route = res
+                .extensions()
+                .get::<MatchedPath>()
+                .cloned()
+                .map(Route::Matched);
             let (parts, inner) = res.into_parts();
             Ok(Response::from_parts(
                 parts,
@@ -427,9 +461,21 @@ pub async fn serve(
     limits: Limits,
     shutdown: impl Future<Output = ()> + Send,
 ) {
+    serve_with(listener, router, None, limits, shutdown).await;
+}
+
+/// [`serve`], with a [`Shortcut`] asked first for every request.
+pub async fn serve_with(
+    listener: TcpListener,
+    router: Router,
+    shortcut: Option<Arc<dyn Shortcut>>,
+    limits: Limits,
+    shutdown: impl Future<Output = ()> + Send,
+) {
     let limits = Arc::new(limits);
     let shared = Arc::new(Shared {
         router,
+        shortcut,
         limits: Arc::clone(&limits),
         in_flight: AtomicUsize::new(0),
     });

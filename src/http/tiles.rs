@@ -4,14 +4,20 @@
 //! `If-None-Match` matches; 400 for a bad address. Always `Vary: Accept-Encoding` and the
 //! configured `Cache-Control`. The ETag is a hash of exactly the bytes sent, so it differs
 //! between the gzip and identity representations. CORS is added by the router's layer.
+//!
+//! [`CachedTiles`] answers a `GET` for a tile the cache already holds ahead of the router (see
+//! `server::Shortcut`): the same [`answer`], plus the CORS headers the layer would add. Misses,
+//! bad addresses, `HEAD` and `OPTIONS` go on to the router.
 
 use axum::body::Body;
 use axum::extract::{Path, RawPathParams, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::Response;
 
 use super::AppState;
 use super::negotiate::{accepts_gzip, none_match};
+use super::server::Shortcut;
+use crate::cache::CachedTile;
 use crate::error::AppError;
 use crate::tile::TileCoord;
 
@@ -70,13 +76,25 @@ async fn respond(
         .get(ds, version, coord)
         .await
         .map_err(|e| AppError::Render((*e).clone()))?;
+    Ok(answer(state, version, coord, cached, headers))
+}
+
+/// The response for a tile (without CORS headers): 204, 304, or the bytes in the encoding the
+/// client accepts, with their ETag, `Vary` and `Cache-Control`.
+fn answer(
+    state: &AppState,
+    version: u64,
+    coord: TileCoord,
+    cached: CachedTile,
+    headers: &HeaderMap,
+) -> Response {
     let mut res = Response::new(Body::empty());
     let h = res.headers_mut();
     h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     h.insert(header::CACHE_CONTROL, state.config.cache_control.clone());
     let Some(tile) = cached else {
         *res.status_mut() = StatusCode::NO_CONTENT;
-        return Ok(res);
+        return res;
     };
     let gzip = accepts_gzip(
         headers
@@ -96,7 +114,7 @@ async fn respond(
         etag.to_str().unwrap_or_default(),
     ) {
         *res.status_mut() = StatusCode::NOT_MODIFIED;
-        return Ok(res);
+        return res;
     }
     h.insert(
         header::CONTENT_TYPE,
@@ -109,5 +127,36 @@ async fn respond(
         state.cache.identity(version, coord, &tile)
     };
     *res.body_mut() = Body::from(body);
-    Ok(res)
+    res
+}
+
+/// The route pattern of `/tiles/{z}/{x}/{y}` (for the request log and metrics).
+pub const TILE_ROUTE: &str = "/tiles/{z}/{x}/{y}";
+
+/// Answers `GET /tiles/{z}/{x}/{y}.pbf|.mvt` for tiles the cache holds, ahead of the router.
+pub struct CachedTiles(pub AppState);
+
+impl Shortcut for CachedTiles {
+    fn answer(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+    ) -> Option<(Response, &'static str)> {
+        if method != Method::GET {
+            return None;
+        }
+        let mut parts = uri.path().strip_prefix("/tiles/")?.split('/');
+        let (z, x, y) = (parts.next()?, parts.next()?, parts.next()?);
+        if parts.next().is_some() {
+            return None;
+        }
+        let state = &self.0;
+        let (version, max_zoom) = state.serving();
+        let coord = TileCoord::parse(z, x, y, max_zoom).ok()?;
+        let cached = state.cache.peek(version, coord)?;
+        let mut res = answer(state, version, coord, cached, headers);
+        super::cors_headers(res.headers_mut());
+        Some((res, TILE_ROUTE))
+    }
 }
