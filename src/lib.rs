@@ -9,6 +9,7 @@
 //! `data_export` (published data back to files). Sharing: `compare` builds the LA comparison
 //! view; `render` draws map pictures (SVG, PNG) on the server.
 
+pub mod background;
 pub mod cache;
 pub mod changes;
 pub mod compare;

@@ -3,6 +3,8 @@
 //! Problems are reported per feature index, with the feature's code when it has one.
 //! Pure: takes the file content, never the disk.
 
+use rayon::prelude::*;
+
 use super::problems::LoadError;
 
 /// A ring of lon/lat positions, closed (first == last).
@@ -24,7 +26,48 @@ pub struct Boundary {
 }
 
 /// Parse a GeoJSON `FeatureCollection` of Polygon/MultiPolygon features with `code` and `name`.
+/// Features are read in parallel (the file is the largest serial step of a load); problems
+/// are reported in feature order all the same.
 pub fn parse_boundaries(path: &str, content: &str, errors: &mut LoadError) -> Vec<Boundary> {
+    #[derive(serde::Deserialize)]
+    struct Collection<'a> {
+        #[serde(borrow)]
+        features: Vec<&'a serde_json::value::RawValue>,
+    }
+    let Ok(collection) = serde_json::from_str::<Collection<'_>>(content) else {
+        // Not valid JSON, or no features array: the whole-tree reading says which.
+        return parse_tree(path, content, errors);
+    };
+    let read: Vec<(Option<Boundary>, LoadError)> = collection
+        .features
+        .par_iter()
+        .enumerate()
+        .map(|(index, raw)| {
+            let mut problems = LoadError::default();
+            let boundary = serde_json::from_str(raw.get())
+                .map_err(|e| {
+                    problems.push(
+                        format!("{path}: feature {index}"),
+                        None,
+                        format!("not valid JSON: {e}"),
+                    )
+                })
+                .ok()
+                .and_then(|value| feature(path, index, value, &mut problems));
+            (boundary, problems)
+        })
+        .collect();
+    let mut out = Vec::with_capacity(read.len());
+    for (boundary, problems) in read {
+        errors.append(problems);
+        out.extend(boundary);
+    }
+    out
+}
+
+/// The same reading over one JSON tree of the whole file: for files that are not a JSON
+/// object with a `features` array, to say exactly what is wrong.
+fn parse_tree(path: &str, content: &str, errors: &mut LoadError) -> Vec<Boundary> {
     let mut root: serde_json::Value = match serde_json::from_str(content) {
         Ok(v) => v,
         Err(e) => {
@@ -36,7 +79,6 @@ pub fn parse_boundaries(path: &str, content: &str, errors: &mut LoadError) -> Ve
             return Vec::new();
         }
     };
-    // Taken out of the tree, so each feature's JSON is freed once it has been read.
     let Some(features) = root
         .get_mut("features")
         .and_then(|f| f.as_array_mut())
@@ -49,92 +91,101 @@ pub fn parse_boundaries(path: &str, content: &str, errors: &mut LoadError) -> Ve
         );
         return Vec::new();
     };
-    let mut out = Vec::new();
-    drop(root);
-    for (index, value) in features.into_iter().enumerate() {
-        let code = value
-            .pointer("/properties/code")
-            .and_then(|c| c.as_str())
-            .unwrap_or("")
-            .to_owned();
-        let location = if code.is_empty() {
-            format!("{path}: feature {index}")
-        } else {
-            format!("{path}: feature {index} ({code})")
-        };
-        let name = value
-            .pointer("/properties/name")
-            .and_then(|c| c.as_str())
-            .unwrap_or("")
-            .to_owned();
-        let feature: geojson::Feature = match serde_json::from_value(value) {
-            Ok(f) => f,
-            Err(e) => {
-                errors.push(location, None, format!("not a GeoJSON Feature: {e}"));
-                continue;
-            }
-        };
-        if code.is_empty() {
-            errors.push(&location, Some("code"), "missing or empty string property");
+    features
+        .into_iter()
+        .enumerate()
+        .filter_map(|(index, value)| feature(path, index, value, errors))
+        .collect()
+}
+
+/// One feature: its boundary, or `None` with the problems recorded.
+fn feature(
+    path: &str,
+    index: usize,
+    value: serde_json::Value,
+    errors: &mut LoadError,
+) -> Option<Boundary> {
+    let code = value
+        .pointer("/properties/code")
+        .and_then(|c| c.as_str())
+        .unwrap_or("")
+        .to_owned();
+    let location = if code.is_empty() {
+        format!("{path}: feature {index}")
+    } else {
+        format!("{path}: feature {index} ({code})")
+    };
+    let name = value
+        .pointer("/properties/name")
+        .and_then(|c| c.as_str())
+        .unwrap_or("")
+        .to_owned();
+    let feature: geojson::Feature = match serde_json::from_value(value) {
+        Ok(f) => f,
+        Err(e) => {
+            errors.push(location, None, format!("not a GeoJSON Feature: {e}"));
+            return None;
         }
-        if name.is_empty() {
-            errors.push(&location, Some("name"), "missing or empty string property");
+    };
+    if code.is_empty() {
+        errors.push(&location, Some("code"), "missing or empty string property");
+    }
+    if name.is_empty() {
+        errors.push(&location, Some("name"), "missing or empty string property");
+    }
+    let polygons = match feature.geometry.map(|g| g.value) {
+        Some(geojson::GeometryValue::Polygon { coordinates }) => vec![coordinates],
+        Some(geojson::GeometryValue::MultiPolygon { coordinates }) => coordinates,
+        Some(other) => {
+            errors.push(
+                &location,
+                Some("geometry"),
+                format!("type {} is not Polygon or MultiPolygon", other.type_name()),
+            );
+            return None;
         }
-        let polygons = match feature.geometry.map(|g| g.value) {
-            Some(geojson::GeometryValue::Polygon { coordinates }) => vec![coordinates],
-            Some(geojson::GeometryValue::MultiPolygon { coordinates }) => coordinates,
-            Some(other) => {
-                errors.push(
+        None => {
+            errors.push(&location, Some("geometry"), "geometry is null");
+            return None;
+        }
+    };
+    let mut parts = Vec::new();
+    for (pi, polygon) in polygons.iter().enumerate() {
+        let mut rings = Vec::new();
+        for (ri, ring) in polygon.iter().enumerate() {
+            let coords: Ring = ring
+                .iter()
+                .map(|p| {
+                    let s = p.as_slice();
+                    [
+                        s.first().copied().unwrap_or(f64::NAN),
+                        s.get(1).copied().unwrap_or(f64::NAN),
+                    ]
+                })
+                .collect();
+            match check_ring(&coords) {
+                Ok(()) => rings.push(coords),
+                Err(why) => errors.push(
                     &location,
                     Some("geometry"),
-                    format!("type {} is not Polygon or MultiPolygon", other.type_name()),
-                );
-                continue;
-            }
-            None => {
-                errors.push(&location, Some("geometry"), "geometry is null");
-                continue;
-            }
-        };
-        let mut parts = Vec::new();
-        for (pi, polygon) in polygons.iter().enumerate() {
-            let mut rings = Vec::new();
-            for (ri, ring) in polygon.iter().enumerate() {
-                let coords: Ring = ring
-                    .iter()
-                    .map(|p| {
-                        let s = p.as_slice();
-                        [
-                            s.first().copied().unwrap_or(f64::NAN),
-                            s.get(1).copied().unwrap_or(f64::NAN),
-                        ]
-                    })
-                    .collect();
-                match check_ring(&coords) {
-                    Ok(()) => rings.push(coords),
-                    Err(why) => errors.push(
-                        &location,
-                        Some("geometry"),
-                        format!("polygon {pi} ring {ri}: {why}"),
-                    ),
-                }
-            }
-            if !rings.is_empty() {
-                parts.push(rings);
+                    format!("polygon {pi} ring {ri}: {why}"),
+                ),
             }
         }
-        if parts.is_empty() {
-            errors.push(&location, Some("geometry"), "geometry is empty");
-            continue;
+        if !rings.is_empty() {
+            parts.push(rings);
         }
-        out.push(Boundary {
-            index,
-            code,
-            name,
-            parts,
-        });
     }
-    out
+    if parts.is_empty() {
+        errors.push(&location, Some("geometry"), "geometry is empty");
+        return None;
+    }
+    Some(Boundary {
+        index,
+        code,
+        name,
+        parts,
+    })
 }
 
 /// Signed area (shoelace, in the units of the input squared).

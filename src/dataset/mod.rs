@@ -569,23 +569,27 @@ impl Geometry {
         joined_by_former_code: Vec<(String, String)>,
         max_zoom: u8,
     ) -> Self {
-        let topo = generalise::build_topology(&lonlat, lonlat_to_merc);
-        let rings = rings::PackedRings::build(&topo, max_zoom);
-        let index = RTree::bulk_load(
-            topo.iter()
-                .enumerate()
-                .flat_map(|(li, la)| {
-                    la.iter().enumerate().map(move |(pi, part)| {
-                        let (lo, hi) = bbox(&part[0].coords);
-                        #[allow(clippy::cast_possible_truncation)]
-                        PartEntry::new(Rectangle::from_corners(lo, hi), (li as u32, pi as u32))
-                    })
-                })
-                .collect(),
+        // Areas need only the input rings; labels, rings and the index need the topology. The
+        // areas run beside that chain, and labels beside the rings and index (a load is the
+        // time to the first tile).
+        let (areas, (rings, index, labels)) = rayon::join(
+            || lonlat.par_iter().map(area_km2).collect::<Vec<_>>(),
+            || {
+                let topo = generalise::build_topology(&lonlat, lonlat_to_merc);
+                let ((rings, index), labels) = rayon::join(
+                    || {
+                        let rings = rings::PackedRings::build(&topo, max_zoom);
+                        (rings, part_index(&topo))
+                    },
+                    || {
+                        topo.par_iter()
+                            .map(|la| label_point(la))
+                            .collect::<Vec<_>>()
+                    },
+                );
+                (rings, index, labels)
+            },
         );
-        // Labels and areas are the costly part of a load and independent per LA.
-        let labels = topo.par_iter().map(|la| label_point(la)).collect();
-        let areas = lonlat.par_iter().map(area_km2).collect();
         Self {
             boundaries_hash,
             codes: las.iter().map(|l| l.code.clone()).collect(),
@@ -713,6 +717,22 @@ fn bbox(coords: &[Merc]) -> (Merc, Merc) {
         hi = [hi[0].max(p[0]), hi[1].max(p[1])];
     }
     (lo, hi)
+}
+
+/// The R-tree of every LA part's bounding box, labelled `(la, part)`.
+fn part_index(topo: &[Vec<Vec<TopoRing>>]) -> RTree<PartEntry> {
+    RTree::bulk_load(
+        topo.iter()
+            .enumerate()
+            .flat_map(|(li, la)| {
+                la.iter().enumerate().map(move |(pi, part)| {
+                    let (lo, hi) = bbox(&part[0].coords);
+                    #[allow(clippy::cast_possible_truncation)]
+                    PartEntry::new(Rectangle::from_corners(lo, hi), (li as u32, pi as u32))
+                })
+            })
+            .collect(),
+    )
 }
 
 fn to_polygon(part: &[TopoRing]) -> geo::Polygon<f64> {

@@ -62,6 +62,11 @@ impl LoadError {
         });
     }
 
+    /// Add `other`'s problems after these.
+    pub fn append(&mut self, other: LoadError) {
+        self.problems.extend(other.problems);
+    }
+
     /// `Ok(value)` if nothing was recorded.
     ///
     /// # Errors

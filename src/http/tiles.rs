@@ -133,6 +133,9 @@ fn answer(
 /// The route pattern of `/tiles/{z}/{x}/{y}` (for the request log and metrics).
 pub const TILE_ROUTE: &str = "/tiles/{z}/{x}/{y}";
 
+/// Tiles from this zoom up are rendered on the connection's own thread when not cached.
+pub const INLINE_RENDER_MIN_ZOOM: u8 = 12;
+
 /// Answers `GET /tiles/{z}/{x}/{y}.pbf|.mvt` for tiles the cache holds, ahead of the router.
 pub struct CachedTiles(pub AppState);
 
@@ -154,7 +157,19 @@ impl Shortcut for CachedTiles {
         let state = &self.0;
         let (version, max_zoom) = state.serving();
         let coord = TileCoord::parse(z, x, y, max_zoom).ok()?;
-        let cached = state.cache.peek(version, coord)?;
+        let cached = match state.cache.peek(version, coord) {
+            Some(cached) => cached,
+            // High-zoom tiles hold few vertices (an LA's interior is one square): rendering
+            // one here takes less than handing it to a render thread.
+            None if coord.z >= INLINE_RENDER_MIN_ZOOM => {
+                let ds = state.dataset();
+                if state.version_key(&ds) != version {
+                    return None;
+                }
+                state.cache.get_now(&ds, version, coord).ok()?
+            }
+            None => return None,
+        };
         let mut res = answer(state, version, coord, cached, headers);
         super::cors_headers(res.headers_mut());
         Some((res, TILE_ROUTE))

@@ -45,6 +45,82 @@ pub fn render_tile_from(
     geometry_zoom: u8,
     tile: TileCoord,
 ) -> Result<Option<Vec<u8>>, RenderError> {
+    prepare(ds, geometry_zoom, tile)?.encode()
+}
+
+/// What a tile holds, ready to encode: stages 1–3 done.
+pub struct TileContent<'a> {
+    polygons: Vec<PolygonFeature<'a>>,
+    points: Vec<PointFeature<'a>>,
+}
+
+/// Content with at most this many vertices has a [`TileContent::fingerprint`].
+const FINGERPRINT_MAX_POINTS: usize = 64;
+
+impl TileContent<'_> {
+    /// Stage 4: the MVT bytes, or `None` if the tile is empty.
+    ///
+    /// # Errors
+    /// [`RenderError::Encode`] if the encoder rejects the input (a bug, not bad data).
+    pub fn encode(&self) -> Result<Option<Vec<u8>>, RenderError> {
+        encode::encode(&self.polygons, &self.points, LA_LAYER, LABEL_LAYER)
+    }
+
+    /// For small non-empty content (an LA's interior at high zoom is one square, repeated in
+    /// thousands of tiles): a 128-bit hash of everything [`TileContent::encode`] writes, so
+    /// equal fingerprints within one dataset mean equal bytes. Features are identified by their
+    /// id and their attribute list (which belongs to the dataset). `None` for empty or larger
+    /// content.
+    #[must_use]
+    pub fn fingerprint(&self) -> Option<u128> {
+        let vertices: usize = self
+            .polygons
+            .iter()
+            .flat_map(|f| &f.rings)
+            .map(Vec::len)
+            .sum::<usize>()
+            + self.points.len();
+        if vertices == 0 || vertices > FINGERPRINT_MAX_POINTS {
+            return None;
+        }
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        let mut word = |v: u64| h.update(&v.to_le_bytes());
+        word(self.polygons.len() as u64);
+        for f in &self.polygons {
+            word(f.id);
+            word(f.attributes.as_ptr() as u64);
+            word(f.attributes.len() as u64);
+            word(f.rings.len() as u64);
+            for ring in &f.rings {
+                word(ring.len() as u64);
+                for p in ring {
+                    word((u64::from(p[0].cast_unsigned()) << 32) | u64::from(p[1].cast_unsigned()));
+                }
+            }
+        }
+        word(self.points.len() as u64);
+        for f in &self.points {
+            word(f.id);
+            word(f.attributes.as_ptr() as u64);
+            word(f.attributes.len() as u64);
+            word(
+                (u64::from(f.point[0].cast_unsigned()) << 32)
+                    | u64::from(f.point[1].cast_unsigned()),
+            );
+        }
+        Some(h.digest128())
+    }
+}
+
+/// Stages 1–3 of one tile: select, clip, snap, make valid (everything but encoding).
+///
+/// # Errors
+/// [`RenderError::ZoomNotPrepared`] when the dataset has no such zoom.
+pub fn prepare(
+    ds: &Dataset,
+    geometry_zoom: u8,
+    tile: TileCoord,
+) -> Result<TileContent<'_>, RenderError> {
     if geometry_zoom > ds.max_zoom() || tile.z > ds.max_zoom() {
         return Err(RenderError::ZoomNotPrepared(tile.z.max(geometry_zoom)));
     }
@@ -102,5 +178,5 @@ pub fn render_tile_from(
             });
         }
     }
-    encode::encode(&polygons, &points, LA_LAYER, LABEL_LAYER)
+    Ok(TileContent { polygons, points })
 }
