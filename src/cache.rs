@@ -35,6 +35,7 @@ use moka::sync::Cache;
 use rayon::prelude::*;
 
 use crate::dataset::Dataset;
+use crate::pipeline::select::nothing_near;
 use crate::pipeline::{RenderError, prepare};
 use crate::tile::TileCoord;
 
@@ -275,6 +276,11 @@ impl TileCache {
             crate::metrics::tile_cache_hit();
             return Ok(t);
         }
+        if nothing_near(&ds, coord) {
+            // Empty, and known so from the index alone: not worth an entry.
+            crate::metrics::tile_cache_hit();
+            return Ok(None);
+        }
         crate::metrics::tile_cache_miss();
         // A closed semaphore never happens (it is never closed); render without a slot then.
         let _slot = self.render_slots.acquire().await.ok();
@@ -288,22 +294,25 @@ impl TileCache {
             })
     }
 
-    /// The tile if the cache holds it (a hit, counted as one), without waiting or rendering.
+    /// The tile if the cache holds it (a hit, counted as one), or `Some(None)` for a tile no
+    /// LA comes near (known from the index, never stored), without waiting or rendering.
     /// `None` is not counted: the caller goes on to [`TileCache::get`], which counts the miss.
     #[must_use]
-    pub fn peek(&self, version: u64, coord: TileCoord) -> Option<CachedTile> {
+    pub fn peek(&self, ds: &Dataset, version: u64, coord: TileCoord) -> Option<CachedTile> {
         let key = EntryKey {
             tile: TileKey { version, coord },
             kind: Kind::Tile,
         };
-        match self.inner.get(&key) {
-            Some(Entry::Tile(t)) => {
-                self.requests.fetch_add(1, Ordering::Relaxed);
-                crate::metrics::tile_cache_hit();
-                Some(t)
-            }
+        let found = match self.inner.get(&key) {
+            Some(Entry::Tile(t)) => Some(t),
+            _ if nothing_near(ds, coord) => Some(None),
             _ => None,
+        };
+        if found.is_some() {
+            self.requests.fetch_add(1, Ordering::Relaxed);
+            crate::metrics::tile_cache_hit();
         }
+        found
     }
 
     /// Blocking, on the caller's thread: the cached tile, or render it now (counted as a miss).
@@ -337,6 +346,9 @@ impl TileCache {
             crate::metrics::tile_rendered(started.elapsed());
             tile
         };
+        if nothing_near(ds, coord) {
+            return Ok(None);
+        }
         if !self.stores(version) {
             // An older version, still asked for by requests that started before a publish.
             return render().map_err(Arc::new);

@@ -155,9 +155,11 @@ impl Shortcut for CachedTiles {
             return None;
         }
         let state = &self.0;
-        let (version, max_zoom) = state.serving();
-        let coord = TileCoord::parse(z, x, y, max_zoom).ok()?;
-        let cached = match state.cache.peek(version, coord) {
+        let (version, coord, known) = state.with_dataset(|ds, version| {
+            let coord = TileCoord::parse(z, x, y, ds.max_zoom()).ok()?;
+            Some((version, coord, state.cache.peek(ds, version, coord)))
+        })?;
+        let cached = match known {
             Some(cached) => cached,
             // High-zoom tiles hold few vertices (an LA's interior is one square): rendering
             // one here takes less than handing it to a render thread.

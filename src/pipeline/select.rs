@@ -24,3 +24,16 @@ pub fn candidates(ds: &Dataset, tile: TileCoord) -> BTreeMap<usize, Vec<usize>> 
     }
     out
 }
+
+/// Whether no part's bbox meets the buffered tile, so the tile is certainly empty: no polygon,
+/// and no label (a label lies inside its LA's largest part, so inside that part's bbox).
+#[must_use]
+pub fn nothing_near(ds: &Dataset, tile: TileCoord) -> bool {
+    let b = tile.buffered_bounds();
+    let env = AABB::from_corners([b[0], b[1]], [b[2], b[3]]);
+    ds.geometry
+        .index
+        .locate_in_envelope_intersecting(&env)
+        .next()
+        .is_none()
+}
