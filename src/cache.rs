@@ -203,6 +203,16 @@ struct SharedTiles {
     bytes: usize,
 }
 
+impl SharedTiles {
+    /// An empty table for `version`.
+    fn emptied(version: u64) -> Self {
+        Self {
+            version,
+            ..Self::default()
+        }
+    }
+}
+
 /// Most bytes the table of shared tiles may hold (it takes a sixteenth of the cache's bound,
 /// up to this).
 const SHARED_BYTES: u64 = 8 << 20;
@@ -317,7 +327,7 @@ impl TileCache {
 
     /// Blocking, on the caller's thread: the cached tile, or render it now (counted as a miss).
     /// For tiles known to be quick to render, where handing the work to another thread costs
-    /// more than the work.
+    /// more than the work; after [`TileCache::peek`], which answers tiles known empty.
     ///
     /// # Errors
     /// The render error (not cached).
@@ -346,9 +356,6 @@ impl TileCache {
             crate::metrics::tile_rendered(started.elapsed());
             tile
         };
-        if nothing_near(ds, coord) {
-            return Ok(None);
-        }
         if !self.stores(version) {
             // An older version, still asked for by requests that started before a publish.
             return render().map_err(Arc::new);
@@ -409,10 +416,7 @@ impl TileCache {
             if !self.stores(version) {
                 return Ok(Some(Arc::new(tile)));
             }
-            *shared = SharedTiles {
-                version,
-                ..SharedTiles::default()
-            };
+            *shared = SharedTiles::emptied(version);
         }
         if let Some(t) = shared.by_content.get(&key) {
             return Ok(Some(Arc::clone(t)));
@@ -464,10 +468,7 @@ impl TileCache {
         self.inner.invalidate_all();
         self.inner.run_pending_tasks();
         if let Ok(mut shared) = self.shared.lock() {
-            *shared = SharedTiles {
-                version,
-                ..SharedTiles::default()
-            };
+            *shared = SharedTiles::emptied(version);
         }
         crate::metrics::prerender_progress(0);
         if !prerender {
@@ -504,7 +505,10 @@ impl TileCache {
             if self.inner.weighted_size() > limit {
                 return Err("the tile cache is nearly full (raise --cache-mb to hold the pyramid)");
             }
-            if let Err(e) = self.get_or_render(ds, version, coord) {
+            // Known empty from the index: nothing to render or store.
+            if !nothing_near(ds, coord)
+                && let Err(e) = self.get_or_render(ds, version, coord)
+            {
                 tracing::error!(
                     z = coord.z,
                     x = coord.x,
@@ -586,10 +590,7 @@ impl TileCache {
         self.inner.invalidate_all();
         if let Ok(mut shared) = self.shared.lock() {
             let version = shared.version;
-            *shared = SharedTiles {
-                version,
-                ..SharedTiles::default()
-            };
+            *shared = SharedTiles::emptied(version);
         }
     }
 }

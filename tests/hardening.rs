@@ -16,17 +16,7 @@ use partnership_map::http::server::{Limits, serve};
 use tokio::sync::Semaphore;
 
 fn start(extra: &[&str]) -> (common::Server, tempfile::TempDir) {
-    let dir = tempfile::tempdir().expect("tmp");
-    let db = dir.path().join("pm.db");
-    let mut args: Vec<&std::ffi::OsStr> = vec![
-        "--max-zoom".as_ref(),
-        "8".as_ref(),
-        "--db".as_ref(),
-        db.as_os_str(),
-    ];
-    args.extend(extra.iter().map(|a| std::ffi::OsStr::new(*a)));
-    let server = common::Server::start(&args, &[("RUST_LOG", "warn")]);
-    (server, dir)
+    common::start_small(extra, &[("RUST_LOG", "warn")])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

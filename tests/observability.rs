@@ -12,20 +12,6 @@ use serde_json::{Value, json};
 const TILE_ROUTE: &str = "/tiles/:z/:x/:y";
 const TILE_PATTERN: &str = "/tiles/{z}/{x}/{y}";
 
-fn start(extra: &[&str], envs: &[(&str, &str)]) -> (common::Server, tempfile::TempDir) {
-    let dir = tempfile::tempdir().expect("tmp");
-    let db = dir.path().join("pm.db");
-    let mut args: Vec<&std::ffi::OsStr> = vec![
-        "--max-zoom".as_ref(),
-        "8".as_ref(),
-        "--db".as_ref(),
-        db.as_os_str(),
-    ];
-    args.extend(extra.iter().map(|a| std::ffi::OsStr::new(*a)));
-    let server = common::Server::start(&args, envs);
-    (server, dir)
-}
-
 async fn post_json(addr: &str, body: &Value) -> u16 {
     let body = body.to_string();
     let mut c = raw::Conn::connect(addr).await.expect("connect");
@@ -62,7 +48,7 @@ async fn prerendered(metrics: &str) -> prometheus_parse::Scrape {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_are_valid_prometheus_text_and_the_counters_move_with_traffic() {
-    let (server, _dir) = start(&[], &[]);
+    let (server, _dir) = common::start_small(&[], &[]);
     let addr = server.addr().to_owned();
     let metrics = server.metrics_url();
     let before = prerendered(&metrics).await;
@@ -200,18 +186,18 @@ async fn metrics_are_valid_prometheus_text_and_the_counters_move_with_traffic() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_can_be_served_on_the_main_port_or_not_at_all() {
-    let (server, _dir) = start(&["--metrics-bind", "main", "--no-prerender"], &[]);
+    let (server, _dir) = common::start_small(&["--metrics-bind", "main", "--no-prerender"], &[]);
     let r = raw::get(server.addr(), "/metrics").await;
     assert_eq!(r.status, 200);
     assert!(String::from_utf8_lossy(&r.body).contains("# TYPE tile_cache_bytes gauge"));
     drop(server);
-    let (server, _dir) = start(&["--metrics-bind", "off", "--no-prerender"], &[]);
+    let (server, _dir) = common::start_small(&["--metrics-bind", "off", "--no-prerender"], &[]);
     assert_eq!(raw::get(server.addr(), "/metrics").await.status, 404);
 }
 
 #[test]
 fn json_logs_are_one_object_per_line_with_the_request_fields() {
-    let (mut server, _dir) = start(&["--log-format", "json", "--no-prerender"], &[]);
+    let (mut server, _dir) = common::start_small(&["--log-format", "json", "--no-prerender"], &[]);
     let rt = tokio::runtime::Runtime::new().expect("rt");
     rt.block_on(async {
         assert_eq!(
@@ -279,7 +265,7 @@ const EDITOR_TOKEN: &str = "metrics-editor-token-0123456789";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn edits_and_refused_submissions_are_counted_and_a_published_edit_is_prerendered() {
-    let (server, _dir) = start(
+    let (server, _dir) = common::start_small(
         &["--submissions-per-hour", "1"],
         &[("PARTNERSHIP_MAP_ADMIN_TOKEN", EDITOR_TOKEN)],
     );

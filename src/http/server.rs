@@ -355,6 +355,18 @@ impl HttpBody for TrackedBody {
     }
 }
 
+/// `res` with its body tied to the request's [`Finish`].
+fn tracked(res: Response<Body>, finish: Finish) -> Response<TrackedBody> {
+    let (parts, inner) = res.into_parts();
+    Response::from_parts(
+        parts,
+        TrackedBody {
+            inner,
+            _finish: finish,
+        },
+    )
+}
+
 /// The hyper service of one connection.
 #[derive(Clone)]
 struct ConnService {
@@ -392,28 +404,14 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
             }
             .into_response();
             finish.status = Some(res.status().as_u16());
-            let (parts, inner) = res.into_parts();
-            return Box::pin(std::future::ready(Ok(Response::from_parts(
-                parts,
-                TrackedBody {
-                    inner,
-                    _finish: finish,
-                },
-            ))));
+            return Box::pin(std::future::ready(Ok(tracked(res, finish))));
         }
         if let Some(shortcut) = &self.shared.shortcut
             && let Some((res, route)) = shortcut.answer(req.method(), req.uri(), req.headers())
         {
             finish.status = Some(res.status().as_u16());
             finish.route = Some(Route::Static(route));
-            let (parts, inner) = res.into_parts();
-            return Box::pin(std::future::ready(Ok(Response::from_parts(
-                parts,
-                TrackedBody {
-                    inner,
-                    _finish: finish,
-                },
-            ))));
+            return Box::pin(std::future::ready(Ok(tracked(res, finish))));
         }
         req.extensions_mut().insert(ConnectInfo(self.peer));
         let router = self.shared.router.clone();
@@ -428,14 +426,7 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
                 .get::<MatchedPath>()
                 .cloned()
                 .map(Route::Matched);
-            let (parts, inner) = res.into_parts();
-            Ok(Response::from_parts(
-                parts,
-                TrackedBody {
-                    inner,
-                    _finish: finish,
-                },
-            ))
+            Ok(tracked(res, finish))
         })
     }
 }
