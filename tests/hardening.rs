@@ -383,15 +383,50 @@ async fn over_the_connection_cap_a_client_gets_503_with_retry_after() {
     assert!(common::sample(&m, "http_connections_refused_total", &[]) >= Some(1.0));
 }
 
+/// The `/hold` route's two gates: requests report their arrival, then wait for a permit.
+#[derive(Clone)]
+struct Held {
+    /// One permit per `/hold` request that reached its handler.
+    arrived: Arc<Semaphore>,
+    /// Permits the test adds to let held requests finish.
+    gate: Arc<Semaphore>,
+}
+
+impl Default for Held {
+    fn default() -> Self {
+        Self {
+            arrived: Arc::new(Semaphore::new(0)),
+            gate: Arc::new(Semaphore::new(0)),
+        }
+    }
+}
+
+impl Held {
+    /// Wait until `n` `/hold` requests are inside the handler (so they are in flight).
+    async fn arrivals(&self, n: u32) {
+        tokio::time::timeout(Duration::from_secs(30), self.arrived.acquire_many(n))
+            .await
+            .expect("held requests never reached the handler")
+            .expect("open")
+            .forget();
+    }
+
+    fn release(&self, n: usize) {
+        self.gate.add_permits(n);
+    }
+}
+
 /// A router whose `/hold` requests wait until the test adds a permit.
-fn held_router(gate: Arc<Semaphore>) -> Router {
+fn held_router(held: Held) -> Router {
     Router::new()
         .route(
             "/hold",
             get(move || {
-                let gate = Arc::clone(&gate);
+                let held = held.clone();
                 async move {
-                    let _ = gate
+                    held.arrived.add_permits(1);
+                    let _ = held
+                        .gate
                         .acquire()
                         .await
                         .map(tokio::sync::SemaphorePermit::forget);
@@ -404,7 +439,7 @@ fn held_router(gate: Arc<Semaphore>) -> Router {
 
 async fn local_server(
     limits: Limits,
-    gate: Arc<Semaphore>,
+    held: Held,
 ) -> (
     String,
     tokio::sync::oneshot::Sender<()>,
@@ -415,7 +450,7 @@ async fn local_server(
         .expect("bind");
     let addr = listener.local_addr().expect("addr").to_string();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let handle = tokio::spawn(serve(listener, held_router(gate), limits, async move {
+    let handle = tokio::spawn(serve(listener, held_router(held), limits, async move {
         let _ = stop_rx.await;
     }));
     (addr, stop_tx, handle)
@@ -431,26 +466,20 @@ async fn send_get(addr: &str, path: &str) -> Conn {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn over_the_in_flight_cap_requests_get_503_and_room_returns_when_they_finish() {
-    let gate = Arc::new(Semaphore::new(0));
+    let held = Held::default();
     let limits = Limits {
         max_in_flight: 2,
         ..Limits::default()
     };
-    let (addr, _stop, _h) = local_server(limits, Arc::clone(&gate)).await;
+    let (addr, _stop, _h) = local_server(limits, held.clone()).await;
     let mut a = send_get(&addr, "/hold").await;
     let mut b = send_get(&addr, "/hold").await;
-    // Both held requests are in flight once a third one is refused.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let refused = loop {
-        let r = common::raw::get(&addr, "/fast").await;
-        if r.status == 503 {
-            break r;
-        }
-        assert!(Instant::now() < deadline, "never reached the cap");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    };
+    // Both are in their handler, so in flight: a third request is over the cap.
+    held.arrivals(2).await;
+    let refused = common::raw::get(&addr, "/fast").await;
+    assert_eq!(refused.status, 503);
     assert_eq!(refused.header("retry-after"), Some("1"));
-    gate.add_permits(2);
+    held.release(2);
     for c in [&mut a, &mut b] {
         assert!(
             matches!(c.response(Duration::from_secs(5)).await, Outcome::Response(r) if r.status == 200)
@@ -466,7 +495,7 @@ async fn idle_keep_alive_lasts_its_own_timeout_and_a_new_head_gets_the_head_time
         idle_timeout: Duration::from_millis(2000),
         ..Limits::default()
     };
-    let (addr, _stop, _h) = local_server(limits, Arc::new(Semaphore::new(0))).await;
+    let (addr, _stop, _h) = local_server(limits, Held::default()).await;
     // Idle after a response: open past the head timeout, closed after the idle timeout.
     let mut c = send_get(&addr, "/fast").await;
     assert!(
@@ -499,20 +528,20 @@ async fn idle_keep_alive_lasts_its_own_timeout_and_a_new_head_gets_the_head_time
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_lets_open_requests_finish_and_gives_up_at_the_deadline() {
     // Finishes within the deadline: answered in full, then the server returns.
-    let gate = Arc::new(Semaphore::new(0));
+    let held = Held::default();
     let limits = Limits {
         drain_timeout: Duration::from_secs(5),
         ..Limits::default()
     };
-    let (addr, stop, handle) = local_server(limits, Arc::clone(&gate)).await;
-    let mut held = send_get(&addr, "/hold").await;
+    let (addr, stop, handle) = local_server(limits, held.clone()).await;
+    let mut held_conn = send_get(&addr, "/hold").await;
     let mut idle = send_get(&addr, "/fast").await;
     assert!(matches!(
         idle.response(Duration::from_secs(5)).await,
         Outcome::Response(_)
     ));
-    // Make sure the held request reached the handler before shutting down.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The held request is in its handler before the shutdown starts.
+    held.arrivals(1).await;
     stop.send(()).expect("stop");
     // Idle keep-alive connections are closed at once; no new connections are taken.
     assert!(idle.closed_within(Duration::from_secs(2)).await);
@@ -522,8 +551,8 @@ async fn shutdown_lets_open_requests_finish_and_gives_up_at_the_deadline() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(!handle.is_finished(), "returned with a request still open");
-    gate.add_permits(1);
-    match held.response(Duration::from_secs(5)).await {
+    held.release(1);
+    match held_conn.response(Duration::from_secs(5)).await {
         Outcome::Response(r) => {
             assert_eq!(r.status, 200);
             assert_eq!(r.body, b"released");
@@ -540,9 +569,10 @@ async fn shutdown_lets_open_requests_finish_and_gives_up_at_the_deadline() {
         drain_timeout: Duration::from_millis(300),
         ..Limits::default()
     };
-    let (addr, stop, handle) = local_server(limits, Arc::new(Semaphore::new(0))).await;
+    let held = Held::default();
+    let (addr, stop, handle) = local_server(limits, held.clone()).await;
     let _stuck = send_get(&addr, "/hold").await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    held.arrivals(1).await;
     let t = Instant::now();
     stop.send(()).expect("stop");
     tokio::time::timeout(Duration::from_secs(5), handle)
