@@ -122,19 +122,21 @@ pub fn england_tiles(ds: &Dataset, z: u8) -> Vec<(u8, u32, u32)> {
     out
 }
 
-/// The release server at `--max-zoom 8` on a throwaway SQLite database, plus `extra` arguments;
-/// the database's directory lives as long as the returned guard.
+/// The release server at `--max-zoom 8` on the store named by `store` (`["--db", path]` or
+/// `["--database-url", url]`), plus `extra` arguments.
+pub fn start_zoom_8(store: [&std::ffi::OsStr; 2], extra: &[&str], envs: &[(&str, &str)]) -> Server {
+    let mut args: Vec<&std::ffi::OsStr> = vec!["--max-zoom".as_ref(), "8".as_ref()];
+    args.extend(store);
+    args.extend(extra.iter().map(|a| std::ffi::OsStr::new(*a)));
+    Server::start(&args, envs)
+}
+
+/// [`start_zoom_8`] on a throwaway SQLite database; the database's directory lives as long as
+/// the returned guard.
 pub fn start_small(extra: &[&str], envs: &[(&str, &str)]) -> (Server, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tmp");
     let db = dir.path().join("pm.db");
-    let mut args: Vec<&std::ffi::OsStr> = vec![
-        "--max-zoom".as_ref(),
-        "8".as_ref(),
-        "--db".as_ref(),
-        db.as_os_str(),
-    ];
-    args.extend(extra.iter().map(|a| std::ffi::OsStr::new(*a)));
-    let server = Server::start(&args, envs);
+    let server = start_zoom_8(["--db".as_ref(), db.as_os_str()], extra, envs);
     (server, dir)
 }
 

@@ -24,14 +24,11 @@ impl Target for Server {
 pub const TOKEN: &str = "replica-editor-token-0123456789";
 
 pub fn replica(url: &str, extra: &[&str]) -> Server {
-    let mut args: Vec<&std::ffi::OsStr> = vec![
-        "--max-zoom".as_ref(),
-        "8".as_ref(),
-        "--database-url".as_ref(),
-        url.as_ref(),
-    ];
-    args.extend(extra.iter().map(|s| std::ffi::OsStr::new(*s)));
-    Server::start(&args, &[("PARTNERSHIP_MAP_ADMIN_TOKEN", TOKEN)])
+    super::start_zoom_8(
+        ["--database-url".as_ref(), url.as_ref()],
+        extra,
+        &[("PARTNERSHIP_MAP_ADMIN_TOKEN", TOKEN)],
+    )
 }
 
 pub fn edit(server: &impl Target, body: &Value) -> Http {
