@@ -132,11 +132,13 @@ async function revert(c) {
 
 async function loadAll() {
   $('error').textContent = '';
+  // aria-busy until the queue, the change log and the conflicts have all loaded.
+  $('workspace').setAttribute('aria-busy', 'true');
   try {
     await loadQueue();
     $('workspace').hidden = false;
     await loadLog();
-  } catch (e) { fail(e); }
+  } catch (e) { fail(e); } finally { $('workspace').setAttribute('aria-busy', 'false'); }
 }
 
 $('token-form').addEventListener('submit', (e) => { e.preventDefault(); sessionStorage.setItem(KEY, $('token').value); $('token').value = ''; offset = 0; loadAll(); });

@@ -130,7 +130,8 @@ test('the editor opens from a URL on any LA and records a verification', async (
   const { page, problems } = await open('/admin');
   await page.fill('#token', TOKEN);
   await page.keyboard.press('Enter');
-  await page.waitForSelector('#workspace:not([hidden])');
+  // Navigating while the workspace still loads would abort its requests: wait until it is done.
+  await page.waitForSelector('#workspace[aria-busy=false]:not([hidden])');
   await page.goto(`${base}/admin?la=E06000026&kind=la.verify`);
   await page.waitForSelector('#edit-form:not([hidden])');
   assert.match(await page.textContent('#ed-title'), /Verification by Plymouth/);
