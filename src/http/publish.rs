@@ -19,8 +19,19 @@ use crate::dataset::{Dataset, Inputs, Tables};
 use crate::error::AppError;
 use crate::store::{Append, NewChange};
 
-/// How many times an edit is retried when other replicas keep appending first.
-const APPEND_ATTEMPTS: usize = 8;
+/// How long an edit keeps retrying while other replicas append first. Every lost race means
+/// another replica's edit went in, so the log always moves on; a time limit rather than a count
+/// lets an edit outlast another replica's queue of edits sent at the same moment.
+const APPEND_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The pause before retry `attempt` (from 1): doubling from 2 ms up to 64 ms, with jitter so
+/// two replicas that lost to each other do not retry in step.
+fn append_backoff(attempt: u32) -> std::time::Duration {
+    use std::hash::BuildHasher;
+    let ceiling = 2u64 << attempt.min(5);
+    let jitter = std::collections::hash_map::RandomState::new().hash_one(attempt) % ceiling;
+    std::time::Duration::from_millis(ceiling / 2 + jitter / 2)
+}
 
 /// The publisher's view of the log.
 #[derive(Debug)]
@@ -328,7 +339,14 @@ async fn edit_uncounted(
 ) -> Result<Outcome, AppError> {
     check_context(state, &edit).await?;
     let mut log = state.log.lock().await;
-    for _ in 0..APPEND_ATTEMPTS {
+    let started = std::time::Instant::now();
+    for attempt in 0u32.. {
+        if attempt > 0 {
+            if started.elapsed() > APPEND_PATIENCE {
+                break;
+            }
+            tokio::time::sleep(append_backoff(attempt)).await;
+        }
         if !dry_run {
             catch_up_locked(state, &mut log).await?;
         }
@@ -548,4 +566,30 @@ pub async fn reload(state: &AppState) -> Result<ReloadReport, AppError> {
 /// Set the marker read at startup (before [`replay_all`]).
 pub async fn set_marker(state: &AppState, marker: Option<Marker>) {
     state.log.lock().await.marker = marker;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::append_backoff;
+    use std::time::Duration;
+
+    #[test]
+    fn the_append_backoff_doubles_to_a_ceiling_and_is_jittered() {
+        for attempt in 1..40 {
+            let ceiling = Duration::from_millis(2 << attempt.min(5));
+            let pauses: Vec<Duration> = (0..50).map(|_| append_backoff(attempt)).collect();
+            assert!(
+                pauses.iter().all(|p| *p >= ceiling / 2 && *p < ceiling),
+                "{attempt}: {pauses:?}"
+            );
+            assert!(pauses.iter().all(|p| *p <= Duration::from_millis(64)));
+            // Two replicas that lost to each other must not all pick the same pause.
+            if ceiling >= Duration::from_millis(8) {
+                assert!(
+                    pauses.iter().any(|p| *p != pauses[0]),
+                    "{attempt}: no jitter"
+                );
+            }
+        }
+    }
 }
