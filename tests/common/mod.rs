@@ -239,6 +239,17 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // A failing test shows what the server logged last, so a failure on CI explains itself.
+        if std::thread::panicking() {
+            let log = self.log();
+            let lines: Vec<&str> = log.lines().collect();
+            let tail = &lines[lines.len().saturating_sub(40)..];
+            eprintln!(
+                "--- last lines logged by {} ---\n{}",
+                self.base,
+                tail.join("\n")
+            );
+        }
     }
 }
 
