@@ -174,6 +174,9 @@ test('the permalink round-trips: reload restores view, selection and filters; ba
   await page.waitForFunction(() => location.hash.startsWith('#map=9'));
   const url = page.url();
   const before = await page.evaluate(() => ({ s: window.partnershipMap.state(), c: window.partnershipMap.map.getCenter(), z: window.partnershipMap.map.getZoom() }));
+  // Let the tiles for the new view arrive first: a reload mid-fetch aborts them (ERR_ABORTED).
+  const settled = () => window.partnershipMap.map.loaded() && window.partnershipMap.map.areTilesLoaded();
+  await page.waitForFunction(settled);
   await page.reload();
   await page.waitForSelector('body[data-ready=true]');
   await page.waitForSelector('#details h2:has-text("Leeds")');
@@ -184,6 +187,7 @@ test('the permalink round-trips: reload restores view, selection and filters; ba
   assert.equal(await page.$eval('#measure', (s) => s.value), 'role');
   assert.ok(await page.isChecked('input[name=region][value="North East"]'));
   assert.equal(await page.textContent('#match-count'), '12 of 153 LAs match');
+  await page.waitForFunction(settled);
   await page.goBack();
   await page.waitForFunction(() => !location.search.includes('la=E08000035'));
   assert.equal(await page.evaluate(() => window.partnershipMap.state().la), '');
