@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { launchBrowser, recordingPage, root, startServer, tempDir } from './helpers.mjs';
+import { launchBrowser, mapSettled, recordingPage, root, startServer, tempDir } from './helpers.mjs';
 
 const artifacts = path.join(root, 'test-artifacts');
 mkdirSync(artifacts, { recursive: true });
@@ -146,7 +146,7 @@ test('a host page on another origin drives the embed and hears what the user pic
   }, bbox, { timeout: 30000 });
   assert.equal(await page.evaluate(() => window.received.length), quiet);
   // The Atlantic around Cornwall is in empty tiles: MapLibre takes their 204 like an empty tile.
-  await frame.waitForFunction(() => window.map.loaded() && window.map.areTilesLoaded(), null, { timeout: 30000 });
+  await mapSettled(frame, { timeout: 30000 });
   assert.ok(emptyTiles.length > 0, 'some tiles in view answered 204');
 
   // The user clicks Devon in the embed: the host hears `select` with its code and name.

@@ -57,3 +57,9 @@ export async function recordingPage(browser, viewport = { width: 1280, height: 8
   page.on('request', (r) => requests.push(r.url()));
   return { page, problems, requests };
 }
+
+/** Waits until the map on `target` (a page or a frame) has its style and every tile in view:
+ * before a navigation, so it aborts no tile request, or before reading what is drawn. */
+export function mapSettled(target, options = {}) {
+  return target.waitForFunction(() => window.partnershipMap.map.loaded() && window.partnershipMap.map.areTilesLoaded(), null, options);
+}

@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { launchBrowser, recordingPage, root, startServer, tempDir } from './helpers.mjs';
+import { launchBrowser, mapSettled, recordingPage, root, startServer, tempDir } from './helpers.mjs';
 
 const artifacts = path.join(root, 'test-artifacts');
 mkdirSync(artifacts, { recursive: true });
@@ -107,7 +107,7 @@ test('clicking an LA with data shows its partnerships and their source links', a
   const detail = await api('/api/las/E09000002');
   // Zoom to Barking and Dagenham and click its label point.
   await page.evaluate(() => window.partnershipMap.map.jumpTo({ center: [0.13, 51.545], zoom: 11 }));
-  await page.waitForFunction(() => window.partnershipMap.map.loaded() && window.partnershipMap.map.areTilesLoaded());
+  await mapSettled(page);
   const point = await page.evaluate(() => window.partnershipMap.map.project([0.13, 51.545]));
   const box = await page.locator('#map').boundingBox();
   await page.mouse.click(box.x + point.x, box.y + point.y);
@@ -175,8 +175,7 @@ test('the permalink round-trips: reload restores view, selection and filters; ba
   const url = page.url();
   const before = await page.evaluate(() => ({ s: window.partnershipMap.state(), c: window.partnershipMap.map.getCenter(), z: window.partnershipMap.map.getZoom() }));
   // Let the tiles for the new view arrive first: a reload mid-fetch aborts them (ERR_ABORTED).
-  const settled = () => window.partnershipMap.map.loaded() && window.partnershipMap.map.areTilesLoaded();
-  await page.waitForFunction(settled);
+  await mapSettled(page);
   await page.reload();
   await page.waitForSelector('body[data-ready=true]');
   await page.waitForSelector('#details h2:has-text("Leeds")');
@@ -187,7 +186,7 @@ test('the permalink round-trips: reload restores view, selection and filters; ba
   assert.equal(await page.$eval('#measure', (s) => s.value), 'role');
   assert.ok(await page.isChecked('input[name=region][value="North East"]'));
   assert.equal(await page.textContent('#match-count'), '12 of 153 LAs match');
-  await page.waitForFunction(settled);
+  await mapSettled(page);
   await page.goBack();
   await page.waitForFunction(() => !location.search.includes('la=E08000035'));
   assert.equal(await page.evaluate(() => window.partnershipMap.state().la), '');
