@@ -115,13 +115,14 @@ fn a_lost_notification_costs_at_most_the_polling_interval() {
     let a = replica(&url, &[]);
     let b = replica(&url, &["--log-poll-ms", "500"]);
     for i in 0..5 {
-        // Cut every LISTEN connection: notifications sent now are lost.
+        // Cut every LISTEN connection to this test's database (other tests share the
+        // cluster): notifications sent now are lost.
         let admin = url.clone();
         std::thread::spawn(move || {
             tokio::runtime::Runtime::new().expect("rt").block_on(async move {
                 use sqlx::Connection;
                 let mut c = sqlx::PgConnection::connect(&admin).await.expect("connect");
-                sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%' AND pid <> pg_backend_pid()")
+                sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%' AND datname = current_database() AND pid <> pg_backend_pid()")
                     .execute(&mut c)
                     .await
                     .expect("terminate");

@@ -106,8 +106,13 @@ impl LogStatus {
 }
 
 fn record_status(state: &AppState, log: &LogState) {
+    record_history(state, log, log.through);
+}
+
+/// Let readers see `log`'s history and conflicts, with the log position `through`.
+fn record_history(state: &AppState, log: &LogState, through: i64) {
     state.set_log_status(LogStatus {
-        through: log.through,
+        through,
         conflicts: log.conflicts.clone(),
         changes: Arc::clone(&log.changes),
     });
@@ -182,6 +187,10 @@ fn publish_tables(
     let ds = like
         .with_tables(tables, log.data_as_of())
         .map_err(|e| AppError::Store(format!("published tables failed validation: {e}")))?;
+    // Readers see, in this order, the history (feeds, `/api/changes`), then the data version,
+    // then the log position (`/health`): whoever sees a version finds its change in the feed,
+    // and whoever sees a position is served its version.
+    record_history(state, log, state.log_status().through);
     state.swap_dataset(ds);
     record_status(state, log);
     Ok(())
