@@ -138,13 +138,10 @@ pub struct Applied {
     pub inverse: Change,
 }
 
-/// A change as the log stores it.
+/// A change as it is logged, before the log gives it its place and time: who made it, why, and
+/// what it did, as computed when it was made. The stores write it; [`LoggedChange`] carries it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct LoggedChange {
-    /// Position in the log (the database's order).
-    pub id: i64,
-    /// RFC 3339 UTC.
-    pub created_at: String,
+pub struct NewChange {
     /// Name of the editor who made it (never shown publicly).
     pub editor: String,
     /// The change.
@@ -163,6 +160,74 @@ pub struct LoggedChange {
     pub diff: Vec<FieldChange>,
     /// The change that undoes it, as computed when it was made (never shown publicly).
     pub undo: Change,
+}
+
+/// A change as the log stores it: its place and time in the log, and the change itself. On the
+/// wire it is one flat object (`id`, `created_at`, then the fields of [`NewChange`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoggedChange {
+    /// Position in the log (the database's order).
+    pub id: i64,
+    /// RFC 3339 UTC.
+    pub created_at: String,
+    /// The change as it was made.
+    #[serde(flatten)]
+    pub entry: NewChange,
+}
+
+impl NewChange {
+    /// The logged form, once the database gave it an id and time.
+    #[must_use]
+    pub fn logged(self, id: i64, created_at: String) -> LoggedChange {
+        LoggedChange {
+            id,
+            created_at,
+            entry: self,
+        }
+    }
+}
+
+/// One flat object, as serde writes it: utoipa would describe the flattened [`NewChange`] as an
+/// `allOf`, so the schema is [`NewChange`]'s with the log's `id` and `created_at` in front.
+impl utoipa::PartialSchema for LoggedChange {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
+        let mut object = ObjectBuilder::new()
+            .description(Some("A change as the log stores it."))
+            .property(
+                "id",
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+                    .description(Some("Position in the log (the database's order).")),
+            )
+            .required("id")
+            .property(
+                "created_at",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .description(Some("RFC 3339 UTC.")),
+            )
+            .required("created_at")
+            .build();
+        if let RefOr::T(Schema::Object(entry)) = <NewChange as utoipa::PartialSchema>::schema() {
+            object.properties.extend(entry.properties);
+            object.required.extend(entry.required);
+        }
+        RefOr::T(Schema::Object(object))
+    }
+}
+
+impl utoipa::ToSchema for LoggedChange {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        <NewChange as utoipa::ToSchema>::schemas(schemas);
+    }
 }
 
 /// A logged change that no longer applies to the files (for example, it updates a partnership
@@ -986,7 +1051,7 @@ pub fn replay_after(base: &Tables, log: &[LoggedChange], in_files_through: i64) 
             r.in_files += 1;
             continue;
         }
-        match apply(&r.tables, &c.change) {
+        match apply(&r.tables, &c.entry.change) {
             Ok(a) => {
                 r.tables = a.tables;
                 r.applied += 1;
@@ -994,7 +1059,7 @@ pub fn replay_after(base: &Tables, log: &[LoggedChange], in_files_through: i64) 
             }
             Err(problems) => r.conflicts.push(Conflict {
                 change: c.id,
-                summary: c.summary.clone(),
+                summary: c.entry.summary.clone(),
                 problems,
             }),
         }

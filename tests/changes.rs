@@ -4,7 +4,7 @@
 
 mod common;
 
-use partnership_map::changes::{Change, LoggedChange, apply, parse_edit, replay_after};
+use partnership_map::changes::{Change, LoggedChange, NewChange, apply, parse_edit, replay_after};
 use serde_json::{Value, json};
 
 fn change(v: Value) -> Change {
@@ -79,9 +79,7 @@ fn every_kind_of_change_is_undone_byte_for_byte() {
 }
 
 fn logged(id: i64, c: Change) -> LoggedChange {
-    LoggedChange {
-        id,
-        created_at: format!("2026-11-2{id}T10:00:00Z"),
+    NewChange {
         editor: "e".into(),
         undo: c.clone(),
         change: c,
@@ -92,6 +90,7 @@ fn logged(id: i64, c: Change) -> LoggedChange {
         la_codes: vec![],
         diff: vec![],
     }
+    .logged(id, format!("2026-11-2{id}T10:00:00Z"))
 }
 
 #[test]

@@ -55,7 +55,11 @@ impl ChangeQuery {
         newest_first: impl Iterator<Item = &'a LoggedChange> + 'a,
     ) -> impl Iterator<Item = &'a LoggedChange> + 'a {
         newest_first
-            .filter(|c| self.la.as_ref().is_none_or(|la| c.la_codes.contains(la)))
+            .filter(|c| {
+                self.la
+                    .as_ref()
+                    .is_none_or(|la| c.entry.la_codes.contains(la))
+            })
             .filter(|c| {
                 self.since
                     .as_deref()
@@ -121,13 +125,13 @@ pub fn public_json(ds: &Dataset, c: &LoggedChange) -> Value {
     json!({
         "id": c.id,
         "time": c.created_at,
-        "la_codes": c.la_codes,
-        "la_names": la_names(ds, &c.la_codes),
-        "kind": c.change.kind(),
-        "summary": c.summary,
-        "changes": c.diff,
-        "reason": c.reason,
-        "reverts": c.reverts,
+        "la_codes": c.entry.la_codes,
+        "la_names": la_names(ds, &c.entry.la_codes),
+        "kind": c.entry.change.kind(),
+        "summary": c.entry.summary,
+        "changes": c.entry.diff,
+        "reason": c.entry.reason,
+        "reverts": c.entry.reverts,
     })
 }
 
@@ -225,10 +229,10 @@ pub fn feed(ds: &Dataset, base: &str, la: Option<&str>, items: &[LoggedChange]) 
         .map(|c| {
             let mut e = Entry::default();
             e.set_id(format!("{base}/api/changes/{}", c.id));
-            e.set_title(Text::plain(c.summary.clone()));
+            e.set_title(Text::plain(c.entry.summary.clone()));
             e.set_updated(time(&c.created_at));
             e.set_published(Some(time(&c.created_at)));
-            let target = match c.la_codes.first() {
+            let target = match c.entry.la_codes.first() {
                 Some(code) => format!("{base}/?la={code}"),
                 None => format!("{base}/"),
             };
@@ -240,8 +244,8 @@ pub fn feed(ds: &Dataset, base: &str, la: Option<&str>, items: &[LoggedChange]) 
                     "application/json",
                 ),
             ]);
-            let mut body = format!("Why: {}\n", c.reason);
-            for f in &c.diff {
+            let mut body = format!("Why: {}\n", c.entry.reason);
+            for f in &c.entry.diff {
                 body.push_str(&format!(
                     "{}: {} → {}\n",
                     f.field.replace('_', " "),
@@ -254,7 +258,7 @@ pub fn feed(ds: &Dataset, base: &str, la: Option<&str>, items: &[LoggedChange]) 
             content.set_value(Some(body));
             e.set_content(Some(content));
             let mut cat = atom_syndication::Category::default();
-            cat.set_term(c.change.kind());
+            cat.set_term(c.entry.change.kind());
             e.set_categories(vec![cat]);
             e
         })

@@ -13,11 +13,13 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::AppState;
-use crate::changes::{self, Change, Conflict, Edit, FieldChange, FieldErrors, LoggedChange};
+use crate::changes::{
+    self, Change, Conflict, Edit, FieldChange, FieldErrors, LoggedChange, NewChange,
+};
 use crate::data_export::{self, Marker};
 use crate::dataset::{Dataset, Inputs, Tables};
 use crate::error::AppError;
-use crate::store::{Append, NewChange};
+use crate::store::Append;
 
 /// How long an edit keeps retrying while other replicas append first. Every lost race means
 /// another replica's edit went in, so the log always moves on; a time limit rather than a count
@@ -413,22 +415,23 @@ async fn edit_uncounted(
                 Arc::make_mut(&mut log.changes).push((*logged).clone());
                 publish_tables(state, &current, &log, applied.tables)?;
                 let ds = state.dataset();
+                let entry = logged.entry;
                 tracing::info!(
                     change = logged.id,
-                    kind = logged.change.kind(),
-                    editor = logged.editor,
+                    kind = entry.change.kind(),
+                    editor = entry.editor,
                     data_version = ds.version,
                     "change published: {}",
-                    logged.summary
+                    entry.summary
                 );
                 return Ok(Outcome {
                     change: Some(logged.id),
                     data_version: ds.version.clone(),
                     previous_version: current.version.clone(),
-                    summary: logged.summary,
-                    diff: logged.diff,
-                    la_codes: logged.la_codes,
-                    body: logged.change,
+                    summary: entry.summary,
+                    diff: entry.diff,
+                    la_codes: entry.la_codes,
+                    body: entry.change,
                 });
             }
         }
@@ -459,7 +462,7 @@ pub async fn revert(
         return Err(AppError::ApiNotFound(format!("no change {id}")));
     };
     let undo = Edit {
-        change: original.undo,
+        change: original.entry.undo,
         reason,
         submission: None,
     };

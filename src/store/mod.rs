@@ -11,7 +11,7 @@ pub mod sqlite;
 
 use async_trait::async_trait;
 
-use crate::changes::{Change, FieldChange, LoggedChange};
+use crate::changes::{LoggedChange, NewChange};
 use crate::submission::{NewSubmission, Submission};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
@@ -56,114 +56,60 @@ pub struct Page {
     pub items: Vec<Submission>,
 }
 
-/// A change ready to be logged.
-#[derive(Debug, Clone)]
-pub struct NewChange {
-    /// Editor's name.
-    pub editor: String,
-    /// The change.
-    pub change: Change,
-    /// Why.
-    pub reason: String,
-    /// Submission it settles (marked accepted in the same transaction).
-    pub submission: Option<i64>,
-    /// The change it undoes.
-    pub reverts: Option<i64>,
-    /// One-line summary.
-    pub summary: String,
-    /// LAs concerned.
-    pub la_codes: Vec<String>,
-    /// Fields changed.
-    pub diff: Vec<FieldChange>,
-    /// The change that undoes it.
-    pub undo: Change,
+/// The columns of the `changes` table a logged change is read from, in this order.
+pub const CHANGE_COLUMNS: &str =
+    "id, created_at, editor, body, reason, submission_id, reverts, summary, diff, undo, la_codes";
+
+/// The values of [`CHANGE_COLUMNS`], as both databases return them (JSON as text).
+pub type ChangeColumns = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    Option<i64>,
+    Option<i64>,
+    String,
+    String,
+    String,
+    String,
+);
+
+/// `[body, diff, undo, la_codes]`: the JSON text columns of a change to log.
+///
+/// # Errors
+/// Never in practice (plain data serialises).
+pub fn encode_change(c: &NewChange) -> Result<[String; 4], StoreError> {
+    let j =
+        |v: Result<String, serde_json::Error>| v.map_err(|e| StoreError::Database(e.to_string()));
+    Ok([
+        j(serde_json::to_string(&c.change))?,
+        j(serde_json::to_string(&c.diff))?,
+        j(serde_json::to_string(&c.undo))?,
+        j(serde_json::to_string(&c.la_codes))?,
+    ])
 }
 
-impl NewChange {
-    /// `[body, diff, undo, la_codes]` as stored JSON text.
-    ///
-    /// # Errors
-    /// Never in practice (plain data serialises).
-    pub fn encode(&self) -> Result<[String; 4], StoreError> {
-        let j = |v: Result<String, serde_json::Error>| {
-            v.map_err(|e| StoreError::Database(e.to_string()))
-        };
-        Ok([
-            j(serde_json::to_string(&self.change))?,
-            j(serde_json::to_string(&self.diff))?,
-            j(serde_json::to_string(&self.undo))?,
-            j(serde_json::to_string(&self.la_codes))?,
-        ])
-    }
-
-    /// The logged form, once the database gave it an id and time.
-    #[must_use]
-    pub fn logged(self, id: i64, created_at: String) -> LoggedChange {
-        LoggedChange {
-            id,
-            created_at,
-            editor: self.editor,
-            change: self.change,
-            reason: self.reason,
-            submission: self.submission,
-            reverts: self.reverts,
-            summary: self.summary,
-            la_codes: self.la_codes,
-            diff: self.diff,
-            undo: self.undo,
-        }
-    }
-}
-
-/// A stored change's columns, before decoding.
-#[derive(Debug, Clone)]
-pub struct ChangeRow {
-    /// Id.
-    pub id: i64,
-    /// Time.
-    pub created_at: String,
-    /// Editor.
-    pub editor: String,
-    /// Change JSON.
-    pub body: String,
-    /// Reason.
-    pub reason: String,
-    /// Submission id.
-    pub submission: Option<i64>,
-    /// Reverted change id.
-    pub reverts: Option<i64>,
-    /// Summary.
-    pub summary: String,
-    /// Diff JSON.
-    pub diff: String,
-    /// Undo JSON.
-    pub undo: String,
-    /// LA codes JSON.
-    pub la_codes: String,
-}
-
-impl ChangeRow {
-    /// Decode the JSON columns.
-    ///
-    /// # Errors
-    /// [`StoreError::Corrupt`] if a column does not parse.
-    pub fn decode(self) -> Result<LoggedChange, StoreError> {
-        let id = self.id;
-        let bad = |e: serde_json::Error| StoreError::Corrupt(id, e.to_string());
-        Ok(LoggedChange {
-            id,
-            created_at: self.created_at,
-            editor: self.editor,
-            change: serde_json::from_str(&self.body).map_err(bad)?,
-            reason: self.reason,
-            submission: self.submission,
-            reverts: self.reverts,
-            summary: self.summary,
-            la_codes: serde_json::from_str(&self.la_codes).map_err(bad)?,
-            diff: serde_json::from_str(&self.diff).map_err(bad)?,
-            undo: serde_json::from_str(&self.undo).map_err(bad)?,
-        })
-    }
+/// A logged change from its stored columns.
+///
+/// # Errors
+/// [`StoreError::Corrupt`] if a JSON column does not parse.
+pub fn decode_change(columns: ChangeColumns) -> Result<LoggedChange, StoreError> {
+    let (id, created_at, editor, body, reason, submission, reverts, summary, diff, undo, la_codes) =
+        columns;
+    let bad = |e: serde_json::Error| StoreError::Corrupt(id, e.to_string());
+    let entry = NewChange {
+        editor,
+        change: serde_json::from_str(&body).map_err(bad)?,
+        reason,
+        submission,
+        reverts,
+        summary,
+        la_codes: serde_json::from_str(&la_codes).map_err(bad)?,
+        diff: serde_json::from_str(&diff).map_err(bad)?,
+        undo: serde_json::from_str(&undo).map_err(bad)?,
+    };
+    Ok(entry.logged(id, created_at))
 }
 
 /// The outcome of [`Store::append_change`].

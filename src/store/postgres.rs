@@ -16,10 +16,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions, PgRow};
-use sqlx::{Row, SqlSafeStr};
+use sqlx::{FromRow, Row, SqlSafeStr};
 
-use super::{Append, ChangeRow, NewChange, Page, Slot, Store, StoreError, new_log_id};
-use crate::changes::LoggedChange;
+use super::{
+    Append, CHANGE_COLUMNS, ChangeColumns, Page, Slot, Store, StoreError, decode_change,
+    encode_change, new_log_id,
+};
+use crate::changes::{LoggedChange, NewChange};
 use crate::submission::{NewSubmission, Submission, reference};
 
 /// The channel replicas listen on; the payload is the new change's id.
@@ -191,22 +194,6 @@ fn submission(r: &PgRow) -> Result<Submission, sqlx::Error> {
     })
 }
 
-fn change_row(r: &PgRow) -> Result<ChangeRow, sqlx::Error> {
-    Ok(ChangeRow {
-        id: r.try_get("id")?,
-        created_at: r.try_get("created_at")?,
-        editor: r.try_get("editor")?,
-        body: r.try_get("body")?,
-        reason: r.try_get("reason")?,
-        submission: r.try_get("submission_id")?,
-        reverts: r.try_get("reverts")?,
-        summary: r.try_get("summary")?,
-        diff: r.try_get("diff")?,
-        undo: r.try_get("undo")?,
-        la_codes: r.try_get("la_codes")?,
-    })
-}
-
 const SUBMISSION_COLUMNS: &str = "id, created_at, la_code, partnership_id, kind, message, name, organisation, email, status, review_note, reviewed_at, personal_data_purged_at, data_version, change_id, reviewed_by";
 
 #[async_trait]
@@ -367,7 +354,7 @@ impl Store for PostgresStore {
         n: &NewChange,
         now: &str,
     ) -> Result<Append, StoreError> {
-        let [body, diff, undo, las] = n.encode()?;
+        let [body, diff, undo, las] = encode_change(n)?;
         let mut tx = self.pool.begin().await.map_err(classify)?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(LOG_LOCK)
@@ -438,16 +425,15 @@ impl Store for PostgresStore {
     }
 
     async fn changes_after(&self, after: i64) -> Result<Vec<LoggedChange>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, created_at, editor, body, reason, submission_id, reverts, summary, diff, undo, la_codes
-             FROM changes WHERE id > $1 ORDER BY id",
-        )
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {CHANGE_COLUMNS} FROM changes WHERE id > $1 ORDER BY id"
+        )))
         .bind(after)
         .fetch_all(&self.pool)
         .await
         .map_err(classify)?;
         rows.iter()
-            .map(|r| change_row(r).map_err(classify)?.decode())
+            .map(|r| decode_change(ChangeColumns::from_row(r).map_err(classify)?))
             .collect()
     }
 

@@ -11,8 +11,11 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{Append, ChangeRow, NewChange, Page, Slot, Store, StoreError, new_log_id};
-use crate::changes::LoggedChange;
+use super::{
+    Append, CHANGE_COLUMNS, ChangeColumns, Page, Slot, Store, StoreError, decode_change,
+    encode_change, new_log_id,
+};
+use crate::changes::{LoggedChange, NewChange};
 use crate::submission::{NewSubmission, Submission, reference};
 
 /// Numbered migrations; index + 1 is the schema version. Never edit one that has shipped.
@@ -184,25 +187,6 @@ fn submission(r: &rusqlite::Row<'_>) -> rusqlite::Result<Submission> {
     })
 }
 
-const CHANGE_COLUMNS: &str =
-    "id, created_at, editor, body, reason, submission_id, reverts, summary, diff, undo, la_codes";
-
-fn change_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChangeRow> {
-    Ok(ChangeRow {
-        id: r.get(0)?,
-        created_at: r.get(1)?,
-        editor: r.get(2)?,
-        body: r.get(3)?,
-        reason: r.get(4)?,
-        submission: r.get(5)?,
-        reverts: r.get(6)?,
-        summary: r.get(7)?,
-        diff: r.get(8)?,
-        undo: r.get(9)?,
-        la_codes: r.get(10)?,
-    })
-}
-
 #[async_trait]
 impl Store for SqliteStore {
     async fn insert_submission(&self, s: &NewSubmission, now: &str) -> Result<i64, StoreError> {
@@ -370,7 +354,7 @@ impl Store for SqliteStore {
                     return Ok(Append::NoSuchSubmission(s));
                 }
             }
-            let [body, diff, undo, las] = n.encode()?;
+            let [body, diff, undo, las] = encode_change(&n)?;
             tx.execute(
                 "INSERT INTO changes (created_at, editor, kind, body, reason, submission_id, reverts, summary, diff, undo, la_codes)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
@@ -395,8 +379,8 @@ impl Store for SqliteStore {
             c.prepare(&format!(
                 "SELECT {CHANGE_COLUMNS} FROM changes WHERE id > ?1 ORDER BY id"
             ))?
-            .query_map(params![after], change_row)?
-            .map(|r| r.map_err(StoreError::from).and_then(ChangeRow::decode))
+            .query_map(params![after], |r| ChangeColumns::try_from(r))?
+            .map(|r| r.map_err(StoreError::from).and_then(decode_change))
             .collect()
         })
         .await
