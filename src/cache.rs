@@ -171,6 +171,13 @@ pub fn weak_etag(bytes: &[u8]) -> String {
     format!("W/{}", etag(bytes))
 }
 
+/// The cache-key form of a dataset's version: its 16 hex digits as a number, never 0 (the
+/// cache's "no version yet").
+#[must_use]
+pub fn version_key(ds: &Dataset) -> u64 {
+    u64::from_str_radix(&ds.version, 16).unwrap_or(1).max(1)
+}
+
 /// What the cache holds for one tile: nothing there (rendered as 204), or a tile.
 pub type CachedTile = Option<Arc<EncodedTile>>;
 
@@ -495,7 +502,7 @@ impl TileCache {
 
     fn prerender(&self, ds: &Dataset, version: u64, generation: u64) {
         let started = Instant::now();
-        let coords = crate::export::pyramid(ds, 0, ds.max_zoom());
+        let coords = crate::tile::pyramid(ds.geometry.bounds, 0, ds.max_zoom());
         let done = AtomicU64::new(0);
         let limit = self.capacity / 1000 * PRERENDER_FILL_PER_MILLE;
         let outcome = coords.par_iter().try_for_each(|&coord| {

@@ -3,13 +3,9 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use axum::http::HeaderValue;
 use clap::{Args, Parser, Subcommand};
 
 use crate::editors::Editors;
-use crate::http::HttpConfig;
-use crate::http::proxy::ClientIpHeader;
-use crate::http::server::Limits;
 use crate::logging::LogFormat;
 
 /// partnership-map: vector tiles and a web map of England's area-based education partnerships.
@@ -247,45 +243,17 @@ fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
         .ok_or_else(|| format!("{s:?} is not a duration like 10s, 500ms or 2m (at most a day)"))
 }
 
-impl ServeArgs {
-    /// Check and convert the HTTP settings.
-    ///
-    /// # Errors
-    /// A message naming the bad flag.
-    pub fn http_config(&self) -> Result<HttpConfig, String> {
-        let cache_control = HeaderValue::from_str(&self.cache_control).map_err(|_| {
-            format!(
-                "--cache-control {:?} is not a valid header value",
-                self.cache_control
-            )
-        })?;
-        let public_url = match &self.public_url {
-            None => None,
-            Some(u) => {
-                let parsed = url::Url::parse(u).map_err(|e| format!("--public-url {u:?}: {e}"))?;
-                if !matches!(parsed.scheme(), "http" | "https") || parsed.query().is_some() {
-                    return Err(format!(
-                        "--public-url {u:?} must be an http(s) URL without a query"
-                    ));
-                }
-                Some(u.trim_end_matches('/').to_owned())
-            }
-        };
-        let editors = self.editors()?;
-        Ok(HttpConfig {
-            cache_control,
-            public_url,
-            editors,
-            submissions_per_hour: std::num::NonZeroU32::new(self.submissions_per_hour)
-                .unwrap_or(std::num::NonZeroU32::MIN),
-            data_source: None,
-            trusted_proxies: self.trusted_proxies.clone(),
-            client_ip_header: self.client_ip_header,
-            prerender: !self.no_prerender,
-            metrics_on_main: self.metrics_bind() == MetricsBind::Main,
-        })
-    }
+/// Which header the trusted proxies set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ClientIpHeader {
+    /// `X-Forwarded-For: client, proxy1, …` (nginx `$proxy_add_x_forwarded_for`, most load balancers).
+    #[default]
+    XForwardedFor,
+    /// RFC 7239 `Forwarded: for=client, for=proxy1`.
+    Forwarded,
+}
 
+impl ServeArgs {
     /// The editors: `--admin-tokens-file`, plus the single token (file or env) as `admin`.
     ///
     /// # Errors
@@ -329,18 +297,6 @@ impl ServeArgs {
             };
             MetricsBind::Addr(SocketAddr::from(([127, 0, 0, 1], port)))
         })
-    }
-
-    /// The listener's limits and timeouts.
-    #[must_use]
-    pub fn limits(&self) -> Limits {
-        Limits {
-            head_timeout: self.request_head_timeout,
-            idle_timeout: self.keep_alive_timeout,
-            max_connections: self.max_connections as usize,
-            max_in_flight: self.max_in_flight as usize,
-            drain_timeout: self.shutdown_timeout,
-        }
     }
 
     /// Cache capacity in bytes.

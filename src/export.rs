@@ -13,11 +13,11 @@ use rayon::prelude::*;
 
 use crate::cache::EncodedTile;
 use crate::dataset::Dataset;
-use crate::http::meta::{
+use crate::pipeline::{RenderError, render_tile};
+use crate::tile::{TileCoord, pyramid};
+use crate::tileset::{
     ATTRIBUTION, archive_metadata, metadata_json, tilejson, tilestats, typed_vector_layers,
 };
-use crate::pipeline::{RenderError, render_tile};
-use crate::tile::{TileCoord, lonlat_to_merc};
 
 /// Archive format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -76,23 +76,6 @@ pub struct Summary {
     pub elapsed: Duration,
 }
 
-/// Every tile of zooms `min..=max` that meets the dataset's bounds.
-#[must_use]
-pub fn pyramid(ds: &Dataset, min: u8, max: u8) -> Vec<TileCoord> {
-    let [w, s, e, n] = ds.geometry.bounds;
-    let mut out = Vec::new();
-    for z in min..=max {
-        let a = TileCoord::containing(lonlat_to_merc(w, n), z);
-        let b = TileCoord::containing(lonlat_to_merc(e, s), z);
-        for x in a.x..=b.x {
-            for y in a.y..=b.y {
-                out.push(TileCoord { z, x, y });
-            }
-        }
-    }
-    out
-}
-
 fn pmtiles_id(c: TileCoord) -> u64 {
     pmtiles::TileCoord::new(c.z, c.x, c.y).map_or(u64::MAX, |t| pmtiles::TileId::from(t).value())
 }
@@ -113,7 +96,7 @@ pub fn export(
         return Err(ExportError::Zooms(min, max, ds.max_zoom()));
     }
     let started = Instant::now();
-    let mut coords = pyramid(ds, min, max);
+    let mut coords = pyramid(ds.geometry.bounds, min, max);
     coords.sort_by_key(|c| pmtiles_id(*c));
     let bar = if progress {
         ProgressBar::new(coords.len() as u64)

@@ -12,7 +12,7 @@ use partnership_map::data_export::{self, Marker};
 use partnership_map::dataset::Dataset;
 use partnership_map::http::server::{self, Limits};
 use partnership_map::http::tiles::CachedTiles;
-use partnership_map::http::{AppState, DataSource, publish, router};
+use partnership_map::http::{AppState, DataSource, HttpConfig, publish, router};
 use partnership_map::store::{PostgresStore, SqliteStore, Store, StoreError};
 
 // jemalloc, with a background thread returning freed pages to the system within about a second
@@ -146,10 +146,8 @@ fn run(mut cli: Cli) -> Result<(), String> {
             for (old, new) in &dataset.summary.joined_by_former_code {
                 tracing::info!("boundary {old} joined to {new} through former_codes");
             }
-            let mut config = cli
-                .serve
-                .http_config()
-                .map_err(|e| format!("cannot start: {e}"))?;
+            let mut config =
+                HttpConfig::from_args(&cli.serve).map_err(|e| format!("cannot start: {e}"))?;
             config.data_source = Some(DataSource {
                 boundaries: cli.data.boundaries.clone(),
                 data: cli.data.data.clone(),
@@ -164,7 +162,7 @@ fn run(mut cli: Cli) -> Result<(), String> {
             }
             let cache = TileCache::new(cli.serve.cache_bytes());
             let retention_days = cli.serve.retention_days;
-            let mut limits = cli.serve.limits();
+            let mut limits = Limits::from_args(&cli.serve);
             fit_connection_cap(&mut limits);
             let rt = runtime()?;
             let result = rt.block_on(async move {

@@ -43,6 +43,24 @@ pub fn grid_unit(z: u8) -> f64 {
     2.0 * HALF_WORLD / (f64::from(EXTENT) * f64::from(1u32 << z))
 }
 
+/// Every tile of zooms `min..=max` that meets `bounds` (`[west, south, east, north]` in
+/// degrees): the pyramid the export writes and the cache pre-renders.
+#[must_use]
+pub fn pyramid(bounds: [f64; 4], min: u8, max: u8) -> Vec<TileCoord> {
+    let [w, s, e, n] = bounds;
+    let mut out = Vec::new();
+    for z in min..=max {
+        let a = TileCoord::containing(lonlat_to_merc(w, n), z);
+        let b = TileCoord::containing(lonlat_to_merc(e, s), z);
+        for x in a.x..=b.x {
+            for y in a.y..=b.y {
+                out.push(TileCoord { z, x, y });
+            }
+        }
+    }
+    out
+}
+
 /// Why a tile request names no valid tile.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TileCoordError {

@@ -64,7 +64,7 @@ async fn each_published_version_is_prerendered_and_replaces_the_old_tiles_at_onc
     let ds = partnership_map::dataset::Dataset::from_inputs(&common::shipped_inputs(), 6)
         .expect("valid");
     // Tiles no LA part comes near are known empty from the index and never stored or rendered.
-    let all = partnership_map::export::pyramid(&ds, 0, 6);
+    let all = partnership_map::tile::pyramid(ds.geometry.bounds, 0, 6);
     let pyramid = all
         .iter()
         .filter(|&&c| !partnership_map::pipeline::select::nothing_near(&ds, c))

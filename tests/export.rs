@@ -3,7 +3,8 @@
 
 mod common;
 
-use partnership_map::export::{Format, export, pyramid};
+use partnership_map::export::{Format, export};
+use partnership_map::tile::pyramid;
 
 const SAMPLE: &[(u8, u32, u32)] = &[
     (0, 0, 0),
@@ -35,7 +36,7 @@ async fn the_pmtiles_archive_returns_byte_for_byte_the_served_tiles() {
     let dir = tempfile::tempdir().expect("tmp");
     let path = dir.path().join("pm.pmtiles");
     let summary = export(&ds, Format::Pmtiles, &path, 0, 10, false).expect("export");
-    assert_eq!(summary.examined, pyramid(&ds, 0, 10).len());
+    assert_eq!(summary.examined, pyramid(ds.geometry.bounds, 0, 10).len());
     assert!(
         summary.tiles > 400 && summary.tiles < summary.examined,
         "{summary:?}"

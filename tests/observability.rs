@@ -318,7 +318,7 @@ async fn edits_and_refused_submissions_are_counted_and_a_published_edit_is_prere
     // Every tile of the pyramid that an LA comes near is held (those no part comes near are
     // known empty from the index and take no entry); the server runs with --max-zoom 8.
     let ds = common::dataset();
-    let near = partnership_map::export::pyramid(&ds, 0, 8)
+    let near = partnership_map::tile::pyramid(ds.geometry.bounds, 0, 8)
         .into_iter()
         .filter(|&c| !partnership_map::pipeline::select::nothing_near(&ds, c))
         .count() as f64;

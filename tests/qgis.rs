@@ -15,8 +15,7 @@ use serde_json::Value;
 
 /// `(lower bound, colour)` steps of the web map's choropleth, read from `styles/default.json`.
 fn web_palette() -> Vec<(u64, String)> {
-    let style: Value =
-        serde_json::from_str(partnership_map::http::meta::STYLE_TEMPLATE).expect("style");
+    let style: Value = serde_json::from_str(partnership_map::style::STYLE_TEMPLATE).expect("style");
     let fill = style["layers"]
         .as_array()
         .expect("layers")

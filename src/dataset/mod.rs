@@ -532,6 +532,20 @@ impl Dataset {
         merc_to_lonlat(self.geometry.labels[i])
     }
 
+    /// Names of the LAs with these codes, in the same order (unknown codes left out).
+    #[must_use]
+    pub fn la_names<'a>(&'a self, codes: &[String]) -> Vec<&'a str> {
+        codes
+            .iter()
+            .filter_map(|c| {
+                self.las
+                    .iter()
+                    .find(|l| &l.code == c)
+                    .map(|l| l.name.as_str())
+            })
+            .collect()
+    }
+
     /// Index of the LA with this code.
     #[must_use]
     pub fn la_index(&self, code: &str) -> Option<usize> {

@@ -12,9 +12,9 @@ use maud::html;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::AppState;
 use super::pages::{Framing, html_response, layout};
 use super::query::ApiQuery;
+use super::state::AppState;
 use crate::error::AppError;
 use crate::submission::{self, STATUSES};
 

@@ -3,22 +3,18 @@
 //! Nothing here ever contains a submitter's details.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::AppState;
-use super::negotiate::none_match;
+use super::conditional::json_with_etag;
 use super::query::ApiQuery;
-use crate::cache::weak_etag;
+use super::state::AppState;
 use crate::dataset::Dataset;
+use crate::downloads::partnership_json;
 use crate::error::AppError;
-use crate::model::Partnership;
-
-fn round6(v: f64) -> f64 {
-    (v * 1e6).round() / 1e6
-}
+use crate::tileset::round6;
 
 /// Summary of LA `i`: every tile attribute, plus bounds, label point and neighbours as a list.
 fn la_summary(ds: &Dataset, i: usize) -> Value {
@@ -37,41 +33,6 @@ fn la_summary(ds: &Dataset, i: usize) -> Value {
     Value::Object(o)
 }
 
-/// Names of the LAs with these codes, in the same order.
-pub(crate) fn la_names<'a>(ds: &'a Dataset, codes: &[String]) -> Vec<&'a str> {
-    codes
-        .iter()
-        .filter_map(|c| {
-            ds.las
-                .iter()
-                .find(|l| &l.code == c)
-                .map(|l| l.name.as_str())
-        })
-        .collect()
-}
-
-/// A partnership as the API and the downloads publish it.
-pub(crate) fn partnership_json(ds: &Dataset, p: &Partnership) -> Value {
-    let la_names = la_names(ds, &p.la_codes);
-    json!({
-        "id": p.id,
-        "name": p.name,
-        "la_codes": p.la_codes,
-        "la_names": la_names,
-        "form": p.form,
-        "phases": p.phases,
-        "focus": p.focus,
-        "la_involvement": p.la_involvement,
-        "legal_form": p.legal_form,
-        "membership": p.membership,
-        "founded": p.founded,
-        "website": p.website,
-        "source_urls": p.source_urls,
-        "evidence_date": p.evidence_date,
-        "notes": p.notes,
-    })
-}
-
 fn find_la(ds: &Dataset, code: &str) -> Result<usize, AppError> {
     ds.las.iter().position(|l| l.code == code).ok_or_else(|| {
         AppError::ApiNotFound(format!(
@@ -81,36 +42,6 @@ fn find_la(ds: &Dataset, code: &str) -> Result<usize, AppError> {
     })
 }
 
-/// JSON with a weak ETag (the router may gzip it) and revalidation (`no-cache`): cheap 304s after a data reload check.
-pub(crate) fn json_with_etag(headers: &HeaderMap, body: &Value) -> Response {
-    revalidated(headers, body.to_string(), "application/json")
-}
-
-/// `body` with a weak ETag, `Cache-Control: no-cache`, and a `304` when `If-None-Match` matches.
-pub(crate) fn revalidated(
-    headers: &HeaderMap,
-    body: String,
-    content_type: &'static str,
-) -> Response {
-    let tag = weak_etag(body.as_bytes());
-    let mut h = HeaderMap::new();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    if let Ok(v) = HeaderValue::from_str(&tag) {
-        h.insert(header::ETAG, v);
-    }
-    if none_match(
-        headers
-            .get(header::IF_NONE_MATCH)
-            .and_then(|v| v.to_str().ok()),
-        &tag,
-    ) {
-        return (axum::http::StatusCode::NOT_MODIFIED, h).into_response();
-    }
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    (h, body).into_response()
-}
-
-/// `GET /api/las`: all LAs with summary fields.
 #[utoipa::path(get, path = "/api/las", tag = "api", summary = "All LAs with every tile attribute", params(("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 when it still matches")), responses((status = 200, description = "The LAs", body = super::openapi::LaList, headers(("ETag" = String, description = "Weak"))), (status = 304, description = "If-None-Match matched")))]
 pub async fn las(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let ds = state.dataset();

@@ -12,10 +12,10 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::AppState;
-use super::api::{json_with_etag, la_names, revalidated};
+use super::conditional::{json_with_etag, revalidated};
 use super::meta::base_url;
 use super::query::ApiQuery;
+use super::state::AppState;
 use crate::changes::LoggedChange;
 use crate::dataset::Dataset;
 use crate::error::AppError;
@@ -126,7 +126,7 @@ pub fn public_json(ds: &Dataset, c: &LoggedChange) -> Value {
         "id": c.id,
         "time": c.created_at,
         "la_codes": c.entry.la_codes,
-        "la_names": la_names(ds, &c.entry.la_codes),
+        "la_names": ds.la_names(&c.entry.la_codes),
         "kind": c.entry.change.kind(),
         "summary": c.entry.summary,
         "changes": c.entry.diff,

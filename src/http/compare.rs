@@ -5,19 +5,19 @@
 
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use maud::{DOCTYPE, Markup, html};
 
-use super::AppState;
-use super::api::{json_with_etag, partnership_json};
-use super::meta::{ATTRIBUTION, base_url};
-use super::negotiate::none_match;
+use super::conditional::{json_with_etag, revalidated};
+use super::meta::base_url;
 use super::pages::{Framing, head_basics, html_response};
 use super::preview;
-use crate::cache::weak_etag;
+use super::state::AppState;
 use crate::compare::{self, CellValue, Column, CompareError, Comparison, Group, Selection};
 use crate::dataset::Dataset;
+use crate::downloads::partnership_json;
 use crate::error::AppError;
+use crate::tileset::ATTRIBUTION;
 
 /// The checked query of both endpoints.
 struct CompareQuery {
@@ -99,33 +99,18 @@ pub async fn api(
         return Ok(json_with_etag(&headers, &body));
     }
     let csv = compare::to_csv(&ds, &cmp);
-    let tag = weak_etag(csv.as_bytes());
-    let mut h = HeaderMap::new();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    if let Ok(v) = HeaderValue::from_str(&tag) {
-        h.insert(header::ETAG, v);
-    }
-    if none_match(
-        headers
-            .get(header::IF_NONE_MATCH)
-            .and_then(|v| v.to_str().ok()),
-        &tag,
-    ) {
-        return Ok((StatusCode::NOT_MODIFIED, h).into_response());
-    }
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/csv; charset=utf-8"),
-    );
     let name = format!(
         "compare-{}-{}.csv",
         ds.las[cmp.subject].code,
         ds.data_as_of.as_deref().unwrap_or(&ds.version)
     );
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
-        h.insert(header::CONTENT_DISPOSITION, v);
+    let mut r = revalidated(&headers, csv, "text/csv; charset=utf-8");
+    if r.status() == StatusCode::OK
+        && let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\""))
+    {
+        r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
     }
-    Ok((h, csv).into_response())
+    Ok(r)
 }
 
 /// `GET /compare?la={code}[&with=…]`: the comparison page; without `la`, a form to choose one.

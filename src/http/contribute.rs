@@ -17,8 +17,9 @@ use serde_json::json;
 
 use super::negotiate::media_type;
 use super::pages::{Framing, html_response, layout};
+use super::proxy::request_client_ip;
 use super::query::ApiQuery;
-use super::{AppState, client_ip};
+use super::state::AppState;
 use crate::dataset::Dataset;
 use crate::error::AppError;
 use crate::store::Slot;
@@ -69,7 +70,7 @@ async fn accept(
     let slot = state
         .store
         .take_submission_slot(
-            &client_ip(&state.config, ext, headers).to_string(),
+            &request_client_ip(&state.config, ext, headers).to_string(),
             state.config.submissions_per_hour.get(),
             3600,
             now.timestamp(),

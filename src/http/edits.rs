@@ -11,12 +11,12 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::AppState;
 use super::admin::authorize;
 use super::changes::{ListQuery, store_query};
 use super::negotiate::media_type;
 use super::publish;
 use super::query::ApiQuery;
+use super::state::AppState;
 use crate::changes::parse_edit;
 use crate::error::AppError;
 

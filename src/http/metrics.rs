@@ -10,7 +10,8 @@ use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use super::{AppState, not_found, tag_route};
+use super::layers::{not_found, tag_route};
+use super::state::AppState;
 
 /// `GET /metrics`.
 #[utoipa::path(get, path = "/metrics", tag = "meta",

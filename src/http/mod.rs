@@ -1,10 +1,12 @@
-//! HTTP glue: the router and the layers around it, on top of the shared state (`state.rs`)
-//! and one handler file per area.
+//! HTTP: the router, on top of the shared state (`state.rs`), the layers around it
+//! (`layers.rs`) and one handler file per area. Handlers stay thin: the work is in the domain
+//! modules (`dataset`, `compare`, `render`, …), which never import this one.
 //!
 //! Handlers never set CORS headers: the CORS layer on the public read-only routes does.
 //! The router tags each response with its matched route; the server (`server.rs`) logs every
 //! request once, with that route, status and latency, and counts it in the metrics.
 
+// Handlers, one file per area.
 pub mod admin;
 pub mod api;
 pub mod changes;
@@ -14,62 +16,37 @@ pub mod downloads;
 pub mod edits;
 pub mod meta;
 pub mod metrics;
-pub mod negotiate;
 pub mod ogc;
 pub mod openapi;
+pub mod render;
+pub mod tiles;
+pub mod web;
+
+// What the handlers share: the state, the layers, the server, and helpers over headers and pages.
+pub mod conditional;
+pub mod layers;
+pub mod negotiate;
 pub mod pages;
 pub mod preview;
 pub mod proxy;
 pub mod publish;
 pub mod query;
-pub mod render;
 pub mod server;
 pub mod state;
-pub mod tiles;
-pub mod web;
-
-use std::net::{IpAddr, SocketAddr};
 
 use axum::Router;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request};
-use axum::http::{HeaderMap, HeaderValue, Method, header};
-use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::extract::DefaultBodyLimit;
+use axum::http::Method;
+use axum::middleware;
 use axum::routing::{get, post};
 use tower_http::compression::CompressionLayer;
 use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
 use tower_http::cors::{Any, CorsLayer};
 
-use crate::error::AppError;
-
-pub use state::{AppState, DataSource, HttpConfig, StateInner};
-
-/// Largest accepted submission body.
-pub const MAX_SUBMISSION_BYTES: usize = 32 * 1024;
-/// Largest accepted admin request body (an edit).
-pub const MAX_EDIT_BYTES: usize = 64 * 1024;
-
-/// Headers the CORS layer exposes to other origins' scripts.
-const CORS_EXPOSED: [header::HeaderName; 2] = [header::ETAG, header::CONTENT_LENGTH];
-
-/// The headers the router's CORS layer adds to a `GET` of a public resource (for responses made
-/// without the router; a test checks both agree).
-pub(crate) fn cors_headers(h: &mut HeaderMap) {
-    h.append(
-        header::VARY,
-        HeaderValue::from_static(
-            "origin, access-control-request-method, access-control-request-headers",
-        ),
-    );
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
-    h.insert(
-        header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static("etag,content-length"),
-    );
-}
+use layers::{
+    CORS_EXPOSED, MAX_EDIT_BYTES, MAX_SUBMISSION_BYTES, not_found, refuse_oversized, tag_route,
+};
+pub use state::{AppState, DataSource, HttpConfig};
 
 /// The application router.
 pub fn router(state: AppState) -> Router {
@@ -162,55 +139,4 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(middleware::from_fn(tag_route))
         .with_state(state)
-}
-
-pub(crate) async fn not_found(uri: axum::http::Uri) -> AppError {
-    AppError::NotFound(format!("no resource at {}", uri.path()))
-}
-
-/// A declared `Content-Length` over the submission limit is refused at once (413), rather than
-/// waiting for a body that would be refused anyway. Bodies without a declared length are cut
-/// off at the limit as they arrive (`DefaultBodyLimit`).
-async fn refuse_oversized(req: Request, next: Next) -> Result<Response, AppError> {
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_SUBMISSION_BYTES as u64) {
-        return Err(AppError::PayloadTooLarge {
-            limit: MAX_SUBMISSION_BYTES,
-        });
-    }
-    Ok(next.run(req).await)
-}
-
-/// Put the matched route on the response, for the server's request log and metrics.
-pub async fn tag_route(req: Request, next: Next) -> Response {
-    let route = req.extensions().get::<MatchedPath>().cloned();
-    let mut response = next.run(req).await;
-    if let Some(route) = route {
-        response.extensions_mut().insert(route);
-    }
-    response
-}
-
-/// The client's IP: the TCP peer, or, when the peer is one of `--trusted-proxies`, the
-/// right-most address in `X-Forwarded-For` (or `Forwarded`) that is not itself a trusted proxy.
-#[must_use]
-pub fn client_ip(config: &HttpConfig, ext: &axum::http::Extensions, headers: &HeaderMap) -> IpAddr {
-    let peer = ext
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
-        .or_else(|| {
-            ext.get::<axum::extract::connect_info::MockConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip())
-        })
-        .unwrap_or(IpAddr::from([127, 0, 0, 1]));
-    proxy::client_ip(
-        peer,
-        headers,
-        &config.trusted_proxies,
-        config.client_ip_header,
-    )
 }

@@ -1,4 +1,5 @@
-//! Header parsing for content negotiation and conditional requests. Pure functions.
+//! Header parsing for content negotiation (`Accept-Encoding`, `Content-Type`). Pure functions;
+//! conditional requests are `conditional`.
 
 /// Whether an `Accept-Encoding` value allows gzip (RFC 9110 §12.5.3, with q-values).
 #[must_use]
@@ -28,19 +29,6 @@ pub fn accepts_gzip(accept_encoding: Option<&str>) -> bool {
     gzip.or(star).unwrap_or(false)
 }
 
-/// Whether `If-None-Match` matches `etag` (weak comparison, as RFC 9110 §13.1.2 requires).
-#[must_use]
-pub fn none_match(if_none_match: Option<&str>, etag: &str) -> bool {
-    let Some(value) = if_none_match else {
-        return false;
-    };
-    let bare = etag.trim_start_matches("W/");
-    value
-        .split(',')
-        .map(str::trim)
-        .any(|candidate| candidate == "*" || candidate.trim_start_matches("W/") == bare)
-}
-
 /// The media type of a `Content-Type` value, lower-cased, without parameters (`""` if absent).
 #[must_use]
 pub fn media_type(content_type: Option<&str>) -> String {
@@ -67,14 +55,5 @@ mod tests {
         assert!(!accepts_gzip(Some("identity")));
         assert!(!accepts_gzip(Some("br")));
         assert!(!accepts_gzip(None));
-    }
-
-    #[test]
-    fn if_none_match_accepts_lists_weak_tags_and_star() {
-        assert!(none_match(Some("\"a\""), "\"a\""));
-        assert!(none_match(Some("\"x\", W/\"a\""), "\"a\""));
-        assert!(none_match(Some("*"), "\"a\""));
-        assert!(!none_match(Some("\"b\""), "\"a\""));
-        assert!(!none_match(None, "\"a\""));
     }
 }

@@ -13,13 +13,14 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::AppState;
-use super::meta::{ATTRIBUTION, base_url};
+use super::meta::base_url;
+use super::state::AppState;
 use crate::dataset::Dataset;
 use crate::error::AppError;
 use crate::model::Value as Attr;
 use crate::schema::{self, FieldType};
 use crate::tile::{EXTENT, HALF_WORLD};
+use crate::tileset::ATTRIBUTION;
 
 const LAS: &str = "local_authorities";
 const PARTNERSHIPS: &str = "partnerships";

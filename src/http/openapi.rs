@@ -22,8 +22,8 @@ use utoipa::openapi::{
 };
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use super::AppState;
 use super::pages::{EmbeddedFile, Framing, embedded, head_basics, html_response};
+use super::state::AppState;
 use crate::dataset::Dataset;
 use crate::error::AppError;
 use crate::schema::{self, FieldType};
@@ -1311,7 +1311,7 @@ fn items_path(collection: &str, filters: &[(String, Schema, String)]) -> PathIte
     responses((status = 200, description = "The OpenAPI document", content_type = "application/vnd.oai.openapi+json;version=3.1", body = Object)))]
 pub async fn api_json(State(state): State<AppState>) -> Result<Response, AppError> {
     let ds = state.dataset();
-    let names = super::downloads::names(&state.downloads.files(&ds), &ds.version);
+    let names = crate::downloads::names(&state.downloads.files(&ds), &ds.version);
     openapi_response(&document(&ds, &names))
 }
 

@@ -1,4 +1,4 @@
-//! The client's address behind reverse proxies (pure functions over headers).
+//! The client's address behind reverse proxies (functions over a request's headers).
 //!
 //! `X-Forwarded-For` and `Forwarded` are only believed when the TCP peer is a trusted proxy
 //! (`--trusted-proxies CIDR,…`); from any other peer they are ignored, so a client cannot choose
@@ -7,19 +7,32 @@
 //! written by the client or by untrusted hops and could be forged. Only the one header that the
 //! proxies set is read (`--client-ip-header`); the other could come from the client untouched.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
-use axum::http::HeaderMap;
+use axum::extract::ConnectInfo;
+use axum::extract::connect_info::MockConnectInfo;
+use axum::http::{Extensions, HeaderMap};
 use ipnet::IpNet;
 
-/// Which header the trusted proxies set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum ClientIpHeader {
-    /// `X-Forwarded-For: client, proxy1, …` (nginx `$proxy_add_x_forwarded_for`, most load balancers).
-    #[default]
-    XForwardedFor,
-    /// RFC 7239 `Forwarded: for=client, for=proxy1`.
-    Forwarded,
+use super::state::HttpConfig;
+use crate::config::ClientIpHeader;
+
+/// The client's IP for a request: the TCP peer, or, when the peer is one of
+/// `--trusted-proxies`, the right-most address in `X-Forwarded-For` (or `Forwarded`) that is not
+/// itself a trusted proxy.
+#[must_use]
+pub fn request_client_ip(config: &HttpConfig, ext: &Extensions, headers: &HeaderMap) -> IpAddr {
+    let peer = ext
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .or_else(|| ext.get::<MockConnectInfo<SocketAddr>>().map(|c| c.0.ip()))
+        .unwrap_or(IpAddr::from([127, 0, 0, 1]));
+    client_ip(
+        peer,
+        headers,
+        &config.trusted_proxies,
+        config.client_ip_header,
+    )
 }
 
 /// The client's address (see the module doc).

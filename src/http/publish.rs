@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::AppState;
+use super::state::AppState;
 use crate::changes::{
     self, Change, Conflict, Edit, FieldChange, FieldErrors, LoggedChange, NewChange,
 };

@@ -9,129 +9,17 @@
 //! many ask at the same moment. CORS comes from the router's layer, so other sites may use them.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
-use moka::future::Cache;
-use tokio::sync::Semaphore;
 
-use super::AppState;
-use super::negotiate::{accepts_gzip, none_match};
-use crate::cache::{EncodedTile, etag};
+use super::conditional;
+use super::negotiate::accepts_gzip;
+use super::state::AppState;
 use crate::dataset::Dataset;
 use crate::error::AppError;
-use crate::render::{Format, Picture, PictureError, View, parse_la_file, raster, svg};
-
-/// Bytes of pictures kept (PNG bytes, or gzipped SVG bytes).
-pub const PICTURE_CACHE_BYTES: u64 = 48 << 20;
-/// Pictures drawn at the same time (the rest wait): drawing is CPU-bound.
-pub const CONCURRENT_RENDERS: usize = 2;
-
-/// One drawn picture, ready to send.
-#[derive(Debug)]
-pub enum Drawn {
-    /// PNG bytes and their strong ETag.
-    Png {
-        /// The PNG.
-        bytes: Bytes,
-        /// Strong ETag of `bytes`.
-        etag: String,
-    },
-    /// The SVG, gzipped, with a strong ETag per encoding.
-    Svg(EncodedTile),
-}
-
-type Key = (u64, Format, Picture);
-
-/// Byte-bounded, coalescing cache of drawn pictures, keyed by data version and request.
-#[derive(Clone)]
-pub struct PictureCache {
-    inner: Cache<Key, Arc<Drawn>>,
-    permits: Arc<Semaphore>,
-    renders: Arc<AtomicU64>,
-}
-
-impl Default for PictureCache {
-    fn default() -> Self {
-        Self::new(PICTURE_CACHE_BYTES)
-    }
-}
-
-impl PictureCache {
-    /// A cache holding at most `max_bytes` of pictures.
-    #[must_use]
-    pub fn new(max_bytes: u64) -> Self {
-        let inner = Cache::builder()
-            .max_capacity(max_bytes)
-            .weigher(|_k: &Key, v: &Arc<Drawn>| {
-                let len = match v.as_ref() {
-                    Drawn::Png { bytes, .. } => bytes.len(),
-                    Drawn::Svg(t) => t.gzip.len(),
-                };
-                u32::try_from(len).unwrap_or(u32::MAX).saturating_add(256)
-            })
-            .build();
-        Self {
-            inner,
-            permits: Arc::new(Semaphore::new(CONCURRENT_RENDERS)),
-            renders: Arc::new(AtomicU64::new(0)),
-        }
-    }
-
-    /// Pictures drawn since start (cache misses).
-    #[must_use]
-    pub fn renders(&self) -> u64 {
-        self.renders.load(Ordering::Relaxed)
-    }
-
-    /// The picture, drawing it on a miss.
-    ///
-    /// # Errors
-    /// The drawing error, shared among the callers that waited for it. Not cached.
-    pub async fn get(
-        &self,
-        ds: Arc<Dataset>,
-        version: u64,
-        format: Format,
-        pic: Picture,
-    ) -> Result<Arc<Drawn>, Arc<PictureError>> {
-        let (permits, renders) = (Arc::clone(&self.permits), Arc::clone(&self.renders));
-        self.inner
-            .try_get_with((version, format, pic.clone()), async move {
-                let _permit = permits
-                    .acquire_owned()
-                    .await
-                    .map_err(|e| PictureError::Failed(e.to_string()))?;
-                renders.fetch_add(1, Ordering::Relaxed);
-                tokio::task::spawn_blocking(move || draw(&ds, &pic, format))
-                    .await
-                    .map_err(|e| PictureError::Failed(format!("render task failed: {e}")))?
-                    .map(Arc::new)
-            })
-            .await
-    }
-}
-
-/// Draw one picture (pure apart from CPU time).
-///
-/// # Errors
-/// [`PictureError::Failed`] if rasterising fails.
-pub fn draw(ds: &Dataset, pic: &Picture, format: Format) -> Result<Drawn, PictureError> {
-    let doc = svg::draw(ds, pic);
-    Ok(match format {
-        Format::Svg => Drawn::Svg(EncodedTile::new(doc.as_bytes())),
-        Format::Png => {
-            let bytes = raster::png(&doc)?;
-            Drawn::Png {
-                etag: etag(&bytes),
-                bytes: Bytes::from(bytes),
-            }
-        }
-    })
-}
+use crate::render::{Drawn, Format, Picture, PictureError, View, parse_la_file};
 
 fn query_pairs(raw: Option<&str>) -> Result<Vec<(String, String)>, PictureError> {
     serde_urlencoded::from_str(raw.unwrap_or(""))
@@ -203,7 +91,7 @@ async fn respond(
         HeaderValue::from_static("nosniff"),
     );
     let (tag, body, gzip) = match drawn.as_ref() {
-        Drawn::Png { bytes, etag } => (etag.clone(), bytes.clone(), false),
+        Drawn::Png { bytes, etag } => (conditional::header_value(etag), bytes.clone(), false),
         Drawn::Svg(t) => {
             h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
             // A picture opened on its own may run nothing.
@@ -216,22 +104,14 @@ async fn respond(
                     .get(header::ACCEPT_ENCODING)
                     .and_then(|v| v.to_str().ok()),
             ) {
-                (header_text(&t.etag_gzip), t.gzip.clone(), true)
+                (t.etag_gzip.clone(), t.gzip.clone(), true)
             } else {
-                (header_text(&t.etag_identity), t.identity(), false)
+                (t.etag_identity.clone(), t.identity(), false)
             }
         }
     };
-    if let Ok(v) = HeaderValue::from_str(&tag) {
-        h.insert(header::ETAG, v);
-    }
-    if none_match(
-        headers
-            .get(header::IF_NONE_MATCH)
-            .and_then(|v| v.to_str().ok()),
-        &tag,
-    ) {
-        return Ok((StatusCode::NOT_MODIFIED, h).into_response());
+    if conditional::tag(&mut h, headers, tag) {
+        return Ok(conditional::not_modified(h));
     }
     h.insert(
         header::CONTENT_TYPE,
@@ -244,8 +124,4 @@ async fn respond(
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     Ok((StatusCode::OK, h, body).into_response())
-}
-
-fn header_text(v: &HeaderValue) -> String {
-    v.to_str().unwrap_or_default().to_owned()
 }

@@ -48,6 +48,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tower::ServiceExt;
 
+use crate::config::ServeArgs;
 use crate::error::AppError;
 use crate::logging::{self, RequestRecord, Route};
 use crate::metrics;
@@ -66,6 +67,20 @@ pub struct Limits {
     pub max_in_flight: usize,
     /// How long a shutdown waits for open requests.
     pub drain_timeout: Duration,
+}
+
+impl Limits {
+    /// The limits and timeouts `args` (`--request-head-timeout`, `--max-connections`, …) set.
+    #[must_use]
+    pub fn from_args(args: &ServeArgs) -> Self {
+        Self {
+            head_timeout: args.request_head_timeout,
+            idle_timeout: args.keep_alive_timeout,
+            max_connections: args.max_connections as usize,
+            max_in_flight: args.max_in_flight as usize,
+            drain_timeout: args.shutdown_timeout,
+        }
+    }
 }
 
 impl Default for Limits {

@@ -1,6 +1,7 @@
 //! The state every handler shares: the served dataset (swapped atomically on publish), the
-//! tile cache, settings, the store and the change log's status. Handlers import it from here;
-//! nothing here knows the router.
+//! tile cache, settings, the store and the change log's status, and the caches of glyphs,
+//! downloads and pictures. Handlers import it from here; it imports no handler and knows
+//! nothing of the router.
 
 use std::num::NonZeroU32;
 use std::path::PathBuf;
@@ -10,11 +11,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use arc_swap::ArcSwap;
 use axum::http::HeaderValue;
 
-use super::{downloads, meta, proxy, publish, render};
-use crate::cache::TileCache;
+use super::publish;
+use crate::cache::{TileCache, version_key};
+use crate::config::{ClientIpHeader, MetricsBind, ServeArgs};
 use crate::dataset::Dataset;
+use crate::downloads::DownloadCache;
 use crate::editors::Editors;
+use crate::glyphs::GlyphCache;
+use crate::render::PictureCache;
 use crate::store::Store;
+use crate::style::{QGIS_STYLE_TEMPLATE, STYLE_TEMPLATE};
 
 /// Where the data was loaded from, for live reloads.
 #[derive(Debug, Clone)]
@@ -43,7 +49,7 @@ pub struct HttpConfig {
     /// Peers whose `X-Forwarded-For` / `Forwarded` is believed (`--trusted-proxies`).
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Which of the two headers the trusted proxies set.
-    pub client_ip_header: proxy::ClientIpHeader,
+    pub client_ip_header: ClientIpHeader,
     /// Render every tile of each published data version in the background.
     pub prerender: bool,
     /// Serve `/metrics` on the public router too (`--metrics-bind main`).
@@ -59,10 +65,50 @@ impl Default for HttpConfig {
             submissions_per_hour: NonZeroU32::new(20).unwrap_or(NonZeroU32::MIN),
             data_source: None,
             trusted_proxies: Vec::new(),
-            client_ip_header: proxy::ClientIpHeader::default(),
+            client_ip_header: ClientIpHeader::default(),
             prerender: false,
             metrics_on_main: false,
         }
+    }
+}
+
+impl HttpConfig {
+    /// Check and convert the HTTP settings of the command line (`data_source` is left unset).
+    ///
+    /// # Errors
+    /// A message naming the bad flag.
+    pub fn from_args(args: &ServeArgs) -> Result<Self, String> {
+        let cache_control = HeaderValue::from_str(&args.cache_control).map_err(|_| {
+            format!(
+                "--cache-control {:?} is not a valid header value",
+                args.cache_control
+            )
+        })?;
+        let public_url = match &args.public_url {
+            None => None,
+            Some(u) => {
+                let parsed = url::Url::parse(u).map_err(|e| format!("--public-url {u:?}: {e}"))?;
+                if !matches!(parsed.scheme(), "http" | "https") || parsed.query().is_some() {
+                    return Err(format!(
+                        "--public-url {u:?} must be an http(s) URL without a query"
+                    ));
+                }
+                Some(u.trim_end_matches('/').to_owned())
+            }
+        };
+        let editors = args.editors()?;
+        Ok(Self {
+            cache_control,
+            public_url,
+            editors,
+            submissions_per_hour: NonZeroU32::new(args.submissions_per_hour)
+                .unwrap_or(NonZeroU32::MIN),
+            data_source: None,
+            trusted_proxies: args.trusted_proxies.clone(),
+            client_ip_header: args.client_ip_header,
+            prerender: !args.no_prerender,
+            metrics_on_main: args.metrics_bind() == MetricsBind::Main,
+        })
     }
 }
 
@@ -96,11 +142,11 @@ pub struct StateInner {
     /// What `/health` and the admin API read of the log, without waiting for the publisher.
     log_status: Arc<std::sync::RwLock<publish::LogStatus>>,
     /// Rendered label glyphs.
-    pub glyphs: crate::glyphs::GlyphCache,
+    pub glyphs: GlyphCache,
     /// Open-data downloads of the current data version.
-    pub downloads: downloads::DownloadCache,
+    pub downloads: DownloadCache,
     /// Drawn map pictures (`/render/…`), by data version.
-    pub pictures: render::PictureCache,
+    pub pictures: PictureCache,
     /// Unix time at which the served data version was published.
     published: Arc<AtomicU64>,
 }
@@ -134,12 +180,12 @@ impl AppState {
             dataset: Arc::new(ArcSwap::new(dataset)),
             cache,
             config: Arc::new(config),
-            style_template: Arc::new(serde_json::from_str(meta::STYLE_TEMPLATE)?),
-            qgis_style_template: Arc::new(serde_json::from_str(meta::QGIS_STYLE_TEMPLATE)?),
+            style_template: Arc::new(serde_json::from_str(STYLE_TEMPLATE)?),
+            qgis_style_template: Arc::new(serde_json::from_str(QGIS_STYLE_TEMPLATE)?),
             store,
-            glyphs: crate::glyphs::GlyphCache::default(),
-            downloads: downloads::DownloadCache::default(),
-            pictures: render::PictureCache::default(),
+            glyphs: GlyphCache::default(),
+            downloads: DownloadCache::default(),
+            pictures: PictureCache::default(),
             published: Arc::new(AtomicU64::new(unix_now())),
         })))
     }
@@ -216,9 +262,4 @@ impl AppState {
         let ds = self.dataset.load();
         f(&ds, version_key(&ds))
     }
-}
-
-fn version_key(ds: &Dataset) -> u64 {
-    // The version is 16 hex digits; 0 is the cache's "no version yet", so never use it.
-    u64::from_str_radix(&ds.version, 16).unwrap_or(1).max(1)
 }

@@ -14,9 +14,11 @@ use axum::extract::{Path, RawPathParams, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::Response;
 
-use super::AppState;
-use super::negotiate::{accepts_gzip, none_match};
+use super::conditional;
+use super::layers::cors_headers;
+use super::negotiate::accepts_gzip;
 use super::server::Shortcut;
+use super::state::AppState;
 use crate::cache::CachedTile;
 use crate::error::AppError;
 use crate::tile::TileCoord;
@@ -106,13 +108,7 @@ fn answer(
     } else {
         &tile.etag_identity
     };
-    h.insert(header::ETAG, etag.clone());
-    if none_match(
-        headers
-            .get(header::IF_NONE_MATCH)
-            .and_then(|v| v.to_str().ok()),
-        etag.to_str().unwrap_or_default(),
-    ) {
+    if conditional::tag(h, headers, etag.clone()) {
         *res.status_mut() = StatusCode::NOT_MODIFIED;
         return res;
     }
@@ -173,7 +169,7 @@ impl Shortcut for CachedTiles {
             None => return None,
         };
         let mut res = answer(state, version, coord, cached, headers);
-        super::cors_headers(res.headers_mut());
+        cors_headers(res.headers_mut());
         Some((res, TILE_ROUTE))
     }
 }

@@ -10,10 +10,10 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use maud::{DOCTYPE, Markup, html};
 
-use super::AppState;
 use super::meta::base_url;
 use super::pages::{EmbeddedFile, Framing, embedded, head_basics, html_response};
 use super::preview;
+use super::state::AppState;
 use crate::error::AppError;
 use crate::glyphs::{self, GlyphError};
 use crate::render::Measure;
@@ -206,7 +206,7 @@ pub async fn index(
                 // Shown on paper instead of the map canvas; share.js keeps it in step with the view.
                 figure #print-map hidden {
                     img src=(print_src) alt="Map of the current view, drawn by the server" width="1200" decoding="async" fetchpriority="low";
-                    figcaption { "Map: partnership-map, data as of " (ds.data_as_of.clone().unwrap_or_default()) ". " (super::meta::ATTRIBUTION) }
+                    figcaption { "Map: partnership-map, data as of " (ds.data_as_of.clone().unwrap_or_default()) ". " (crate::tileset::ATTRIBUTION) }
                 }
                 section #details aria-labelledby="details-h" aria-live="polite" {
                     h2 #details-h { "Local authority" }

@@ -172,7 +172,7 @@ mod tests {
     #[test]
     fn count_steps_match_the_shipped_style() {
         let style: serde_json::Value =
-            serde_json::from_str(crate::http::meta::STYLE_TEMPLATE).expect("style");
+            serde_json::from_str(crate::style::STYLE_TEMPLATE).expect("style");
         let layer = style["layers"]
             .as_array()
             .expect("layers")

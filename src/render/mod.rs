@@ -5,8 +5,9 @@
 //! [`Picture::parse`] checks a request (pure); [`svg::draw`] writes the SVG from the per-zoom
 //! simplified geometry, with the web map's measures, colours, legend and attribution
 //! ([`measure`]); [`raster::png`] rasterises it with resvg/tiny-skia, text in the shipped Open
-//! Sans. No browser runs on the server.
+//! Sans; [`PictureCache`] keeps what was drawn, by data version. No browser runs on the server.
 
+mod cache;
 mod geometry;
 pub mod measure;
 pub mod raster;
@@ -14,6 +15,7 @@ pub mod svg;
 mod text;
 
 use crate::dataset::Dataset;
+pub use cache::{CONCURRENT_RENDERS, Drawn, PICTURE_CACHE_BYTES, PictureCache, draw};
 pub use measure::Measure;
 
 /// Narrowest picture, in pixels.

@@ -12,7 +12,7 @@ use super::measure::{BACKGROUND, FILL_OPACITY, OUTLINE, SELECTED, SIMILAR};
 use super::text::{esc, width, wrap};
 use super::{Picture, View};
 use crate::dataset::Dataset;
-use crate::http::meta::ATTRIBUTION;
+use crate::tileset::ATTRIBUTION;
 
 /// Text colour (the style's `text-color`).
 const INK: &str = "#1b1b1b";
