@@ -12,6 +12,7 @@ use serde_json::json;
 use crate::compare::CompareError;
 use crate::pipeline::RenderError;
 use crate::render::PictureError;
+use crate::stewardship::StewardError;
 use crate::tile::TileCoordError;
 
 /// Everything a handler can fail with.
@@ -57,17 +58,6 @@ pub enum AppError {
         "the admin API is off: start the server with PARTNERSHIP_MAP_ADMIN_TOKEN or --admin-token-file"
     )]
     AdminOff,
-    /// New data failed validation; the old data is still served.
-    #[error("the new data has problems; still serving data version {current}")]
-    ReloadRejected {
-        /// Version still served.
-        current: String,
-        /// Every problem, `file:line: column: message`.
-        problems: Vec<String>,
-    },
-    /// Reload is not possible (no data directories known).
-    #[error("reload is not configured")]
-    ReloadUnavailable,
     /// Storage failed; a server problem.
     #[error("storage failure: {0}")]
     Store(String),
@@ -77,17 +67,12 @@ pub enum AppError {
         /// Seconds to wait.
         retry_after: u64,
     },
-    /// An edit failed validation: field → message. The data version did not move.
-    #[error("the change was not made: {}", .0.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join("; "))]
-    EditRejected(crate::changes::FieldErrors),
-    /// A change cannot be undone because later data no longer fits its inverse.
-    #[error("change {id} cannot be undone now: {}", .problems.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join("; "))]
-    CannotRevert {
-        /// The change.
-        id: i64,
-        /// Why.
-        problems: crate::changes::FieldErrors,
-    },
+    /// An edit, undo or reload that was refused: a rejected edit (422 with a message per
+    /// field), an undo that no longer applies (409), data files with problems (422), no data
+    /// files to reload (503). The steward's other failures become the variants above (see
+    /// `From<StewardError>`).
+    #[error(transparent)]
+    Steward(StewardError),
     /// A map picture request that cannot be drawn (plain-text body).
     #[error(transparent)]
     Picture(#[from] PictureError),
@@ -121,12 +106,13 @@ impl AppError {
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
-            Self::ReloadRejected { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::ReloadUnavailable | Self::Unavailable { .. } | Self::Overloaded { .. } => {
-                StatusCode::SERVICE_UNAVAILABLE
+            Self::Unavailable { .. } | Self::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Steward(StewardError::Rejected(_) | StewardError::ReloadRejected { .. }) => {
+                StatusCode::UNPROCESSABLE_ENTITY
             }
-            Self::EditRejected(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::CannotRevert { .. } => StatusCode::CONFLICT,
+            Self::Steward(StewardError::CannotRevert { .. }) => StatusCode::CONFLICT,
+            Self::Steward(StewardError::ReloadUnavailable) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Steward(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Render(_) | Self::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Picture(PictureError::BadParameter(_)) => StatusCode::BAD_REQUEST,
             Self::Picture(PictureError::NotFound(_)) => StatusCode::NOT_FOUND,
@@ -167,6 +153,20 @@ impl From<crate::store::StoreError> for AppError {
     }
 }
 
+impl From<StewardError> for AppError {
+    fn from(e: StewardError) -> Self {
+        match e {
+            StewardError::NoSuchChange(id) => Self::ApiNotFound(format!("no change {id}")),
+            StewardError::LogBusy => Self::Unavailable {
+                retry_after: UNAVAILABLE_RETRY_AFTER,
+            },
+            StewardError::Store(e) => e.into(),
+            StewardError::Failed(why) => Self::Store(why),
+            refused => Self::Steward(refused),
+        }
+    }
+}
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status();
@@ -197,9 +197,13 @@ impl IntoResponse for AppError {
             let mut body = json!({ "error": message });
             match &self {
                 Self::Invalid(fields) => body["fields"] = json!(fields),
-                Self::EditRejected(fields) => body["fields"] = json!(fields),
-                Self::CannotRevert { problems, .. } => body["fields"] = json!(problems),
-                Self::ReloadRejected { problems, current } => {
+                Self::Steward(
+                    StewardError::Rejected(fields)
+                    | StewardError::CannotRevert {
+                        problems: fields, ..
+                    },
+                ) => body["fields"] = json!(fields),
+                Self::Steward(StewardError::ReloadRejected { problems, current }) => {
                     body["problems"] = json!(problems);
                     body["data_version"] = json!(current);
                 }

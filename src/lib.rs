@@ -28,6 +28,7 @@ pub mod model;
 pub mod pipeline;
 pub mod render;
 pub mod schema;
+pub mod stewardship;
 pub mod store;
 pub mod style;
 pub mod submission;

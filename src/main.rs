@@ -10,9 +10,11 @@ use partnership_map::changes;
 use partnership_map::config::{Cli, Command, DataCommand, MetricsBind, ServeArgs};
 use partnership_map::data_export::{self, Marker};
 use partnership_map::dataset::Dataset;
+use partnership_map::error::AppError;
 use partnership_map::http::server::{self, Limits};
 use partnership_map::http::tiles::CachedTiles;
-use partnership_map::http::{AppState, DataSource, HttpConfig, publish, router};
+use partnership_map::http::{AppState, HttpConfig, router};
+use partnership_map::stewardship::DataSource;
 use partnership_map::store::{PostgresStore, SqliteStore, Store, StoreError};
 
 // jemalloc, with a background thread returning freed pages to the system within about a second
@@ -170,12 +172,12 @@ fn run(mut cli: Cli) -> Result<(), String> {
                 let state = AppState::new(dataset, cache, config, store).map_err(|e| {
                     format!("cannot start: styles/default.json is not valid JSON: {e}")
                 })?;
-                publish::set_marker(&state, marker).await;
+                state.steward.set_marker(marker).await;
                 let mut wait = std::time::Duration::from_millis(500);
                 loop {
-                    match publish::replay_all(&state).await {
+                    match state.steward.replay_all().await.map_err(AppError::from) {
                         Ok(_) => break,
-                        Err(partnership_map::error::AppError::Unavailable { .. }) => {
+                        Err(AppError::Unavailable { .. }) => {
                             tracing::warn!(
                                 "cannot read the change log: the database is unavailable; retrying in {:.1} s",
                                 wait.as_secs_f64()
@@ -405,7 +407,7 @@ async fn follow_the_log(
             () = wake.notified() => {}
             () = tokio::time::sleep(every) => {}
         }
-        match publish::catch_up(&state).await {
+        match state.steward.catch_up().await.map_err(AppError::from) {
             Ok(_) if failing => {
                 failing = false;
                 tracing::info!("the change log is reachable again");
@@ -432,7 +434,7 @@ async fn reload_on_sighup(state: AppState) {
         };
         while hup.recv().await.is_some() {
             tracing::info!("SIGHUP: reloading data");
-            if let Err(e) = publish::reload(&state).await {
+            if let Err(e) = state.steward.reload().await.map_err(AppError::from) {
                 tracing::warn!("reload on SIGHUP failed: {e}");
             }
         }

@@ -116,7 +116,9 @@ async fn each_published_version_is_prerendered_and_replaces_the_old_tiles_at_onc
     let before = etag(common::get(&app, &uri, &[("accept-encoding", "gzip")]).await);
     let mut tables = old.tables.clone();
     tables.partnerships.remove(0);
-    state.swap_dataset(old.with_tables(tables, None).expect("valid edit"));
+    state
+        .steward
+        .swap_dataset(old.with_tables(tables, None).expect("valid edit"));
     let v2 = state.version_key(&state.dataset());
     assert_ne!(v1, v2);
     // The very next request sees the new version, pre-rendered or not.

@@ -10,7 +10,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use partnership_map::dataset::Dataset;
-use partnership_map::http::{AppState, DataSource, HttpConfig, router};
+use partnership_map::http::{AppState, HttpConfig, router};
+use partnership_map::stewardship::DataSource;
 use serde_json::Value;
 
 const TOKEN: &str = "reload-token-0123456789";

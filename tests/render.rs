@@ -414,7 +414,7 @@ async fn a_new_data_version_draws_a_new_picture() {
         "test-hartlepool-company,Test Hartlepool Company,Hartlepool;Middlesbrough,school_led_company,all,school_improvement,member,unknown,all schools,,,https://www.example.org/a;https://www.example.org/b,2025,Added by the render test.\n",
     );
     let new = Dataset::from_inputs(&changed, 12).expect("valid");
-    state.swap_dataset(new);
+    state.steward.swap_dataset(new);
     let after = get(&app, "/render/la/E06000001.svg?w=400", &[]).await;
     assert_ne!(before.header("etag"), after.header("etag"));
     let colour = |svg: &str| svg_fills(svg)["E06000001"].clone();

@@ -148,7 +148,7 @@ pub async fn list(
 ) -> Result<Response, AppError> {
     let ds = state.dataset();
     let query = store_query(&ds, &q)?;
-    let log = state.log_status();
+    let log = state.steward.log_status();
     let changes: Vec<Value> = query
         .select(log.published())
         .map(|c| public_json(&ds, c))
@@ -178,7 +178,7 @@ pub async fn one(
         .ok()
         .filter(|n| *n > 0)
         .ok_or_else(|| AppError::ApiBadRequest(format!("{id:?} is not a change id")))?;
-    let log = state.log_status();
+    let log = state.steward.log_status();
     let c = log
         .published()
         .find(|c| c.id == n)
@@ -306,7 +306,7 @@ pub async fn atom(
     let base = base_url(&state, &headers)?;
     let mut query = store_query(&ds, &q)?;
     query.limit = query.limit.min(FEED_ENTRIES);
-    let log = state.log_status();
+    let log = state.steward.log_status();
     let items: Vec<LoggedChange> = query.select(log.published()).cloned().collect();
     let xml = feed(&ds, &base, query.la.as_deref(), &items);
     Ok(revalidated(

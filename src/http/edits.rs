@@ -1,7 +1,8 @@
 //! The editors' API: publish a change (or preview it), undo one, read the full log with
 //! editors' names, see conflicts with the data files, and reload the files.
 //!
-//! Thin handlers: authentication here, everything else in `publish` and `changes`.
+//! Thin handlers: authentication here, everything else in `crate::stewardship` and
+//! `crate::changes`.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -14,11 +15,11 @@ use serde_json::{Value, json};
 use super::admin::authorize;
 use super::changes::{ListQuery, store_query};
 use super::negotiate::media_type;
-use super::publish;
 use super::query::ApiQuery;
 use super::state::AppState;
 use crate::changes::parse_edit;
 use crate::error::AppError;
+use crate::stewardship::{Outcome, StewardError};
 
 /// `?dry_run=true` previews a change without making it.
 #[derive(Debug, Deserialize, Default)]
@@ -55,7 +56,7 @@ fn json_body(headers: &HeaderMap, body: &Bytes) -> Result<Value, AppError> {
         .map_err(|e| AppError::ApiBadRequest(format!("the body is not valid JSON: {e}")))
 }
 
-fn outcome_response(o: &publish::Outcome) -> Response {
+fn outcome_response(o: &Outcome) -> Response {
     let status = if o.change.is_some() {
         StatusCode::CREATED
     } else {
@@ -94,9 +95,9 @@ pub async fn create(
     let dry_run = q.dry_run()?;
     let edit = parse_edit(&json_body(&headers, &body)?).map_err(|fields| {
         crate::metrics::edit_counted("edit", "rejected");
-        AppError::EditRejected(fields)
+        AppError::Steward(StewardError::Rejected(fields))
     })?;
-    let outcome = publish::edit(&state, &editor, edit, None, dry_run).await?;
+    let outcome = state.steward.edit(&editor, edit, None, dry_run).await?;
     Ok(outcome_response(&outcome))
 }
 
@@ -131,15 +132,15 @@ pub async fn revert(
         .map_err(|e| AppError::ApiBadRequest(format!("expected {{\"reason\": \"…\"}}: {e}")))?;
     let reason = b.reason.trim().to_owned();
     if reason.is_empty() {
-        return Err(AppError::EditRejected(
+        return Err(AppError::Steward(StewardError::Rejected(
             [(
                 "reason".to_owned(),
                 "say why this change is undone".to_owned(),
             )]
             .into(),
-        ));
+        )));
     }
-    let outcome = publish::revert(&state, &editor, id, reason, dry_run).await?;
+    let outcome = state.steward.revert(&editor, id, reason, dry_run).await?;
     Ok(outcome_response(&outcome))
 }
 
@@ -155,7 +156,7 @@ pub async fn list(
 ) -> Result<Response, AppError> {
     authorize(&state, &headers)?;
     let query = store_query(&state.dataset(), &q)?;
-    let log = state.log_status();
+    let log = state.steward.log_status();
     let items: Vec<_> = query.select(log.changes.iter().rev()).collect();
     Ok((
         [(header::CACHE_CONTROL, "no-store")],
@@ -174,7 +175,7 @@ pub async fn conflicts(
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     authorize(&state, &headers)?;
-    let status = state.log_status();
+    let status = state.steward.log_status();
     Ok((
         [(header::CACHE_CONTROL, "no-store")],
         Json(json!({
@@ -190,12 +191,12 @@ pub async fn conflicts(
 ///
 /// # Errors
 /// 401/404 (auth), 422 with every problem when the new data is invalid.
-#[utoipa::path(post, path = "/admin/reload", tag = "admin", summary = "Re-read the data files, validate, replay the log, swap atomically", security(("editor_token" = [])), responses((status = 200, description = "Reloaded", body = super::publish::ReloadReport), (status = 401, description = "No or wrong bearer token", body = super::openapi::ErrorBody, headers(("WWW-Authenticate" = String, description = "Bearer realm"))), (status = 404, description = "Not found; also every admin route while no editor is configured (the admin API is off)", body = super::openapi::ErrorBody), (status = 422, description = "The new data has problems; the old data is still served", body = super::openapi::ReloadRejectedBody), (status = 503, description = "Reload is not configured, or the database is unavailable", body = super::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/admin/reload", tag = "admin", summary = "Re-read the data files, validate, replay the log, swap atomically", security(("editor_token" = [])), responses((status = 200, description = "Reloaded", body = crate::stewardship::ReloadReport), (status = 401, description = "No or wrong bearer token", body = super::openapi::ErrorBody, headers(("WWW-Authenticate" = String, description = "Bearer realm"))), (status = 404, description = "Not found; also every admin route while no editor is configured (the admin API is off)", body = super::openapi::ErrorBody), (status = 422, description = "The new data has problems; the old data is still served", body = super::openapi::ReloadRejectedBody), (status = 503, description = "Reload is not configured, or the database is unavailable", body = super::openapi::ErrorBody)))]
 pub async fn reload(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     authorize(&state, &headers)?;
-    let report = publish::reload(&state).await?;
+    let report = state.steward.reload().await?;
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(report)).into_response())
 }

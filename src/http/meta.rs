@@ -110,7 +110,7 @@ pub async fn style_handler(
 pub async fn health(State(state): State<AppState>) -> Response {
     // The log position first: publishing swaps the data before it moves the position, so the
     // version read after it is at least as new.
-    let log = state.log_status();
+    let log = state.steward.log_status();
     let ds = state.dataset();
     let (requests, renders) = state.cache.stats();
     (

@@ -25,7 +25,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         cache_entries,
         cache_bytes,
         data_version: &ds.version,
-        data_published: state.published_at(),
+        data_published: state.steward.published_at(),
     });
     (
         [

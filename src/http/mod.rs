@@ -1,6 +1,6 @@
 //! HTTP: the router, on top of the shared state (`state.rs`), the layers around it
 //! (`layers.rs`) and one handler file per area. Handlers stay thin: the work is in the domain
-//! modules (`dataset`, `compare`, `render`, …), which never import this one.
+//! modules (`stewardship`, `dataset`, `compare`, `render`, …), which never import this one.
 //!
 //! Handlers never set CORS headers: the CORS layer on the public read-only routes does.
 //! The router tags each response with its matched route; the server (`server.rs`) logs every
@@ -29,7 +29,6 @@ pub mod negotiate;
 pub mod pages;
 pub mod preview;
 pub mod proxy;
-pub mod publish;
 pub mod query;
 pub mod server;
 pub mod state;
@@ -46,7 +45,7 @@ use tower_http::cors::{Any, CorsLayer};
 use layers::{
     CORS_EXPOSED, MAX_EDIT_BYTES, MAX_SUBMISSION_BYTES, not_found, refuse_oversized, tag_route,
 };
-pub use state::{AppState, DataSource, HttpConfig};
+pub use state::{AppState, HttpConfig};
 
 /// The application router.
 pub fn router(state: AppState) -> Router {

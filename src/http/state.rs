@@ -1,17 +1,12 @@
-//! The state every handler shares: the served dataset (swapped atomically on publish), the
-//! tile cache, settings, the store and the change log's status, and the caches of glyphs,
-//! downloads and pictures. Handlers import it from here; it imports no handler and knows
-//! nothing of the router.
+//! The state every handler shares: the steward (the served dataset and its change log), the
+//! tile cache, settings, the store, and the caches of glyphs, downloads and pictures. Handlers
+//! import it from here; it imports no handler and knows nothing of the router.
 
 use std::num::NonZeroU32;
-use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 
-use arc_swap::ArcSwap;
 use axum::http::HeaderValue;
 
-use super::publish;
 use crate::cache::{TileCache, version_key};
 use crate::config::{ClientIpHeader, MetricsBind, ServeArgs};
 use crate::dataset::Dataset;
@@ -19,19 +14,9 @@ use crate::downloads::DownloadCache;
 use crate::editors::Editors;
 use crate::glyphs::GlyphCache;
 use crate::render::PictureCache;
+use crate::stewardship::{DataSource, Steward};
 use crate::store::Store;
 use crate::style::{QGIS_STYLE_TEMPLATE, STYLE_TEMPLATE};
-
-/// Where the data was loaded from, for live reloads.
-#[derive(Debug, Clone)]
-pub struct DataSource {
-    /// `--boundaries`.
-    pub boundaries: PathBuf,
-    /// `--data`.
-    pub data: PathBuf,
-    /// `--max-zoom`.
-    pub max_zoom: u8,
-}
 
 /// Settings the handlers need, validated at startup.
 #[derive(Debug, Clone)]
@@ -126,8 +111,9 @@ impl std::ops::Deref for AppState {
 
 /// What [`AppState`] shares.
 pub struct StateInner {
-    dataset: Arc<ArcSwap<Dataset>>,
-    /// Tile cache.
+    /// The served dataset and its change log; publishes every new data version.
+    pub steward: Arc<Steward>,
+    /// Tile cache (the steward makes each new version its current one).
     pub cache: TileCache,
     /// Settings.
     pub config: Arc<HttpConfig>,
@@ -137,117 +123,53 @@ pub struct StateInner {
     pub qgis_style_template: Arc<serde_json::Value>,
     /// Submissions, the change log and the submission limit.
     pub store: Arc<dyn Store>,
-    /// The change log as published here; one publisher at a time.
-    pub log: Arc<tokio::sync::Mutex<publish::LogState>>,
-    /// What `/health` and the admin API read of the log, without waiting for the publisher.
-    log_status: Arc<std::sync::RwLock<publish::LogStatus>>,
     /// Rendered label glyphs.
     pub glyphs: GlyphCache,
     /// Open-data downloads of the current data version.
     pub downloads: DownloadCache,
     /// Drawn map pictures (`/render/…`), by data version.
     pub pictures: PictureCache,
-    /// Unix time at which the served data version was published.
-    published: Arc<AtomicU64>,
-}
-
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 impl AppState {
-    /// Build the state.
+    /// Build the state: serve `dataset` (the log is read by `steward.replay_all()`).
     ///
     /// # Errors
-    /// If the compiled-in style template is not valid JSON.
+    /// If a compiled-in style template is not valid JSON.
     pub fn new(
         dataset: Dataset,
         cache: TileCache,
         config: HttpConfig,
         store: Arc<dyn Store>,
     ) -> Result<Self, serde_json::Error> {
-        let dataset = Arc::new(dataset);
-        cache.publish(
-            Arc::clone(&dataset),
-            version_key(&dataset),
+        let style_template = Arc::new(serde_json::from_str(STYLE_TEMPLATE)?);
+        let qgis_style_template = Arc::new(serde_json::from_str(QGIS_STYLE_TEMPLATE)?);
+        let steward = Arc::new(Steward::new(
+            dataset,
+            cache.clone(),
+            Arc::clone(&store),
+            config.data_source.clone(),
             config.prerender,
-        );
+        ));
+        let downloads = DownloadCache::default();
+        steward.subscribe(warm_downloads(downloads.clone(), Arc::downgrade(&steward)));
         Ok(Self(Arc::new(StateInner {
-            log: Arc::new(tokio::sync::Mutex::new(publish::LogState::new(&dataset))),
-            log_status: Arc::default(),
-            dataset: Arc::new(ArcSwap::new(dataset)),
+            steward,
             cache,
             config: Arc::new(config),
-            style_template: Arc::new(serde_json::from_str(STYLE_TEMPLATE)?),
-            qgis_style_template: Arc::new(serde_json::from_str(QGIS_STYLE_TEMPLATE)?),
+            style_template,
+            qgis_style_template,
             store,
             glyphs: GlyphCache::default(),
-            downloads: DownloadCache::default(),
+            downloads,
             pictures: PictureCache::default(),
-            published: Arc::new(AtomicU64::new(unix_now())),
         })))
-    }
-
-    /// Publish a new dataset: swap it in atomically (in-flight requests finish on the old one),
-    /// make its version the tile cache's current one (old tiles are dropped; new ETags from the
-    /// first request on, rendered on demand until the background pre-render has them), and
-    /// build its downloads in the background. Every publish (start, reload, edit) goes here.
-    pub fn swap_dataset(&self, ds: Dataset) -> Arc<Dataset> {
-        let ds = Arc::new(ds);
-        let old = self.dataset.swap(Arc::clone(&ds));
-        if old.version == ds.version {
-            // Same tables over the same geometry (e.g. a replay that changed nothing): the
-            // cached and pre-rendering tiles are still right.
-            return old;
-        }
-        self.published.store(unix_now(), Ordering::Relaxed);
-        self.cache
-            .publish(Arc::clone(&ds), version_key(&ds), self.config.prerender);
-        if tokio::runtime::Handle::try_current().is_ok() {
-            self.warm_downloads();
-        }
-        old
-    }
-
-    /// Unix time at which the served data version was published.
-    #[must_use]
-    pub fn published_at(&self) -> u64 {
-        self.published.load(Ordering::Relaxed)
-    }
-
-    /// The last change published here and the conflicts with the files.
-    #[must_use]
-    pub fn log_status(&self) -> publish::LogStatus {
-        self.log_status
-            .read()
-            .map(|s| s.clone())
-            .unwrap_or_default()
-    }
-
-    /// Record the log's status (the publisher calls this).
-    pub fn set_log_status(&self, status: publish::LogStatus) {
-        if let Ok(mut s) = self.log_status.write() {
-            *s = status;
-        }
-    }
-
-    /// Build the current data version's downloads (JSON, GeoJSON, CSV and their gzip, about
-    /// 0.3 s) on a blocking thread, so the first visitor to `/downloads` does not wait for it.
-    /// The task builds whatever version is current when it runs, so a burst of edits builds
-    /// the last one, not each in turn.
-    pub fn warm_downloads(&self) {
-        let state = self.clone();
-        tokio::task::spawn_blocking(move || {
-            state.downloads.files(&state.dataset());
-        });
     }
 
     /// The current dataset (a snapshot: a request keeps the one it started with).
     #[must_use]
     pub fn dataset(&self) -> Arc<Dataset> {
-        self.dataset.load_full()
+        self.steward.dataset()
     }
 
     /// Cache-key form of a dataset's version.
@@ -259,7 +181,27 @@ impl AppState {
     /// `f` over the served dataset and its cache key, without taking a reference to it (for
     /// the per-request fast path; keep `f` short).
     pub fn with_dataset<R>(&self, f: impl FnOnce(&Dataset, u64) -> R) -> R {
-        let ds = self.dataset.load();
-        f(&ds, version_key(&ds))
+        self.steward.with_dataset(f)
+    }
+}
+
+/// A subscriber that builds each new data version's downloads (JSON, GeoJSON, CSV and their
+/// gzip, about 0.3 s) on a blocking thread, so the first visitor to `/downloads` does not wait
+/// for them. The task builds whatever version is current when it runs, so a burst of edits
+/// builds the last one, not each in turn. Outside a runtime (a test building data), nothing.
+fn warm_downloads(
+    downloads: DownloadCache,
+    steward: Weak<Steward>,
+) -> impl Fn(&Arc<Dataset>) + Send + Sync + 'static {
+    move |_| {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return;
+        }
+        let (downloads, steward) = (downloads.clone(), steward.clone());
+        tokio::task::spawn_blocking(move || {
+            if let Some(steward) = steward.upgrade() {
+                downloads.files(&steward.dataset());
+            }
+        });
     }
 }

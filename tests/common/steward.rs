@@ -90,9 +90,7 @@ pub async fn app(store: Arc<dyn Store>) -> (axum::Router, AppState) {
         ..HttpConfig::default()
     };
     let state = AppState::new(dataset(), TileCache::new(32 << 20), config, store).expect("state");
-    partnership_map::http::publish::replay_all(&state)
-        .await
-        .expect("replay");
+    state.steward.replay_all().await.expect("replay");
     (router(state.clone()), state)
 }
 
