@@ -1,13 +1,21 @@
 //! partnership-map: vector tiles and a web map of England's area-based education partnerships.
 //!
-//! Pipeline: `dataset` (load, validate, simplify per zoom, index) → `pipeline` (select, clip,
-//! snap, encode one tile) → `cache` (gzip, ETag, bounded in bytes) → `http` (contract).
-//! `schema` is the single list of tile attributes; `config` is the command line; `logging` and
-//! `metrics` make the server observable.
-//! Stewardship: `changes` (the edit format, apply, undo, replay: pure), `store` (submissions,
-//! the change log and the submission limit, durable), `editors` (who may edit),
-//! `data_export` (published data back to files). Sharing: `compare` builds the LA comparison
-//! view; `render` draws map pictures (SVG, PNG) on the server.
+//! Modules depend downwards only: `http` (routes and handlers) is on top and no other module
+//! imports it; `error` maps every error to an HTTP status.
+//!
+//! Tiles: `dataset` (load, validate, simplify per zoom, index) → `pipeline` (select, clip,
+//! snap, encode one tile) → `cache` (gzip, ETag, bounded in bytes). `tile` is the tile maths,
+//! `schema` the single list of tile attributes, `tileset` and `style` how the tile set
+//! describes itself (TileJSON, archive metadata, attribution, MapLibre styles), `export` the
+//! static archives.
+//! Stewardship: `stewardship` publishes the files plus the change log (the served dataset, the
+//! log's status, edits, undos, reloads, other replicas' changes); `changes` is the edit format,
+//! apply, undo and replay (pure); `store` keeps submissions, the change log and the
+//! submission limit durably; `editors` says who may edit; `data_export` writes the published
+//! data back to files; `downloads` builds the open-data files.
+//! Sharing: `compare` builds the LA comparison view; `render` draws map pictures (SVG, PNG) on
+//! the server. `config` is the command line; `logging` and `metrics` make the server
+//! observable.
 
 pub mod background;
 pub mod cache;
