@@ -189,54 +189,56 @@ pub fn build(ds: &Dataset) -> Vec<File> {
     files
 }
 
-/// What the GIS files say about themselves: title, version, licence.
-#[must_use]
-pub fn la_layer_about(ds: &Dataset) -> gis_formats::About {
-    let as_of = ds
-        .data_as_of
-        .clone()
-        .unwrap_or_else(|| "unknown".to_owned());
+/// What a GIS layer says about itself: its name and title, what it is with the data version,
+/// date and licence, the same as metadata JSON, and its geometry type.
+fn layer_about(
+    ds: &Dataset,
+    name: &str,
+    title: &str,
+    what: &str,
+    geometry: gis_formats::GeometryKind,
+) -> gis_formats::About {
+    let as_of = ds.data_as_of.as_deref().unwrap_or("unknown");
     gis_formats::About {
-        name: "local_authorities".to_owned(),
-        title: "Local authorities".to_owned(),
+        name: name.to_owned(),
+        title: title.to_owned(),
         description: format!(
-            "England's upper-tier local authorities with their area-based education partnerships and context figures (fields: docs/FIELDS.md). Data version {}, data as of {as_of}. {LICENCE}",
+            "{what} Data version {}, data as of {as_of}. {LICENCE}",
             ds.version
         ),
         metadata: json!({
             "licence": LICENCE,
             "data_version": ds.version,
             "data_as_of": ds.data_as_of,
-            "fields": "see docs/FIELDS.md or /tiles.json",
         }),
         last_change: ds.data_as_of.clone(),
-        geometry: gis_formats::GeometryKind::MultiPolygon,
+        geometry,
     }
 }
 
-/// What the partnerships say about themselves as a GIS layer (OGC items as GeoPackage or
-/// FlatGeobuf): each partnership at the label points of its LAs.
+/// The LA polygons as a GIS layer (the downloads and OGC items as GeoPackage or FlatGeobuf).
+#[must_use]
+pub fn la_layer_about(ds: &Dataset) -> gis_formats::About {
+    layer_about(
+        ds,
+        "local_authorities",
+        "Local authorities",
+        "England's upper-tier local authorities with their area-based education partnerships and context figures (fields: docs/FIELDS.md).",
+        gis_formats::GeometryKind::MultiPolygon,
+    )
+}
+
+/// The partnerships as a GIS layer (OGC items as GeoPackage or FlatGeobuf): each partnership
+/// at the label points of its LAs.
 #[must_use]
 pub fn partnerships_layer_about(ds: &Dataset) -> gis_formats::About {
-    let as_of = ds
-        .data_as_of
-        .clone()
-        .unwrap_or_else(|| "unknown".to_owned());
-    gis_formats::About {
-        name: "partnerships".to_owned(),
-        title: "Partnerships".to_owned(),
-        description: format!(
-            "Area-based education partnerships, located at the label points of the LAs they cover, with their sources. Data version {}, data as of {as_of}. {LICENCE}",
-            ds.version
-        ),
-        metadata: json!({
-            "licence": LICENCE,
-            "data_version": ds.version,
-            "data_as_of": ds.data_as_of,
-        }),
-        last_change: ds.data_as_of.clone(),
-        geometry: gis_formats::GeometryKind::MultiPoint,
-    }
+    layer_about(
+        ds,
+        "partnerships",
+        "Partnerships",
+        "Area-based education partnerships, located at the label points of the LAs they cover, with their sources.",
+        gis_formats::GeometryKind::MultiPoint,
+    )
 }
 
 /// The LA polygons as GeoPackage and FlatGeobuf, from the GeoJSON download's own `features`
