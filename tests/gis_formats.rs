@@ -853,15 +853,6 @@ fn intersecting(features: &BTreeMap<String, Value>, q: [f64; 4]) -> BTreeSet<Str
 
 #[tokio::test]
 async fn qgis_adds_both_as_vector_layers_with_every_feature_and_attribute() {
-    let python = "/usr/bin/python3";
-    let has_qgis = Command::new(python)
-        .args(["-c", "import qgis.core"])
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        has_qgis,
-        "python3-qgis is missing: scripts/test.sh installs qgis and python3-qgis"
-    );
     let app = common::app();
     let reference = reference(&app).await;
     let (server, dir) = common::start_small(&[], &[]);
@@ -885,24 +876,15 @@ async fn qgis_adds_both_as_vector_layers_with_every_feature_and_attribute() {
     let q = [-2.0, 52.4, -1.8, 52.6];
     let expected_in_box = intersecting(&reference.features, q);
     assert!(!expected_in_box.is_empty() && expected_in_box.len() < reference.features.len());
-    let out = Command::new(python)
-        .arg(common::repo().join("tests/qgis/gis_formats.py"))
-        .arg(serde_json::to_string(&q).expect("JSON"))
-        .arg(&gpkg)
-        .arg(&fgb)
-        .env("QT_QPA_PLATFORM", "offscreen")
-        .env("XDG_RUNTIME_DIR", dir.path())
-        .output()
-        .expect("run PyQGIS");
-    drop(server);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "PyQGIS failed: {}{stdout}",
-        String::from_utf8_lossy(&out.stderr)
+    let facts = common::pyqgis(
+        "gis_formats.py",
+        &[
+            serde_json::to_string(&q).expect("JSON").as_ref(),
+            gpkg.as_ref(),
+            fgb.as_ref(),
+        ],
     );
-    let facts: Value =
-        serde_json::from_str(stdout.lines().last().unwrap_or("")).expect("facts JSON");
+    drop(server);
     let fields = partnership_map::schema::la_fields();
     for source in [&gpkg, &fgb] {
         let fact = &facts[source.as_str()];
