@@ -827,6 +827,25 @@ async fn ogc_items_come_as_geopackage_and_flatgeobuf_with_the_same_page() {
             }
         }
     }
+    // A page past the end is an empty file of the collection's geometry type, which GDAL opens.
+    let dir = tempfile::tempdir().expect("tmp");
+    for ext in ["gpkg", "fgb"] {
+        let r = common::get(
+            &app,
+            &format!("/ogc/collections/partnerships/items?offset=100000&f={ext}"),
+            &[],
+        )
+        .await;
+        assert_eq!(r.status, 200);
+        let path = dir.path().join(format!("empty.{ext}"));
+        std::fs::write(&path, &r.body).expect("write");
+        let summary = ogrinfo(&["-ro", "-so", path.to_str().expect("utf-8"), "partnerships"]);
+        assert!(summary.contains("Feature Count: 0"), "{ext}: {summary}");
+        assert!(
+            summary.contains("Geometry: Multi Point"),
+            "{ext}: {summary}"
+        );
+    }
     let bad = common::get(&app, "/ogc/collections/local_authorities/items?f=shp", &[]).await;
     assert_eq!(bad.status, 400);
     assert!(bad.text().contains("gpkg"), "{}", bad.text());
