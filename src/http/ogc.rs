@@ -368,6 +368,8 @@ pub async fn items(
                 offset = v.parse().unwrap_or(usize::MAX);
             }
             "bbox" => bbox = Some(parse_bbox(v)?),
+            // Read above: which day's LAs.
+            "date" => {}
             "bbox-crs" if v == CRS84 => {}
             "f" if v == "json" || v == "geojson" => {}
             _ => filters.push((k.clone(), v.clone())),
