@@ -75,10 +75,7 @@ pub fn dissolve(pieces: &[&LonLatLa]) -> LonLatLa {
         while out_edges.get(&start).is_some_and(|v| !v.is_empty()) {
             let mut ring = vec![points[&start]];
             let mut at = start;
-            loop {
-                let Some(next) = out_edges.get_mut(&at).and_then(Vec::pop) else {
-                    break;
-                };
+            while let Some(next) = out_edges.get_mut(&at).and_then(Vec::pop) {
                 ring.push(points[&next]);
                 at = next;
                 if at == start {

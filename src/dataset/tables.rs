@@ -597,26 +597,6 @@ pub fn parse_roles(
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn urls_must_be_http_with_a_public_host() {
-        assert!(check_url("https://www.example.org/a?b=1").is_ok());
-        assert!(check_url("ftp://example.org").is_err());
-        assert!(check_url("https://localhost/").is_err());
-        assert!(check_url("www.example.org").is_err());
-    }
-
-    #[test]
-    fn iso_dates_are_checked_field_by_field() {
-        assert!(is_iso_date("2026-03-31"));
-        assert!(!is_iso_date("2026-13-01"));
-        assert!(!is_iso_date("31/03/2026"));
-    }
-}
-
 const REORGANISATION_COLUMNS: &[&str] = &[
     "vesting_date",
     "status",
@@ -750,4 +730,24 @@ pub fn parse_reorganisations(table: &CsvTable, errors: &mut LoadError) -> Vec<Re
         });
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_must_be_http_with_a_public_host() {
+        assert!(check_url("https://www.example.org/a?b=1").is_ok());
+        assert!(check_url("ftp://example.org").is_err());
+        assert!(check_url("https://localhost/").is_err());
+        assert!(check_url("www.example.org").is_err());
+    }
+
+    #[test]
+    fn iso_dates_are_checked_field_by_field() {
+        assert!(is_iso_date("2026-03-31"));
+        assert!(!is_iso_date("2026-13-01"));
+        assert!(!is_iso_date("31/03/2026"));
+    }
 }

@@ -66,6 +66,13 @@ pub async fn dated_tile(
     axum::extract::Query(pin): axum::extract::Query<Pin>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
+    // `/tiles/1/0/0/0.pbf` is no tile at all, not a badly written date.
+    if !looks_like_a_day(&date) {
+        return Err(AppError::NotFound(format!(
+            "no tile at /tiles/{}/…: a dated tile is /tiles/YYYY-MM-DD/{{z}}/{{x}}/{{y}}.pbf",
+            date.chars().take(20).collect::<String>()
+        )));
+    }
     let ds = state.dataset_on(Some(&date)).await?;
     let coord = TileCoord::parse(&z, &x, &y, ds.max_zoom())?;
     let pinned = pin.v.as_deref() == Some(ds.version.as_str());
@@ -91,6 +98,19 @@ pub async fn ogc_tile(
     }
     let coord = TileCoord::parse(&z, &col, &format!("{row}.pbf"), state.dataset().max_zoom())?;
     respond(&state, state.dataset(), coord, &headers, None).await
+}
+
+/// Shaped like `YYYY-MM-DD` (whether that day exists is checked later, with a 400).
+fn looks_like_a_day(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 10
+        && b.iter().enumerate().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                *c == b'-'
+            } else {
+                c.is_ascii_digit()
+            }
+        })
 }
 
 async fn respond(
