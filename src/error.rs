@@ -27,6 +27,12 @@ pub enum AppError {
     /// Nothing lives at this path.
     #[error("not found: {0}")]
     NotFound(String),
+    /// A `date` that is not a date written `YYYY-MM-DD`.
+    #[error("bad date: {0}")]
+    BadDate(String),
+    /// A day the map has no record of.
+    #[error("{0}")]
+    NoSuchDay(String),
     /// Rendering failed; a server bug.
     #[error(transparent)]
     Render(#[from] RenderError),
@@ -113,7 +119,8 @@ impl AppError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::BadTile(_) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::NotFound(_) | Self::NoSuchDay(_) => StatusCode::NOT_FOUND,
+            Self::BadDate(_) => StatusCode::BAD_REQUEST,
             Self::ApiBadRequest(_) | Self::Invalid(_) => StatusCode::BAD_REQUEST,
             Self::ApiNotFound(_) | Self::AdminOff => StatusCode::NOT_FOUND,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -175,6 +182,7 @@ impl From<StewardError> for AppError {
     fn from(e: StewardError) -> Self {
         match e {
             StewardError::NoSuchChange(id) => Self::ApiNotFound(format!("no change {id}")),
+            StewardError::NoSuchDay(why) => Self::NoSuchDay(why),
             StewardError::LogBusy => Self::Unavailable {
                 retry_after: UNAVAILABLE_RETRY_AFTER,
             },

@@ -20,6 +20,7 @@
 pub mod background;
 pub mod cache;
 pub mod changes;
+pub mod clock;
 pub mod compare;
 pub mod config;
 pub mod data_export;

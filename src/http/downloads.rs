@@ -55,18 +55,22 @@ pub async fn page(State(state): State<AppState>) -> Response {
 ///
 /// # Errors
 /// 404 for an unknown name or a version no longer served.
-#[utoipa::path(get, path = "/downloads/{name}", tag = "downloads", summary = "A download (versioned name), or a redirect from the plain name", params(("name" = String, Path, description = "e.g. `local_authorities-<version>.geojson`, `partnerships-<version>.csv`, `local_authorities-<version>.gpkg`, `local_authorities-<version>.fgb`, `partnerships-<version>.json`, or the same without `-<version>`"), ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 when it still matches"), ("Range" = Option<String>, Header, description = "One byte range, e.g. `bytes=0-16383`: 206 with those bytes of the uncompressed file")), responses((status = 200, description = "The file (gzip-compressed when accepted)", content((Object = "application/geo+json"), (super::openapi::Binary = "text/csv; charset=utf-8"), (Object = "application/json"), (super::openapi::Binary = "application/geopackage+sqlite3"), (super::openapi::Binary = "application/flatgeobuf")), headers(("ETag" = String, description = "Weak: one tag for both encodings"))), (status = 206, description = "The requested byte range of the uncompressed file", content((super::openapi::Binary = "application/geo+json"), (super::openapi::Binary = "text/csv; charset=utf-8"), (super::openapi::Binary = "application/json"), (super::openapi::Binary = "application/geopackage+sqlite3"), (super::openapi::Binary = "application/flatgeobuf")), headers(("Content-Range" = String, description = "bytes start-end/length"))), (status = 416, description = "No byte of the file is in the range", body = String, content_type = "text/plain; charset=utf-8", headers(("Content-Range" = String, description = "bytes */length"))), (status = 303, description = "The plain name: see the current version", headers(("Location" = String))), (status = 304, description = "If-None-Match matched"), (status = 404, description = "No such file, or a version no longer served", body = String, content_type = "text/plain; charset=utf-8")))]
+#[utoipa::path(get, path = "/downloads/{name}", tag = "downloads", summary = "A download (versioned name), or a redirect from the plain name", params(("name" = String, Path, description = "e.g. `local_authorities-<version>.geojson`, `partnerships-<version>.csv`, `local_authorities-<version>.gpkg`, `local_authorities-<version>.fgb`, `partnerships-<version>.json`, or the same without `-<version>`"), super::query::DateQuery, ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 when it still matches"), ("Range" = Option<String>, Header, description = "One byte range, e.g. `bytes=0-16383`: 206 with those bytes of the uncompressed file")), responses((status = 200, description = "The file (gzip-compressed when accepted)", content((Object = "application/geo+json"), (super::openapi::Binary = "text/csv; charset=utf-8"), (Object = "application/json"), (super::openapi::Binary = "application/geopackage+sqlite3"), (super::openapi::Binary = "application/flatgeobuf")), headers(("ETag" = String, description = "Weak: one tag for both encodings"))), (status = 206, description = "The requested byte range of the uncompressed file", content((super::openapi::Binary = "application/geo+json"), (super::openapi::Binary = "text/csv; charset=utf-8"), (super::openapi::Binary = "application/json"), (super::openapi::Binary = "application/geopackage+sqlite3"), (super::openapi::Binary = "application/flatgeobuf")), headers(("Content-Range" = String, description = "bytes start-end/length"))), (status = 416, description = "No byte of the file is in the range", body = String, content_type = "text/plain; charset=utf-8", headers(("Content-Range" = String, description = "bytes */length"))), (status = 303, description = "The plain name: see the current version", headers(("Location" = String))), (status = 304, description = "If-None-Match matched"), (status = 404, description = "No such file, or a version no longer served", body = String, content_type = "text/plain; charset=utf-8")))]
 pub async fn file(
     State(state): State<AppState>,
     Path(name): Path<String>,
     headers: HeaderMap,
+    super::query::ApiQuery(d): super::query::ApiQuery<super::query::DateQuery>,
 ) -> Result<Response, AppError> {
-    let ds = state.dataset();
+    let ds = state.dataset_on(d.date.as_deref()).await?;
     let files = state.downloads.files(&ds);
     for f in files.iter() {
         if name == format!("{}.{}", f.stem, f.ext) {
-            let mut r =
-                Redirect::to(&format!("/downloads/{}", versioned(f, &ds.version))).into_response();
+            let to = match &d.date {
+                Some(day) => format!("/downloads/{}?date={day}", versioned(f, &ds.version)),
+                None => format!("/downloads/{}", versioned(f, &ds.version)),
+            };
+            let mut r = Redirect::to(&to).into_response();
             r.headers_mut()
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
             return Ok(r);

@@ -357,7 +357,9 @@ pub async fn items(
     Query(params): Query<BTreeMap<String, String>>,
 ) -> Result<Response, AppError> {
     let b = base_url(&state, &headers)?;
-    let ds = state.dataset();
+    let ds = state
+        .dataset_on(params.get("date").map(String::as_str))
+        .await?;
     let mut limit: usize = 100;
     let mut offset: usize = 0;
     let mut bbox = None;
@@ -386,6 +388,8 @@ pub async fn items(
                 offset = v.parse().unwrap_or(usize::MAX);
             }
             "bbox" => bbox = Some(parse_bbox(v)?),
+            // Read above: which day's LAs.
+            "date" => {}
             "bbox-crs" if v == CRS84 => {}
             "f" => format = items_format(v)?,
             _ => filters.push((k.clone(), v.clone())),
@@ -545,14 +549,15 @@ pub async fn items(
 ///
 /// # Errors
 /// 404 for an unknown collection or feature.
-#[utoipa::path(get, path = "/ogc/collections/{id}/items/{fid}", tag = "ogc", summary = "One feature", params(("id" = String, Path, description = "`local_authorities` or `partnerships`"), ("fid" = String, Path, description = "LA code or partnership id")), responses((status = 200, description = "Feature", body = super::openapi::Feature, content_type = "application/geo+json"), (status = 404, description = "No such collection or feature", body = super::openapi::ErrorBody)))]
+#[utoipa::path(get, path = "/ogc/collections/{id}/items/{fid}", tag = "ogc", summary = "One feature", params(("id" = String, Path, description = "`local_authorities` or `partnerships`"), ("fid" = String, Path, description = "LA code or partnership id"), super::query::DateQuery), responses((status = 200, description = "Feature", body = super::openapi::Feature, content_type = "application/geo+json"), (status = 404, description = "No such collection or feature", body = super::openapi::ErrorBody)))]
 pub async fn item(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path((id, fid)): Path<(String, String)>,
+    super::query::ApiQuery(d): super::query::ApiQuery<super::query::DateQuery>,
 ) -> Result<Response, AppError> {
     let b = base_url(&state, &headers)?;
-    let ds = state.dataset();
+    let ds = state.dataset_on(d.date.as_deref()).await?;
     let mut f = match id.as_str() {
         LAS => ds
             .las

@@ -673,7 +673,7 @@ pub struct OgcTiles {
 #[openapi(
     info(
         title = "partnership-map",
-        description = "England's 153 upper-tier local authorities as Mapbox Vector Tiles with \
+        description = "England's upper-tier local authorities, as in force on any day since April 2023, as Mapbox Vector Tiles with \
             their area-based education partnerships, plus TileJSON, MapLibre styles, glyphs, a JSON \
             API, OGC API – Features and Tiles, open-data downloads, map pictures, a public change \
             history, corrections from the public, and the research team's review and edit API.",
@@ -681,6 +681,8 @@ pub struct OgcTiles {
     ),
     paths(
         super::tiles::tile,
+        super::tiles::dated_tile,
+        super::meta::dated_metadata,
         super::meta::tilejson_handler,
         super::meta::tippecanoe_metadata,
         super::meta::style_handler,
