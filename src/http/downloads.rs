@@ -17,14 +17,14 @@ use super::conditional;
 use super::negotiate::accepts_gzip;
 use super::pages::{Framing, html_response, layout};
 use super::state::AppState;
-use crate::downloads::{File, LICENCE, OGL, versioned};
+use crate::downloads::{File, LICENCE, OGL, is_gis_name, versioned};
 use crate::error::AppError;
 
 /// `GET /downloads`: the list, with sizes and licence.
 #[utoipa::path(get, path = "/downloads", tag = "downloads", summary = "The open-data downloads page", responses((status = 200, description = "HTML", body = String, content_type = "text/html; charset=utf-8")))]
 pub async fn page(State(state): State<AppState>) -> Response {
     let ds = state.dataset();
-    let files = state.downloads.files(&ds);
+    let files = state.downloads.all(&ds);
     let body = html! {
         h1 { "Downloads" }
         p { "Data version " code { (ds.version) } ", data as of " (ds.data_as_of.clone().unwrap_or_default()) ". File names carry the data version, so a link to one always returns the same bytes." }
@@ -63,7 +63,12 @@ pub async fn file(
     super::query::ApiQuery(d): super::query::ApiQuery<super::query::DateQuery>,
 ) -> Result<Response, AppError> {
     let ds = state.dataset_on(d.date.as_deref()).await?;
-    let files = state.downloads.files(&ds);
+    // The GIS files are built on first request, so only a GIS name asks for them.
+    let files = if is_gis_name(&name) {
+        state.downloads.gis_files(&ds)
+    } else {
+        state.downloads.files(&ds)
+    };
     for f in files.iter() {
         if name == format!("{}.{}", f.stem, f.ext) {
             let to = match &d.date {
