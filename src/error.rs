@@ -54,6 +54,9 @@ pub enum AppError {
     /// Missing or wrong admin token.
     #[error("a valid admin token is required (Authorization: Bearer …)")]
     Unauthorized,
+    /// The resource exists but is not for this client (plain-text body saying why).
+    #[error("{0}")]
+    Forbidden(String),
     /// No admin token is configured, so the admin API is off.
     #[error(
         "the admin API is off: start the server with PARTNERSHIP_MAP_ADMIN_TOKEN or --admin-token-file"
@@ -92,6 +95,17 @@ pub enum AppError {
     /// (429). Its store and steward failures become the variants above.
     #[error(transparent)]
     Verification(VerificationError),
+    /// A GeoPackage or FlatGeobuf could not be written; a server bug.
+    #[error(transparent)]
+    Gis(#[from] crate::gis_formats::GisError),
+    /// A `Range` no byte of the file satisfies (416 with `Content-Range: bytes */length`).
+    #[error("the range {range:?} lies outside the file's {length} bytes")]
+    RangeNotSatisfiable {
+        /// The client's `Range` header, shortened.
+        range: String,
+        /// The file's length in bytes.
+        length: u64,
+    },
     /// The server is at its limit of connections or of requests in flight.
     #[error("the server is busy; try again in {retry_after} seconds")]
     Overloaded {
@@ -112,7 +126,9 @@ impl AppError {
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::Unavailable { .. } | Self::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Steward(StewardError::Rejected(_) | StewardError::ReloadRejected { .. }) => {
                 StatusCode::UNPROCESSABLE_ENTITY
@@ -120,7 +136,7 @@ impl AppError {
             Self::Steward(StewardError::CannotRevert { .. }) => StatusCode::CONFLICT,
             Self::Steward(StewardError::ReloadUnavailable) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Steward(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::Render(_) | Self::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Render(_) | Self::Store(_) | Self::Gis(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Picture(PictureError::BadParameter(_)) => StatusCode::BAD_REQUEST,
             Self::Picture(PictureError::NotFound(_)) => StatusCode::NOT_FOUND,
             Self::Picture(PictureError::Failed(_)) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -151,9 +167,11 @@ impl AppError {
             Self::BadTile(_)
                 | Self::BadRequest(_)
                 | Self::NotFound(_)
+                | Self::Forbidden(_)
                 | Self::Render(_)
                 | Self::Picture(_)
                 | Self::Overloaded { .. }
+                | Self::RangeNotSatisfiable { .. }
         )
     }
 }
@@ -216,6 +234,11 @@ impl IntoResponse for AppError {
             | Self::Verification(VerificationError::RateLimited { retry_after }) => {
                 if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
                     res_headers.push((header::RETRY_AFTER, v));
+                }
+            }
+            Self::RangeNotSatisfiable { length, .. } => {
+                if let Ok(v) = HeaderValue::from_str(&format!("bytes */{length}")) {
+                    res_headers.push((header::CONTENT_RANGE, v));
                 }
             }
             Self::Unauthorized => {

@@ -28,6 +28,7 @@ pub mod downloads;
 pub mod editors;
 pub mod error;
 pub mod export;
+pub mod gis_formats;
 pub mod glyphs;
 pub mod http;
 pub mod logging;

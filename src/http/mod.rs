@@ -151,9 +151,8 @@ pub fn router(state: AppState) -> Router {
             get(verify::form_page).post(verify::form_post),
         )
         .layer(DefaultBodyLimit::max(MAX_EDIT_BYTES));
-    let metrics_on_main = state.config.metrics_on_main;
     let app = Router::new().merge(public).merge(submissions).merge(admin);
-    let app = if metrics_on_main {
+    let app = if state.config.metrics.on_main() {
         app.route("/metrics", get(metrics::metrics))
     } else {
         app

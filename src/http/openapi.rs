@@ -1274,6 +1274,12 @@ fn items_path(collection: &str, filters: &[(String, Schema, String)]) -> PathIte
             "Features to skip",
         ),
         bbox_param(),
+        query(
+            "f",
+            enum_schema(&strings(["json", "geojson", "gpkg", "fgb"])),
+            "Format: GeoJSON (the default), `gpkg` (GeoPackage) or `fgb` (FlatGeobuf), the same \
+             page either way",
+        ),
     ];
     params.extend(
         filters
@@ -1292,14 +1298,21 @@ fn items_path(collection: &str, filters: &[(String, Schema, String)]) -> PathIte
         .parameters(Some(params))
         .responses(
             ResponsesBuilder::new()
-                .response(
-                    "200",
-                    json_response(
+                .response("200", {
+                    let mut ok = json_response(
                         "FeatureCollection",
-                        "GeoJSON features",
+                        "GeoJSON features, or a GeoPackage or FlatGeobuf file (`f`)",
                         "application/geo+json",
-                    ),
-                )
+                    );
+                    for format in crate::gis_formats::Format::ALL {
+                        let binary = RefOr::Ref(utoipa::openapi::Ref::from_schema_name("Binary"));
+                        ok.content.insert(
+                            format.mime().to_owned(),
+                            ContentBuilder::new().schema(Some(binary)).build(),
+                        );
+                    }
+                    ok
+                })
                 .response(
                     "400",
                     json_response(

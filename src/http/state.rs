@@ -38,8 +38,9 @@ pub struct HttpConfig {
     pub client_ip_header: ClientIpHeader,
     /// Render every tile of each published data version in the background.
     pub prerender: bool,
-    /// Serve `/metrics` on the public router too (`--metrics-bind main`).
-    pub metrics_on_main: bool,
+    /// Where `/metrics` is served (`--metrics-bind`): on the public router for loopback clients
+    /// (`Local`) or for everyone (`Main`); otherwise not on the public router.
+    pub metrics: MetricsBind,
 }
 
 impl Default for HttpConfig {
@@ -53,7 +54,7 @@ impl Default for HttpConfig {
             trusted_proxies: Vec::new(),
             client_ip_header: ClientIpHeader::default(),
             prerender: false,
-            metrics_on_main: false,
+            metrics: MetricsBind::Off,
         }
     }
 }
@@ -93,7 +94,7 @@ impl HttpConfig {
             trusted_proxies: args.trusted_proxies.clone(),
             client_ip_header: args.client_ip_header,
             prerender: !args.no_prerender,
-            metrics_on_main: args.metrics_bind() == MetricsBind::Main,
+            metrics: args.metrics_bind(),
         })
     }
 }
