@@ -9,10 +9,9 @@ mod common;
 
 use axum::body::Body;
 use common::Resp;
-use common::steward::{ASHA, Backend, app_with, call, json};
+use common::steward::{ASHA, Backend, app_with, call, json, send};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use tower::ServiceExt;
 
 /// Plymouth, the LA the issue walks through.
 const PLYMOUTH: &str = "E06000026";
@@ -65,18 +64,14 @@ async fn form(app: &axum::Router, path: &str, pairs: &[(String, String)]) -> Res
         .header("content-type", "application/x-www-form-urlencoded")
         .body(Body::from(body))
         .expect("request");
-    let res = app.clone().oneshot(req).await.expect("infallible");
-    let status = res.status();
-    let headers = res.headers().clone();
-    let body = http_body_util::BodyExt::collect(res.into_body())
-        .await
-        .expect("body")
-        .to_bytes();
-    Resp {
-        status,
-        headers,
-        body,
-    }
+    send(app, req).await
+}
+
+/// `GET path` as editor Asha: the JSON.
+async fn editor_get(app: &axum::Router, path: &str) -> Value {
+    let r = call(app, "GET", path, Some(ASHA.1), None).await;
+    assert_eq!(r.status, 200, "{path}: {}", r.text());
+    json(&r)
 }
 
 /// A complete answer for Plymouth: every item correct but `change` (asked to change).
@@ -105,16 +100,7 @@ fn path_of(link: &str) -> String {
 }
 
 async fn campaign(app: &axum::Router, id: i64) -> Value {
-    let r = call(
-        app,
-        "GET",
-        &format!("/api/verification/campaigns/{id}"),
-        Some(ASHA.1),
-        None,
-    )
-    .await;
-    assert_eq!(r.status, 200, "{}", r.text());
-    json(&r)
+    editor_get(app, &format!("/api/verification/campaigns/{id}")).await
 }
 
 /// The counts of a campaign, only those above zero.
@@ -195,7 +181,10 @@ fn no_data(r: &Resp, names: &[String]) {
 }
 
 async fn a_round_from_invitation_to_verified_counts_every_step(backend: Backend) {
-    let (app, _) = app_with(backend.store().await, |c| c.metrics_on_main = true).await;
+    let (app, _) = app_with(backend.store().await, |c| {
+        c.metrics = partnership_map::config::MetricsBind::Main;
+    })
+    .await;
     let las = three_las();
     let names: Vec<String> = las.iter().map(|c| la_name(c)).collect();
 
@@ -309,16 +298,7 @@ async fn a_round_from_invitation_to_verified_counts_every_step(backend: Backend)
     );
 
     // The review: side by side, the requested change with its editor link.
-    let r = call(
-        &app,
-        "GET",
-        &format!("/api/verification/responses/{reference}"),
-        Some(ASHA.1),
-        None,
-    )
-    .await;
-    assert_eq!(r.status, 200, "{}", r.text());
-    let review = json(&r);
+    let review = editor_get(&app, &format!("/api/verification/responses/{reference}")).await;
     assert_eq!(review["all_confirmed"], false);
     assert_eq!(review["requested_changes"], 1);
     assert_eq!(review["answer"]["name"], OFFICER);
@@ -382,22 +362,14 @@ async fn a_round_from_invitation_to_verified_counts_every_step(backend: Backend)
         metrics_counts(&app, id).await,
         want(&[("invited", 2), ("verified", 1)])
     );
-    let r = call(
-        &app,
-        "GET",
-        &format!("/api/verification/responses/{reference}"),
-        Some(ASHA.1),
-        None,
-    )
-    .await;
-    let settled = json(&r);
+    let settled = editor_get(&app, &format!("/api/verification/responses/{reference}")).await;
     assert_eq!(settled["answer"]["outcome"], "verified");
     assert_eq!(
         settled["answer"]["changes"],
         json!([applied, verify_change])
     );
     // The admin log links both changes to the response, as submissions are linked.
-    let log = json(&call(&app, "GET", "/api/admin/changes", Some(ASHA.1), None).await);
+    let log = editor_get(&app, "/api/admin/changes").await;
     let linked: Vec<i64> = log["changes"]
         .as_array()
         .expect("changes")
@@ -546,7 +518,8 @@ async fn a_round_from_invitation_to_verified_counts_every_step(backend: Backend)
             .unwrap_or("")
             .starts_with("text/csv")
     );
-    let rows = read_csv(&r.text());
+    let status_text = r.text();
+    let rows = common::csv_text_rows(&status_text);
     let by_code: BTreeMap<&str, &BTreeMap<String, String>> =
         rows.iter().map(|r| (r["la_code"].as_str(), r)).collect();
     assert_eq!(by_code[PLYMOUTH]["status"], "verified");
@@ -561,27 +534,12 @@ async fn a_round_from_invitation_to_verified_counts_every_step(backend: Backend)
         None,
     )
     .await;
-    let reminders = read_csv(&r.text());
+    let reminders = common::csv_text_rows(&r.text());
     let codes: Vec<&str> = reminders.iter().map(|r| r["la_code"].as_str()).collect();
     assert_eq!(codes, [third_code.as_str()]);
-    for csv in [r.text()] {
+    for csv in [status_text, r.text()] {
         assert!(!csv.contains(OFFICER) && !csv.contains(JOB));
     }
-}
-
-fn read_csv(text: &str) -> Vec<BTreeMap<String, String>> {
-    let mut rdr = csv::Reader::from_reader(text.as_bytes());
-    let headers = rdr.headers().expect("header").clone();
-    rdr.records()
-        .map(|r| {
-            let r = r.expect("row");
-            headers
-                .iter()
-                .zip(r.iter())
-                .map(|(h, v)| (h.to_owned(), v.to_owned()))
-                .collect()
-        })
-        .collect()
 }
 
 async fn the_mail_merge_and_fresh_links_work_and_old_links_stop(backend: Backend) {
@@ -601,7 +559,7 @@ async fn the_mail_merge_and_fresh_links_work_and_old_links_stop(backend: Backend
             .unwrap_or("")
             .starts_with("text/csv")
     );
-    let rows = read_csv(&r.text());
+    let rows = common::csv_text_rows(&r.text());
     assert_eq!(rows.len(), 3);
     let in_30_days = (chrono::Utc::now() + chrono::Duration::days(30))
         .format("%Y-%m-%d")
@@ -642,7 +600,7 @@ async fn the_mail_merge_and_fresh_links_work_and_old_links_stop(backend: Backend
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.text());
-    let fresh = read_csv(&r.text());
+    let fresh = common::csv_text_rows(&r.text());
     assert_eq!(fresh.len(), 3);
     for (old, new) in rows.iter().zip(&fresh) {
         assert_ne!(old["link"], new["link"]);
@@ -702,7 +660,7 @@ async fn an_answer_sent_to_one_server_is_seen_by_another_and_updates_until_settl
     assert_eq!(call(&b, "GET", &path, None, None).await.status, 200);
     let first = form(&a, &path, &answer(&items, None)).await;
     assert_eq!(first.status, 201, "{}", first.text());
-    let open = json(&call(&b, "GET", "/api/verification/responses", Some(ASHA.1), None).await);
+    let open = editor_get(&b, "/api/verification/responses").await;
     assert_eq!(open["responses"].as_array().expect("list").len(), 1);
     assert_eq!(open["responses"][0]["all_confirmed"], true);
     let reference = open["responses"][0]["answer"]["reference"]
@@ -717,16 +675,7 @@ async fn an_answer_sent_to_one_server_is_seen_by_another_and_updates_until_settl
     let second = form(&b, &path, &answer(&items, Some(&items[0]))).await;
     assert_eq!(second.status, 201, "{}", second.text());
     assert!(second.text().contains(&reference));
-    let r = json(
-        &call(
-            &a,
-            "GET",
-            &format!("/api/verification/responses/{reference}"),
-            Some(ASHA.1),
-            None,
-        )
-        .await,
-    );
+    let r = editor_get(&a, &format!("/api/verification/responses/{reference}")).await;
     assert_eq!(r["requested_changes"], 1);
 
     // Closed without a verification on A: the link is settled on B, the LA is not verified.
@@ -753,7 +702,7 @@ async fn an_answer_sent_to_one_server_is_seen_by_another_and_updates_until_settl
     )
     .await;
     assert_eq!(r.status, 409, "{}", r.text());
-    let open = json(&call(&b, "GET", "/api/verification/responses", Some(ASHA.1), None).await);
+    let open = editor_get(&b, "/api/verification/responses").await;
     assert_eq!(open["responses"].as_array().expect("list").len(), 0);
     let last = json(
         &call(

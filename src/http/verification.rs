@@ -300,13 +300,22 @@ pub async fn one(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    authorize(&state, &headers)?;
-    let id = id_param("campaign", &id)?;
-    let c = state.verification.campaign(id).await?;
+    let c = authorized_campaign(&state, &headers, &id).await?;
     Ok(json_response(
         StatusCode::OK,
         CampaignView::of(&state.dataset(), &c, &[]),
     ))
+}
+
+/// The campaign a path names, for an editor.
+async fn authorized_campaign(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: &str,
+) -> Result<CampaignStatus, AppError> {
+    authorize(state, headers)?;
+    let id = id_param("campaign", id)?;
+    Ok(state.verification.campaign(id).await?)
 }
 
 /// `GET /api/verification/campaigns/{id}/status.csv`.
@@ -319,13 +328,12 @@ pub async fn status_csv(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    authorize(&state, &headers)?;
-    let id = id_param("campaign", &id)?;
-    let c = state.verification.campaign(id).await?;
+    let c = authorized_campaign(&state, &headers, &id).await?;
+    let body = export::status(&state.dataset(), &c.invitations, &now());
     Ok(csv_response(
         StatusCode::OK,
-        &format!("verification-{id}-status.csv"),
-        export::status(&state.dataset(), &c.invitations, &now()),
+        &format!("verification-{}-status.csv", c.campaign.id),
+        body,
     ))
 }
 
@@ -339,13 +347,12 @@ pub async fn reminders_csv(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    authorize(&state, &headers)?;
-    let id = id_param("campaign", &id)?;
-    let c = state.verification.campaign(id).await?;
+    let c = authorized_campaign(&state, &headers, &id).await?;
+    let body = export::reminders(&state.dataset(), &c.campaign, &c.invitations, &now());
     Ok(csv_response(
         StatusCode::OK,
-        &format!("verification-{id}-reminders.csv"),
-        export::reminders(&state.dataset(), &c.campaign, &c.invitations, &now()),
+        &format!("verification-{}-reminders.csv", c.campaign.id),
+        body,
     ))
 }
 

@@ -70,8 +70,14 @@ pub struct Found {
     pub hash_hex: String,
 }
 
-/// The columns an [`Invitation`] is read from, in this order, over
-/// `verification_invitations i LEFT JOIN verification_responses r`.
+/// Invitations with their responses, as [`INVITATION_COLUMNS`] reads them.
+pub const FROM_INVITATIONS: &str =
+    "FROM verification_invitations i LEFT JOIN verification_responses r ON r.invitation_id = i.id";
+/// Responses with their invitations, as [`ANSWER_COLUMNS`] reads them.
+pub const FROM_ANSWERS: &str =
+    "FROM verification_responses r JOIN verification_invitations i ON i.id = r.invitation_id";
+
+/// The columns an [`Invitation`] is read from, in this order, over [`FROM_INVITATIONS`].
 pub const INVITATION_COLUMNS: &str = "i.id, i.campaign_id, i.la_code, i.invited_at, i.expires_at, i.opened_at, i.revoked_at, r.id, r.updated_at, r.settled_at, r.outcome, i.recipient, i.mail_status, i.mail_error, i.mailed_at, i.token_hash";
 
 /// The values of [`INVITATION_COLUMNS`].
@@ -138,7 +144,7 @@ pub fn decode_invitation(c: InvitationColumns) -> Found {
 }
 
 /// The columns a [`StoredAnswer`] is read from (with its linked changes read apart), over
-/// `verification_responses r JOIN verification_invitations i`.
+/// [`FROM_ANSWERS`].
 pub const ANSWER_COLUMNS: &str = "r.id, r.invitation_id, i.campaign_id, i.la_code, r.created_at, r.updated_at, r.answers, r.shown, r.missing, r.name, r.job_title, r.data_version, r.outcome, r.settled_at, r.settled_by, r.settle_note, r.personal_data_purged_at";
 
 /// A stored answer's columns as both databases return them (JSON as text).

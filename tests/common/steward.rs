@@ -125,11 +125,12 @@ pub async fn call(
         }
         None => Body::empty(),
     };
-    let res = app
-        .clone()
-        .oneshot(req.body(body).expect("request"))
-        .await
-        .expect("infallible");
+    send(app, req.body(body).expect("request")).await
+}
+
+/// Send `req` to `app` and read the whole response.
+pub async fn send(app: &axum::Router, req: axum::http::Request<Body>) -> Resp {
+    let res = app.clone().oneshot(req).await.expect("infallible");
     let status = res.status();
     let headers = res.headers().clone();
     let body = http_body_util::BodyExt::collect(res.into_body())

@@ -8,16 +8,11 @@ use sqlx::{FromRow, Row};
 use super::{PostgresStore, classify};
 use crate::store::StoreError;
 use crate::store::verification::{
-    ANSWER_COLUMNS, AnswerRow, Close, Found, INVITATION_COLUMNS, InvitationColumns, SaveAnswer,
-    VerificationStore, decode_invitation, encode_answer,
+    ANSWER_COLUMNS, AnswerRow, Close, FROM_ANSWERS, FROM_INVITATIONS, Found, INVITATION_COLUMNS,
+    InvitationColumns, SaveAnswer, VerificationStore, decode_invitation, encode_answer,
 };
 use crate::verification::response::{NewAnswer, StoredAnswer};
 use crate::verification::{Campaign, Invitation, MailStatus, NewCampaign, NewLink};
-
-const FROM_INVITATIONS: &str =
-    "FROM verification_invitations i LEFT JOIN verification_responses r ON r.invitation_id = i.id";
-const FROM_ANSWERS: &str =
-    "FROM verification_responses r JOIN verification_invitations i ON i.id = r.invitation_id";
 
 fn found(r: &PgRow) -> Result<Found, StoreError> {
     InvitationColumns::from_row(r)

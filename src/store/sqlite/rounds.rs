@@ -6,16 +6,11 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::SqliteStore;
 use crate::store::StoreError;
 use crate::store::verification::{
-    ANSWER_COLUMNS, AnswerRow, Close, Found, INVITATION_COLUMNS, InvitationColumns, SaveAnswer,
-    VerificationStore, decode_invitation, encode_answer,
+    ANSWER_COLUMNS, AnswerRow, Close, FROM_ANSWERS, FROM_INVITATIONS, Found, INVITATION_COLUMNS,
+    InvitationColumns, SaveAnswer, VerificationStore, decode_invitation, encode_answer,
 };
 use crate::verification::response::{NewAnswer, StoredAnswer};
 use crate::verification::{Campaign, Invitation, MailStatus, NewCampaign, NewLink};
-
-const FROM_INVITATIONS: &str =
-    "FROM verification_invitations i LEFT JOIN verification_responses r ON r.invitation_id = i.id";
-const FROM_ANSWERS: &str =
-    "FROM verification_responses r JOIN verification_invitations i ON i.id = r.invitation_id";
 
 fn found(r: &rusqlite::Row<'_>) -> rusqlite::Result<Found> {
     InvitationColumns::try_from(r).map(decode_invitation)
