@@ -827,7 +827,132 @@ async fn ogc_items_come_as_geopackage_and_flatgeobuf_with_the_same_page() {
             }
         }
     }
+    // A page past the end is an empty file of the collection's geometry type, which GDAL opens.
+    let dir = tempfile::tempdir().expect("tmp");
+    for ext in ["gpkg", "fgb"] {
+        let r = common::get(
+            &app,
+            &format!("/ogc/collections/partnerships/items?offset=100000&f={ext}"),
+            &[],
+        )
+        .await;
+        assert_eq!(r.status, 200);
+        let path = dir.path().join(format!("empty.{ext}"));
+        std::fs::write(&path, &r.body).expect("write");
+        let summary = ogrinfo(&["-ro", "-so", path.to_str().expect("utf-8"), "partnerships"]);
+        assert!(summary.contains("Feature Count: 0"), "{ext}: {summary}");
+        assert!(
+            summary.contains("Geometry: Multi Point"),
+            "{ext}: {summary}"
+        );
+    }
     let bad = common::get(&app, "/ogc/collections/local_authorities/items?f=shp", &[]).await;
     assert_eq!(bad.status, 400);
     assert!(bad.text().contains("gpkg"), "{}", bad.text());
+}
+
+/// The LAs whose polygons intersect the rectangle `q`, computed with `geo` over the GeoJSON.
+fn intersecting(features: &BTreeMap<String, Value>, q: [f64; 4]) -> BTreeSet<String> {
+    use geo::Intersects;
+    let rect = geo::Rect::new((q[0], q[1]), (q[2], q[3]));
+    features
+        .iter()
+        .filter(|(_, f)| {
+            geojson_rings(&f["geometry"]).iter().any(|polygon| {
+                let ring = |r: &Vec<[f64; 2]>| {
+                    geo::LineString::from(r.iter().map(|p| (p[0], p[1])).collect::<Vec<_>>())
+                };
+                geo::Polygon::new(ring(&polygon[0]), polygon[1..].iter().map(ring).collect())
+                    .intersects(&rect)
+            })
+        })
+        .map(|(code, _)| code.clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn qgis_adds_both_as_vector_layers_with_every_feature_and_attribute() {
+    let app = common::app();
+    let reference = reference(&app).await;
+    let (server, dir) = common::start_small(&[], &[]);
+    // The GeoPackage as a user downloads it; the FlatGeobuf straight from its URL, as QGIS's
+    // "Add Vector Layer" with the HTTP protocol opens it (GDAL's /vsicurl/, range requests).
+    let gpkg = dir.path().join("local_authorities.gpkg");
+    let bytes = download(
+        &app,
+        &reference.version,
+        "gpkg",
+        "application/geopackage+sqlite3",
+    )
+    .await;
+    std::fs::write(&gpkg, &bytes).expect("write");
+    let gpkg = gpkg.to_str().expect("utf-8").to_owned();
+    let fgb = format!(
+        "/vsicurl/{}/downloads/local_authorities-{}.fgb",
+        server.base, reference.version
+    );
+    // Around Birmingham: some LAs, not all.
+    let q = [-2.0, 52.4, -1.8, 52.6];
+    let expected_in_box = intersecting(&reference.features, q);
+    assert!(!expected_in_box.is_empty() && expected_in_box.len() < reference.features.len());
+    let facts = common::pyqgis(
+        "gis_formats.py",
+        &[
+            serde_json::to_string(&q).expect("JSON").as_ref(),
+            gpkg.as_ref(),
+            fgb.as_ref(),
+        ],
+    );
+    drop(server);
+    let fields = partnership_map::schema::la_fields();
+    for source in [&gpkg, &fgb] {
+        let fact = &facts[source.as_str()];
+        assert_eq!(fact["valid"], true, "{source}: {fact}");
+        assert_eq!(
+            fact["count"].as_u64(),
+            Some(reference.features.len() as u64),
+            "{source}"
+        );
+        assert_eq!(fact["crs"], "EPSG:4326");
+        assert_eq!(fact["geometry"], "MultiPolygon");
+        assert_eq!(fact["invalid_geometries"], 0, "{source}");
+        // Every schema attribute is a field, typed (the GeoPackage adds its fid).
+        let got: Vec<(String, String)> = fact["fields"]
+            .as_array()
+            .expect("fields")
+            .iter()
+            .filter(|f| f[0] != "fid")
+            .map(|f| {
+                (
+                    f[0].as_str().expect("name").to_owned(),
+                    f[2].as_str().expect("type").to_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(got.len(), fields.len(), "{source}: {got:?}");
+        for (f, (name, ty)) in fields.iter().zip(&got) {
+            use partnership_map::schema::FieldType;
+            let want: &[&str] = match f.ty {
+                FieldType::String => &["QString"],
+                FieldType::Number => &["int", "qlonglong"],
+                FieldType::Decimal => &["double"],
+                FieldType::Boolean => &["bool"],
+            };
+            assert_eq!(name, &f.name, "{source}");
+            assert!(want.contains(&ty.as_str()), "{source}: {name} is {ty}");
+        }
+        let features = fact["features"].as_object().expect("features");
+        assert_eq!(features.len(), reference.features.len(), "{source}");
+        for (code, want) in &reference.features {
+            let got = features[code].as_object().expect("attributes");
+            assert_same_attributes(code, &want["properties"], got);
+        }
+        let in_box: BTreeSet<String> = fact["in_bbox"]
+            .as_array()
+            .expect("codes")
+            .iter()
+            .map(|c| c.as_str().expect("code").to_owned())
+            .collect();
+        assert_eq!(in_box, expected_in_box, "{source}: rectangle filter");
+    }
 }

@@ -32,7 +32,8 @@ pub fn write(layer: &Layer<'_>) -> Result<Vec<u8>, GisError> {
         &layer.name,
         geometry_type,
         FgbWriterOptions {
-            write_index: true,
+            // An index over no features is one GDAL refuses to read: an empty page has none.
+            write_index: !layer.rows.is_empty(),
             detect_type: false,
             promote_to_multi: true,
             crs: FgbCrs {

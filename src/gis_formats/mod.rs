@@ -531,3 +531,99 @@ impl GeozeroGeometry for Shape<'_> {
         walk(self, processor, &mut |_, _, _| Ok(()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn about() -> About {
+        About {
+            name: "t".to_owned(),
+            title: "T".to_owned(),
+            description: String::new(),
+            metadata: Value::Null,
+            last_change: None,
+            geometry: GeometryKind::MultiPoint,
+        }
+    }
+
+    fn point(props: Value) -> Value {
+        json!({"type": "Feature", "geometry": {"type": "MultiPoint", "coordinates": [[1.0, 2.0]]}, "properties": props})
+    }
+
+    fn declared(name: &str, ty: ColumnType) -> Declared {
+        Declared {
+            name: name.to_owned(),
+            ty: Some(ty),
+            description: None,
+        }
+    }
+
+    #[test]
+    fn column_types_follow_the_schema_and_widen_only_whole_numbers() {
+        let features = [
+            point(json!({"n": 1, "big": 1, "x": 1, "mixed": 1, "s": "a", "none": null})),
+            point(json!({"n": 2, "big": 5_000_000_000_u64, "x": 1.5, "mixed": "b"})),
+        ];
+        let layer = Layer::new(
+            about(),
+            &features,
+            &[
+                declared("n", ColumnType::Integer),
+                declared("big", ColumnType::Integer),
+            ],
+        )
+        .expect("layer");
+        let types: Vec<(&str, ColumnType)> = layer
+            .columns
+            .iter()
+            .map(|c| (c.name.as_str(), c.ty))
+            .collect();
+        assert_eq!(
+            types,
+            [
+                ("n", ColumnType::Integer),
+                ("big", ColumnType::BigInteger),
+                ("mixed", ColumnType::Text),
+                ("none", ColumnType::Text),
+                ("s", ColumnType::Text),
+                ("x", ColumnType::Real),
+            ]
+        );
+        assert_eq!(layer.rows[1].1[1], Some(Cell::Int(5_000_000_000)));
+        assert_eq!(layer.rows[0].1[2], Some(Cell::Text("1".to_owned())));
+        assert_eq!(layer.rows[1].1[3], None, "a missing value is NULL");
+        assert_eq!(layer.extent(), Some([1.0, 2.0, 1.0, 2.0]));
+    }
+
+    #[test]
+    fn a_value_or_geometry_that_does_not_fit_names_the_feature() {
+        let features = [point(json!({"flag": true})), point(json!({"flag": "yes"}))];
+        let err = Layer::new(about(), &features, &[declared("flag", ColumnType::Boolean)])
+            .expect_err("a string in a boolean column");
+        assert_eq!(
+            err.to_string(),
+            "feature 1, column flag: \"yes\" is not a boolean"
+        );
+        let polygon = json!({"type": "Feature", "geometry": {"type": "Polygon", "coordinates": []}, "properties": {}});
+        let err = Layer::new(about(), std::slice::from_ref(&polygon), &[]).expect_err("a Polygon");
+        assert!(
+            err.to_string().starts_with("feature 0: a Polygon geometry"),
+            "{err}"
+        );
+        let bad = json!({"type": "Feature", "geometry": {"type": "MultiPoint", "coordinates": [["x", 1]]}, "properties": {}});
+        let err = Layer::new(about(), std::slice::from_ref(&bad), &[]).expect_err("not numbers");
+        assert!(err.to_string().contains("is not two numbers"), "{err}");
+    }
+
+    #[test]
+    fn the_same_layer_gives_the_same_bytes() {
+        let features = [point(json!({"a": 1}))];
+        let layer = Layer::new(about(), &features, &[]).expect("layer");
+        for format in Format::ALL {
+            let once = format.write(&layer).expect("written");
+            assert_eq!(format.write(&layer).expect("written"), once, "{format:?}");
+        }
+    }
+}
