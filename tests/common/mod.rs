@@ -342,7 +342,13 @@ pub fn coverage() -> Coverage {
 
 /// The rows of a shipped CSV file, each as column → value.
 pub fn csv_rows(file: &str) -> Vec<std::collections::BTreeMap<String, String>> {
-    let mut rdr = csv::Reader::from_path(repo().join("data").join(file)).expect("read csv");
+    let text = std::fs::read_to_string(repo().join("data").join(file)).expect("read csv");
+    csv_text_rows(&text)
+}
+
+/// The rows of CSV text with a header row, each as column → value.
+pub fn csv_text_rows(text: &str) -> Vec<std::collections::BTreeMap<String, String>> {
+    let mut rdr = csv::Reader::from_reader(text.as_bytes());
     let headers = rdr.headers().expect("header").clone();
     rdr.records()
         .map(|r| {
