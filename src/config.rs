@@ -160,8 +160,9 @@ pub struct ServeArgs {
     #[arg(long, global = true, env = "PARTNERSHIP_MAP_CLIENT_IP_HEADER", value_enum,
           default_value_t = ClientIpHeader::XForwardedFor)]
     pub client_ip_header: ClientIpHeader,
-    /// Where /metrics (Prometheus) is served: an address for a listener of its own (default
-    /// 127.0.0.1:9464, or port 0 when --bind uses port 0), `main` for the public port, or `off`.
+    /// Where /metrics (Prometheus) is served: `local` (the default) on the main port, answering
+    /// only clients on this host (loopback, also when forwarded by a trusted proxy); `main` on
+    /// the main port for every client; an address for a listener of its own; or `off`.
     #[arg(long, global = true, env = "PARTNERSHIP_MAP_METRICS_BIND", value_parser = parse_metrics_bind)]
     pub metrics_bind: Option<MetricsBind>,
     /// Time a client has to send a complete request head (from connecting, or from the first
@@ -192,25 +193,35 @@ pub struct ServeArgs {
 }
 
 /// Where `/metrics` is served.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum MetricsBind {
-    /// A listener of its own.
+    /// The main listener, for clients on this host only (the default): no second port, so any
+    /// number of servers can run on one host with default flags.
+    #[default]
+    Local,
+    /// A listener of its own, for every client that reaches it.
     Addr(SocketAddr),
-    /// The public listener, beside everything else.
+    /// The main listener, for every client (protect it at the proxy).
     Main,
     /// Nowhere.
     Off,
 }
 
-/// Default metrics port (the OpenTelemetry Prometheus exporter's).
-pub const METRICS_PORT: u16 = 9464;
+impl MetricsBind {
+    /// Whether the main listener's router serves `/metrics` (to some clients at least).
+    #[must_use]
+    pub fn on_main(self) -> bool {
+        matches!(self, Self::Local | Self::Main)
+    }
+}
 
 fn parse_metrics_bind(s: &str) -> Result<MetricsBind, String> {
     match s {
+        "local" => Ok(MetricsBind::Local),
         "main" => Ok(MetricsBind::Main),
         "off" => Ok(MetricsBind::Off),
         _ => s.parse().map(MetricsBind::Addr).map_err(|_| {
-            format!("{s:?} is not an address like 127.0.0.1:9464, nor `main` or `off`")
+            format!("{s:?} is not an address like 127.0.0.1:9464, nor `local`, `main` or `off`")
         }),
     }
 }
@@ -289,14 +300,7 @@ impl ServeArgs {
     /// Where `/metrics` goes (see `--metrics-bind`).
     #[must_use]
     pub fn metrics_bind(&self) -> MetricsBind {
-        self.metrics_bind.unwrap_or_else(|| {
-            let port = if self.bind.port() == 0 {
-                0
-            } else {
-                METRICS_PORT
-            };
-            MetricsBind::Addr(SocketAddr::from(([127, 0, 0, 1], port)))
-        })
+        self.metrics_bind.unwrap_or_default()
     }
 
     /// Cache capacity in bytes.
@@ -352,19 +356,28 @@ mod tests {
     }
 
     #[test]
-    fn metrics_listen_on_loopback_unless_told_otherwise() {
+    fn metrics_stay_on_the_main_port_for_local_clients_unless_told_otherwise() {
         let cli = Cli::parse_from(["pm", "serve"]);
+        assert_eq!(cli.serve.metrics_bind(), MetricsBind::Local);
+        assert!(cli.serve.metrics_bind().on_main());
+        let cli = Cli::parse_from(["pm", "serve", "--metrics-bind", "127.0.0.1:9464"]);
         assert_eq!(
             cli.serve.metrics_bind(),
             MetricsBind::Addr("127.0.0.1:9464".parse().expect("addr"))
         );
-        let cli = Cli::parse_from(["pm", "serve", "--bind", "127.0.0.1:0"]);
-        assert_eq!(
-            cli.serve.metrics_bind(),
-            MetricsBind::Addr("127.0.0.1:0".parse().expect("addr"))
-        );
-        let cli = Cli::parse_from(["pm", "serve", "--metrics-bind", "main"]);
-        assert_eq!(cli.serve.metrics_bind(), MetricsBind::Main);
-        assert!(Cli::try_parse_from(["pm", "serve", "--metrics-bind", "nowhere"]).is_err());
+        assert!(!cli.serve.metrics_bind().on_main());
+        for (word, bind) in [
+            ("local", MetricsBind::Local),
+            ("main", MetricsBind::Main),
+            ("off", MetricsBind::Off),
+        ] {
+            let cli = Cli::parse_from(["pm", "serve", "--metrics-bind", word]);
+            assert_eq!(cli.serve.metrics_bind(), bind);
+        }
+        assert!(!MetricsBind::Off.on_main());
+        let err = Cli::try_parse_from(["pm", "serve", "--metrics-bind", "nowhere"])
+            .expect_err("not an address")
+            .to_string();
+        assert!(err.contains("\"nowhere\" is not an address"), "{err}");
     }
 }

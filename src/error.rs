@@ -53,6 +53,9 @@ pub enum AppError {
     /// Missing or wrong admin token.
     #[error("a valid admin token is required (Authorization: Bearer …)")]
     Unauthorized,
+    /// The resource exists but is not for this client (plain-text body saying why).
+    #[error("{0}")]
+    Forbidden(String),
     /// No admin token is configured, so the admin API is off.
     #[error(
         "the admin API is off: start the server with PARTNERSHIP_MAP_ADMIN_TOKEN or --admin-token-file"
@@ -106,6 +109,7 @@ impl AppError {
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::Unavailable { .. } | Self::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Steward(StewardError::Rejected(_) | StewardError::ReloadRejected { .. }) => {
                 StatusCode::UNPROCESSABLE_ENTITY
@@ -129,6 +133,7 @@ impl AppError {
             Self::BadTile(_)
                 | Self::BadRequest(_)
                 | Self::NotFound(_)
+                | Self::Forbidden(_)
                 | Self::Render(_)
                 | Self::Picture(_)
                 | Self::Overloaded { .. }

@@ -290,7 +290,7 @@ fn fit_connection_cap(limits: &mut Limits) {
     }
 }
 
-/// Listen (public port, and `/metrics` on its own port unless configured otherwise), start the
+/// Listen (the public port, and `/metrics` on a port of its own if configured so), start the
 /// background tasks, and serve until SIGTERM/SIGINT; then let open requests finish within the
 /// drain deadline.
 async fn serve(
@@ -307,10 +307,11 @@ async fn serve(
     let metrics_listener = match args.metrics_bind() {
         MetricsBind::Addr(a) => Some(tokio::net::TcpListener::bind(a).await.map_err(|e| {
             format!(
-                "cannot listen for /metrics on {a}: {e} (choose another --metrics-bind, or `main`, or `off`)"
+                "cannot listen for /metrics on {a}: {e} (choose another --metrics-bind, or `local` \
+                 for the main port, which is the default)"
             )
         })?),
-        MetricsBind::Main | MetricsBind::Off => None,
+        MetricsBind::Local | MetricsBind::Main | MetricsBind::Off => None,
     };
     // Tests and scripts read these lines to find the ports: the main one first. Nobody
     // reading stdout is not an error.
@@ -320,6 +321,17 @@ async fn serve(
         let _ = writeln!(out, "{line}").and_then(|()| out.flush());
     };
     say(format!("partnership-map listening on http://{addr}"));
+    match args.metrics_bind() {
+        MetricsBind::Local => {
+            say(format!("partnership-map metrics on http://{addr}/metrics"));
+            tracing::info!("metrics on http://{addr}/metrics, for clients on this host only");
+        }
+        MetricsBind::Main => {
+            say(format!("partnership-map metrics on http://{addr}/metrics"));
+            tracing::info!("metrics on http://{addr}/metrics, for every client");
+        }
+        MetricsBind::Addr(_) | MetricsBind::Off => {}
+    }
     tracing::info!(
         head_timeout_ms = u64::try_from(limits.head_timeout.as_millis()).unwrap_or(u64::MAX),
         keep_alive_ms = u64::try_from(limits.idle_timeout.as_millis()).unwrap_or(u64::MAX),

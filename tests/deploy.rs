@@ -163,6 +163,17 @@ fn nginx_in_front_of_two_replicas_caches_tiles_shares_writes_and_survives_a_dead
     assert_eq!(cache_status(&plain), "MISS");
     assert_eq!(cache_status(&get(&proxy, tile)), "HIT");
 
+    // Each replica serves /metrics on its own port to this host; the proxy never passes it on
+    // (a replica would answer nginx, itself on loopback, were it asked).
+    assert_eq!(get(&a, "/metrics").status, 200);
+    let metrics = get(&proxy, "/metrics");
+    assert_eq!(metrics.status, 404, "{}", metrics.body);
+    assert!(
+        !metrics.body.contains("tile_cache_bytes"),
+        "{}",
+        metrics.body
+    );
+
     // 2. A correction through nginx is listed by both replicas: one database.
     let s = submit(&proxy, "Sent through nginx to whichever replica.");
     assert_eq!(s.status, 201, "{}", s.body);

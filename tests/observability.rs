@@ -1,11 +1,14 @@
 //! `/metrics` parsed by a Prometheus text parser, counters that move with the traffic, where
-//! `/metrics` is served (`--metrics-bind`), and `--log-format json`.
+//! `/metrics` is served and to whom (`--metrics-bind`: by default on the main port for clients
+//! on the host only, so two servers start side by side with default flags), and
+//! `--log-format json`.
 
 mod common;
 
 use std::time::Duration;
 
 use common::{histogram, raw, sample, scrape};
+use partnership_map::config::MetricsBind;
 use serde_json::{Value, json};
 
 /// The tile route as a metric label (`:param`, brace-free) and as logged (axum's pattern).
@@ -180,12 +183,178 @@ async fn metrics_are_valid_prometheus_text_and_the_counters_move_with_traffic() 
     );
     assert!(sample(&after, "process_resident_memory_bytes", &[]) > Some(1e6));
 
-    // Not on the public port by default.
-    assert_eq!(raw::get(&addr, "/metrics").await.status, 404);
+    // By default on the main port, for this (loopback) client.
+    assert_eq!(metrics, format!("http://{addr}/metrics"));
+}
+
+/// A port that was free a moment ago (the tests below need fixed ports: port 0 would also
+/// have given the old default metrics listener a free port, and hidden the clash).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// `/health` requests counted in `/metrics`, once the log writer has caught up with `want`.
+async fn health_count(metrics: &str, want: f64) -> Option<f64> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let m = scrape(metrics).await;
+        let n = sample(
+            &m,
+            "http_requests_total",
+            &[("route", "/health"), ("status", "200")],
+        );
+        if n >= Some(want) || std::time::Instant::now() > deadline {
+            return n;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn metrics_can_be_served_on_the_main_port_or_not_at_all() {
+async fn two_servers_start_on_one_host_with_default_flags_and_each_serves_its_own_metrics() {
+    // Each needs its own main port and database, and nothing else: no metrics flag.
+    let dirs = [
+        tempfile::tempdir().expect("tmp"),
+        tempfile::tempdir().expect("tmp"),
+    ];
+    let servers: Vec<common::Server> = dirs
+        .iter()
+        .map(|dir| {
+            let db = dir.path().join("pm.db");
+            common::Server::start_on(
+                &format!("127.0.0.1:{}", free_port()),
+                &[
+                    "--db".as_ref(),
+                    db.as_os_str(),
+                    "--max-zoom".as_ref(),
+                    "6".as_ref(),
+                    "--no-prerender".as_ref(),
+                ],
+                &[],
+            )
+        })
+        .collect();
+    let [a, b] = [&servers[0], &servers[1]];
+    assert_ne!(a.addr(), b.addr());
+    for s in [a, b] {
+        assert_eq!(raw::get(s.addr(), "/health").await.status, 200);
+        assert_eq!(s.metrics_url(), format!("http://{}/metrics", s.addr()));
+    }
+    // Three more requests to the first only: its metrics count them, the second's do not, so
+    // each port serves its own process's metrics.
+    for _ in 0..3 {
+        assert_eq!(raw::get(a.addr(), "/health").await.status, 200);
+    }
+    assert_eq!(health_count(&a.metrics_url(), 4.0).await, Some(4.0));
+    assert_eq!(health_count(&b.metrics_url(), 1.0).await, Some(1.0));
+    let m = scrape(&b.metrics_url()).await;
+    assert!(sample(&m, "process_resident_memory_bytes", &[]) > Some(1e6));
+}
+
+/// `GET /metrics` with an `X-Forwarded-For` header, over a real socket from loopback.
+async fn metrics_forwarded_for(addr: &str, client: &str) -> (u16, String) {
+    let mut c = raw::Conn::connect(addr).await.expect("connect");
+    c.send(
+        format!(
+            "GET /metrics HTTP/1.1\r\nHost: test\r\nX-Forwarded-For: {client}\r\nConnection: close\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .await
+    .expect("send");
+    match c.response(Duration::from_secs(10)).await {
+        raw::Outcome::Response(r) => (r.status, String::from_utf8_lossy(&r.body).into_owned()),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn by_default_metrics_answer_only_clients_on_the_host_also_behind_a_trusted_proxy() {
+    // A loopback proxy that forwards the client's address: the forwarded client decides.
+    let (server, _dir) =
+        common::start_small(&["--trusted-proxies", "127.0.0.1", "--no-prerender"], &[]);
+    let (status, body) = metrics_forwarded_for(server.addr(), "127.0.0.1").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("# TYPE tile_cache_bytes gauge"), "{body}");
+    let (status, body) = metrics_forwarded_for(server.addr(), "203.0.113.9").await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body.contains("only clients on the server's own host"),
+        "{body}"
+    );
+    assert!(body.contains("--metrics-bind"), "{body}");
+    // A forged hop to the left of the real client does not help.
+    let (status, _) = metrics_forwarded_for(server.addr(), "127.0.0.1, 203.0.113.9").await;
+    assert_eq!(status, 403);
+    drop(server);
+    // Without trusted proxies the header is the client's own word and is ignored: the peer is
+    // loopback, so it is answered.
+    let (server, _dir) = common::start_small(&["--no-prerender"], &[]);
+    let (status, _) = metrics_forwarded_for(server.addr(), "203.0.113.9").await;
+    assert_eq!(status, 200);
+}
+
+/// `GET /metrics` through the router as if from TCP peer `peer`.
+async fn metrics_from(bind: MetricsBind, peer: [u8; 4]) -> (u16, String) {
+    use axum::extract::connect_info::MockConnectInfo;
+    let config = partnership_map::http::HttpConfig {
+        metrics: bind,
+        ..Default::default()
+    };
+    let state = partnership_map::http::AppState::new(
+        partnership_map::dataset::Dataset::from_inputs(&common::shipped_inputs(), 6)
+            .expect("valid"),
+        partnership_map::cache::TileCache::new(1 << 20),
+        config,
+        common::memory_store(),
+    )
+    .expect("state");
+    let app = partnership_map::http::router(state)
+        .layer(MockConnectInfo(std::net::SocketAddr::from((peer, 40000))));
+    let r = common::get(&app, "/metrics", &[]).await;
+    (r.status.as_u16(), r.text())
+}
+
+#[tokio::test]
+async fn a_peer_off_the_host_is_refused_unless_metrics_are_made_public() {
+    let (status, body) = metrics_from(MetricsBind::Local, [127, 0, 0, 1]).await;
+    assert_eq!(status, 200);
+    let parsed = prometheus_parse::Scrape::parse(body.lines().map(|l| Ok(l.to_owned())))
+        .expect("Prometheus text");
+    assert!(
+        parsed
+            .samples
+            .iter()
+            .any(|s| s.metric == "tile_cache_bytes")
+    );
+    for peer in [[192, 0, 2, 2], [10, 0, 0, 5], [203, 0, 113, 9]] {
+        let (status, body) = metrics_from(MetricsBind::Local, peer).await;
+        assert_eq!(status, 403, "{peer:?}: {body}");
+        assert!(!body.contains("tile_cache_bytes"), "{body}");
+    }
+    // `--metrics-bind main`: every client; `off` or a listener of its own: not on this router.
+    assert_eq!(
+        metrics_from(MetricsBind::Main, [203, 0, 113, 9]).await.0,
+        200
+    );
+    assert_eq!(metrics_from(MetricsBind::Off, [127, 0, 0, 1]).await.0, 404);
+    let own = MetricsBind::Addr("127.0.0.1:0".parse().expect("addr"));
+    assert_eq!(metrics_from(own, [127, 0, 0, 1]).await.0, 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_can_be_served_on_a_port_of_their_own_on_the_main_port_or_not_at_all() {
+    let (server, _dir) =
+        common::start_small(&["--metrics-bind", "127.0.0.1:0", "--no-prerender"], &[]);
+    let own = server.metrics_url();
+    assert_ne!(own, format!("http://{}/metrics", server.addr()));
+    let m = scrape(&own).await;
+    assert!(sample(&m, "tile_cache_bytes", &[]).is_some());
+    assert_eq!(raw::get(server.addr(), "/metrics").await.status, 404);
+    drop(server);
     let (server, _dir) = common::start_small(&["--metrics-bind", "main", "--no-prerender"], &[]);
     let r = raw::get(server.addr(), "/metrics").await;
     assert_eq!(r.status, 200);

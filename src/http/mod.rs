@@ -110,9 +110,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/admin/changes/{id}/revert", post(edits::revert))
         .route("/api/admin/conflicts", get(edits::conflicts))
         .layer(DefaultBodyLimit::max(MAX_EDIT_BYTES));
-    let metrics_on_main = state.config.metrics_on_main;
     let app = Router::new().merge(public).merge(submissions).merge(admin);
-    let app = if metrics_on_main {
+    let app = if state.config.metrics.on_main() {
         app.route("/metrics", get(metrics::metrics))
     } else {
         app

@@ -37,8 +37,9 @@ pub struct HttpConfig {
     pub client_ip_header: ClientIpHeader,
     /// Render every tile of each published data version in the background.
     pub prerender: bool,
-    /// Serve `/metrics` on the public router too (`--metrics-bind main`).
-    pub metrics_on_main: bool,
+    /// Where `/metrics` is served (`--metrics-bind`): on the public router for loopback clients
+    /// (`Local`) or for everyone (`Main`); otherwise not on the public router.
+    pub metrics: MetricsBind,
 }
 
 impl Default for HttpConfig {
@@ -52,7 +53,7 @@ impl Default for HttpConfig {
             trusted_proxies: Vec::new(),
             client_ip_header: ClientIpHeader::default(),
             prerender: false,
-            metrics_on_main: false,
+            metrics: MetricsBind::Off,
         }
     }
 }
@@ -92,7 +93,7 @@ impl HttpConfig {
             trusted_proxies: args.trusted_proxies.clone(),
             client_ip_header: args.client_ip_header,
             prerender: !args.no_prerender,
-            metrics_on_main: args.metrics_bind() == MetricsBind::Main,
+            metrics: args.metrics_bind(),
         })
     }
 }

@@ -154,11 +154,16 @@ pub struct Server {
 
 impl Server {
     pub fn start(args: &[&std::ffi::OsStr], envs: &[(&str, &str)]) -> Self {
+        Self::start_on("127.0.0.1:0", args, envs)
+    }
+
+    /// [`Server::start`] listening on `bind` instead of a free port.
+    pub fn start_on(bind: &str, args: &[&std::ffi::OsStr], envs: &[(&str, &str)]) -> Self {
         use std::io::{BufRead, BufReader};
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_partnership-map"));
         cmd.current_dir(repo())
             .env("RUST_LOG", "info")
-            .args(["serve", "--bind", "127.0.0.1:0"])
+            .args(["serve", "--bind", bind])
             .args(args)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped());
@@ -213,7 +218,8 @@ impl Server {
         self.base.trim_start_matches("http://")
     }
 
-    /// The `/metrics` URL of the separate metrics listener (waits up to 10 s for its line).
+    /// The `/metrics` URL the server printed (the main port by default, or the listener of
+    /// `--metrics-bind ADDR`; waits up to 10 s for its line).
     pub fn metrics_url(&self) -> String {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         loop {
