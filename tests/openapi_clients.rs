@@ -10,28 +10,13 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::Value;
 
-fn venv_python() -> PathBuf {
-    let p = std::env::var_os("PARTNERSHIP_MAP_GDAL_PYTHON").map_or_else(
-        || common::repo().join("target/gdal-venv/bin/python"),
-        PathBuf::from,
-    );
-    assert!(
-        p.exists(),
-        "{} is missing: scripts/test.sh creates it with \
-         `python3 -m venv target/gdal-venv && target/gdal-venv/bin/pip install -r tests/gdal/requirements.txt`",
-        p.display()
-    );
-    p
-}
-
 #[test]
 fn owslib_reads_the_service_description_as_openapi_3_0() {
-    let python = venv_python();
+    let python = common::venv_python();
     let (server, _db) = common::start_small(&[], &[]);
     let url = format!("{}/ogc", server.base);
     let out = Command::new(&python)
@@ -92,7 +77,7 @@ fn owslib_reads_the_service_description_as_openapi_3_0() {
 
 #[test]
 fn openapi_spec_validator_accepts_both_documents_and_the_whole_one_in_3_0() {
-    let python = venv_python();
+    let python = common::venv_python();
     let (server, _db) = common::start_small(&[], &[]);
     let dir = tempfile::tempdir().expect("tmp");
     let ogc = common::http(server.addr(), "GET", "/ogc/api", &[], None).json();
