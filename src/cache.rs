@@ -188,8 +188,11 @@ pub struct TileCache {
     capacity: u64,
     requests: Arc<AtomicU64>,
     renders: Arc<AtomicU64>,
-    /// The version being served: other versions are not stored.
+    /// The version being served: other versions are not stored, except `others`.
     current: Arc<AtomicU64>,
+    /// A few more versions whose tiles are stored: other days' maps (another vintage, a past
+    /// day), newest last.
+    others: Arc<Mutex<std::collections::VecDeque<u64>>>,
     /// Bumped by every [`TileCache::publish`]; a pre-render of an older one stops.
     generation: Arc<AtomicU64>,
     render_slots: Arc<tokio::sync::Semaphore>,
@@ -230,6 +233,9 @@ const ENTRY_OVERHEAD: u32 = 200;
 /// The pre-render stops when the cache is this full (per mille), leaving room for the rest.
 const PRERENDER_FILL_PER_MILLE: u64 = 900;
 
+/// How many other days' versions [`TileCache::also_store`] keeps storing.
+const OTHER_VERSIONS: usize = 8;
+
 /// No version published yet: every version may be stored.
 const ANY_VERSION: u64 = 0;
 
@@ -261,6 +267,7 @@ impl TileCache {
             requests: Arc::new(AtomicU64::new(0)),
             renders: Arc::new(AtomicU64::new(0)),
             current: Arc::new(AtomicU64::new(ANY_VERSION)),
+            others: Arc::default(),
             generation: Arc::new(AtomicU64::new(0)),
             render_slots: Arc::new(tokio::sync::Semaphore::new(cores * 2)),
             prerendering: Arc::new(AtomicU64::new(0)),
@@ -441,7 +448,22 @@ impl TileCache {
 
     fn stores(&self, version: u64) -> bool {
         let current = self.current.load(Ordering::SeqCst);
-        current == ANY_VERSION || current == version
+        current == ANY_VERSION
+            || current == version
+            || self.others.lock().is_ok_and(|o| o.contains(&version))
+    }
+
+    /// Store the tiles of `version` too (another day's map), besides the current version's.
+    /// Only the last [`OTHER_VERSIONS`] asked for are kept.
+    pub fn also_store(&self, version: u64) {
+        if let Ok(mut o) = self.others.lock()
+            && !o.contains(&version)
+        {
+            o.push_back(version);
+            while o.len() > OTHER_VERSIONS {
+                o.pop_front();
+            }
+        }
     }
 
     /// The uncompressed bytes of `tile` (the cached tile of `version`/`coord`), cached on

@@ -104,6 +104,10 @@ pub struct ServeArgs {
         default_value = "127.0.0.1:8080"
     )]
     pub bind: SocketAddr,
+    /// Start the clock at this time (RFC 3339, e.g. 2027-03-31T23:59:50+01:00) and run on from
+    /// there: for trying what vesting day does. Default: the system clock.
+    #[arg(long, global = true, env = "PARTNERSHIP_MAP_NOW")]
+    pub now: Option<String>,
     /// Tile cache size in MiB (compressed bytes).
     #[arg(long, global = true, env = "PARTNERSHIP_MAP_CACHE_MB", default_value_t = 256,
           value_parser = clap::value_parser!(u64).range(1..=65_536))]

@@ -59,7 +59,7 @@ pub fn read_marker(data_dir: &Path) -> Result<Option<Marker>, String> {
     }
 }
 
-/// Write the three CSV files and the marker into `dir` (created if missing). Each file is
+/// Write the three CSV files (with `reorganisations.csv`, when there is one) and the marker into `dir` (created if missing). Each file is
 /// written to a temporary name and renamed, so a crash never leaves half a file.
 ///
 /// # Errors
@@ -72,6 +72,11 @@ pub fn write(dir: &Path, ds: &Dataset, marker: &Marker) -> Result<Vec<PathBuf>, 
         .into_iter()
         .map(|(name, text)| (name.to_owned(), text))
         .collect();
+    // The reorganisations are read with the tables, so an exported directory serves the same
+    // councils on the same dates (the change log never edits this file).
+    if let Some(t) = &ds.tables.reorganisations {
+        files.push((crate::dataset::REORGANISATIONS_FILE.to_owned(), t.to_csv()));
+    }
     let marker_text = serde_json::to_string_pretty(marker).map_err(|e| e.to_string())? + "\n";
     files.push((MARKER_FILE.to_owned(), marker_text));
     let mut written = Vec::new();

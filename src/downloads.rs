@@ -1,5 +1,5 @@
 //! Open-data downloads: the published data as files (the LA polygons with every attribute as
-//! GeoJSON, the partnerships with their LAs and sources as CSV and JSON), built once per data
+//! GeoJSON, GeoPackage and FlatGeobuf, the partnerships with their LAs and sources as CSV and JSON), built once per data
 //! version with their gzip and ETag, and the JSON form of a partnership that the API shares.
 //! `http::downloads` serves them.
 
@@ -9,6 +9,7 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 
 use crate::dataset::Dataset;
+use crate::gis_formats;
 use crate::model::Partnership;
 
 /// Licence statement shipped with every download.
@@ -107,6 +108,7 @@ pub fn build(ds: &Dataset) -> Vec<File> {
             })
         })
         .collect();
+    let gis = gis_files(ds, &features);
     let geojson = json!({
         "type": "FeatureCollection",
         "name": "local_authorities",
@@ -160,7 +162,7 @@ pub fn build(ds: &Dataset) -> Vec<File> {
     }
     let csv_bytes = w.into_inner().unwrap_or_default();
     let json_doc = json!({ "licence": LICENCE, "data_version": ds.version, "data_as_of": ds.data_as_of, "partnerships": items });
-    vec![
+    let mut files = vec![
         File::new(
             "local_authorities",
             "geojson",
@@ -182,7 +184,94 @@ pub fn build(ds: &Dataset) -> Vec<File> {
             "Partnerships with their LAs and sources (JSON)",
             Bytes::from(json_doc.to_string()),
         ),
-    ]
+    ];
+    files.splice(1..1, gis);
+    files
+}
+
+/// What a GIS layer says about itself: its name and title, what it is with the data version,
+/// date and licence, the same as metadata JSON, and its geometry type.
+fn layer_about(
+    ds: &Dataset,
+    name: &str,
+    title: &str,
+    what: &str,
+    geometry: gis_formats::GeometryKind,
+) -> gis_formats::About {
+    let as_of = ds.data_as_of.as_deref().unwrap_or("unknown");
+    gis_formats::About {
+        name: name.to_owned(),
+        title: title.to_owned(),
+        description: format!(
+            "{what} Data version {}, data as of {as_of}. {LICENCE}",
+            ds.version
+        ),
+        metadata: json!({
+            "licence": LICENCE,
+            "data_version": ds.version,
+            "data_as_of": ds.data_as_of,
+        }),
+        last_change: ds.data_as_of.clone(),
+        geometry,
+    }
+}
+
+/// The LA polygons as a GIS layer (the downloads and OGC items as GeoPackage or FlatGeobuf).
+#[must_use]
+pub fn la_layer_about(ds: &Dataset) -> gis_formats::About {
+    layer_about(
+        ds,
+        "local_authorities",
+        "Local authorities",
+        "England's upper-tier local authorities with their area-based education partnerships and context figures (fields: docs/FIELDS.md).",
+        gis_formats::GeometryKind::MultiPolygon,
+    )
+}
+
+/// The partnerships as a GIS layer (OGC items as GeoPackage or FlatGeobuf): each partnership
+/// at the label points of its LAs.
+#[must_use]
+pub fn partnerships_layer_about(ds: &Dataset) -> gis_formats::About {
+    layer_about(
+        ds,
+        "partnerships",
+        "Partnerships",
+        "Area-based education partnerships, located at the label points of the LAs they cover, with their sources.",
+        gis_formats::GeometryKind::MultiPoint,
+    )
+}
+
+/// The LA polygons as GeoPackage and FlatGeobuf, from the GeoJSON download's own `features`
+/// (so the same features and attributes). A failure is a bug: it is logged and the GIS files
+/// left out, rather than failing the other downloads.
+fn gis_files(ds: &Dataset, features: &[Value]) -> Vec<File> {
+    let built = gis_formats::Layer::new(la_layer_about(ds), features, &gis_formats::la_columns())
+        .and_then(|layer| {
+            gis_formats::Format::ALL
+                .into_iter()
+                .map(|format| Ok((format, format.write(&layer)?)))
+                .collect::<Result<Vec<_>, gis_formats::GisError>>()
+        });
+    match built {
+        Ok(files) => files
+            .into_iter()
+            .map(|(format, bytes)| {
+                let title = match format {
+                    gis_formats::Format::GeoPackage => {
+                        "LA polygons as a GeoPackage (QGIS, ArcGIS, GDAL), with the GeoJSON's attributes"
+                    }
+                    gis_formats::Format::FlatGeobuf => {
+                        "LA polygons as FlatGeobuf with a spatial index (web GIS reads a bbox with range requests)"
+                    }
+                };
+                File::new("local_authorities", format.ext(), format.mime(), title, Bytes::from(bytes))
+            })
+            .collect(),
+        Err(e) => {
+            tracing::error!(error = %e, "the GeoPackage and FlatGeobuf downloads could not be built");
+            Vec::new()
+        }
+    }
 }
 
 /// Every name `/downloads/{name}` answers: the versioned files and their plain names.

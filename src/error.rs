@@ -27,6 +27,12 @@ pub enum AppError {
     /// Nothing lives at this path.
     #[error("not found: {0}")]
     NotFound(String),
+    /// A `date` that is not a date written `YYYY-MM-DD`.
+    #[error("bad date: {0}")]
+    BadDate(String),
+    /// A day the map has no record of.
+    #[error("{0}")]
+    NoSuchDay(String),
     /// Rendering failed; a server bug.
     #[error(transparent)]
     Render(#[from] RenderError),
@@ -88,6 +94,17 @@ pub enum AppError {
         /// The limit in bytes.
         limit: usize,
     },
+    /// A GeoPackage or FlatGeobuf could not be written; a server bug.
+    #[error(transparent)]
+    Gis(#[from] crate::gis_formats::GisError),
+    /// A `Range` no byte of the file satisfies (416 with `Content-Range: bytes */length`).
+    #[error("the range {range:?} lies outside the file's {length} bytes")]
+    RangeNotSatisfiable {
+        /// The client's `Range` header, shortened.
+        range: String,
+        /// The file's length in bytes.
+        length: u64,
+    },
     /// The server is at its limit of connections or of requests in flight.
     #[error("the server is busy; try again in {retry_after} seconds")]
     Overloaded {
@@ -102,12 +119,14 @@ impl AppError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::BadTile(_) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::NotFound(_) | Self::NoSuchDay(_) => StatusCode::NOT_FOUND,
+            Self::BadDate(_) => StatusCode::BAD_REQUEST,
             Self::ApiBadRequest(_) | Self::Invalid(_) => StatusCode::BAD_REQUEST,
             Self::ApiNotFound(_) | Self::AdminOff => StatusCode::NOT_FOUND,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::Unavailable { .. } | Self::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -117,7 +136,7 @@ impl AppError {
             Self::Steward(StewardError::CannotRevert { .. }) => StatusCode::CONFLICT,
             Self::Steward(StewardError::ReloadUnavailable) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Steward(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::Render(_) | Self::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Render(_) | Self::Store(_) | Self::Gis(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Picture(PictureError::BadParameter(_)) => StatusCode::BAD_REQUEST,
             Self::Picture(PictureError::NotFound(_)) => StatusCode::NOT_FOUND,
             Self::Picture(PictureError::Failed(_)) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -137,6 +156,7 @@ impl AppError {
                 | Self::Render(_)
                 | Self::Picture(_)
                 | Self::Overloaded { .. }
+                | Self::RangeNotSatisfiable { .. }
         )
     }
 }
@@ -162,6 +182,7 @@ impl From<StewardError> for AppError {
     fn from(e: StewardError) -> Self {
         match e {
             StewardError::NoSuchChange(id) => Self::ApiNotFound(format!("no change {id}")),
+            StewardError::NoSuchDay(why) => Self::NoSuchDay(why),
             StewardError::LogBusy => Self::Unavailable {
                 retry_after: UNAVAILABLE_RETRY_AFTER,
             },
@@ -188,6 +209,11 @@ impl IntoResponse for AppError {
             | Self::Overloaded { retry_after } => {
                 if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
                     res_headers.push((header::RETRY_AFTER, v));
+                }
+            }
+            Self::RangeNotSatisfiable { length, .. } => {
+                if let Ok(v) = HeaderValue::from_str(&format!("bytes */{length}")) {
+                    res_headers.push((header::CONTENT_RANGE, v));
                 }
             }
             Self::Unauthorized => {

@@ -20,6 +20,7 @@
 pub mod background;
 pub mod cache;
 pub mod changes;
+pub mod clock;
 pub mod compare;
 pub mod config;
 pub mod data_export;
@@ -28,6 +29,7 @@ pub mod downloads;
 pub mod editors;
 pub mod error;
 pub mod export;
+pub mod gis_formats;
 pub mod glyphs;
 pub mod http;
 pub mod logging;

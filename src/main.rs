@@ -66,6 +66,18 @@ fn run(mut cli: Cli) -> Result<(), String> {
             for (old, new) in &dataset.summary.joined_by_former_code {
                 println!("note: boundary {old} joined to {new} through former_codes");
             }
+            // Every later vintage is built and summarised too, so a reorganisation's councils
+            // are known to load before their vesting day.
+            for (date, rows) in dataset.timeline().vesting_dates() {
+                let k = dataset.timeline().vintage_of(date).unwrap_or(0);
+                let v = dataset.on_vintage(k);
+                let made: Vec<&str> = rows.iter().map(|r| r.new_name.as_str()).collect();
+                println!(
+                    "vintage from {date}: {} (new: {})",
+                    summary_line(&v),
+                    made.join(", ")
+                );
+            }
             if let Some(m) = &marker {
                 println!(
                     "note: {}: these files contain change log {} through change {}",

@@ -9,8 +9,8 @@ pub struct LocalAuthority {
     pub code: String,
     /// ONS name.
     pub name: String,
-    /// DfE three-digit LA number.
-    pub dfe_la_code: u16,
+    /// DfE three-digit LA number; `None` for a new LA that DfE has not numbered yet.
+    pub dfe_la_code: Option<u16>,
     /// ONS region code.
     pub region_code: String,
     /// ONS region name.
@@ -49,8 +49,85 @@ pub struct LocalAuthority {
     pub verified: bool,
     /// When it did, `YYYY-MM-DD`.
     pub verified_date: Option<String>,
+    /// First day in force (`YYYY-MM-DD`): the vesting date of the reorganisation that made it,
+    /// or the first day the map records for an LA of the shipped boundaries.
+    pub valid_from: String,
+    /// First day no longer in force, if a reorganisation abolishes it.
+    pub valid_to: Option<String>,
+    /// The LAs that replace it on `valid_to`.
+    pub replaced_by: Vec<String>,
+    /// The LAs it replaces on `valid_from`.
+    pub replaces: Vec<String>,
+    /// Its code is provisional: ONS has not published one yet.
+    pub provisional_code: bool,
+    /// 1-based line in the CSV file (0 for an LA made by `data/reorganisations.csv`).
+    pub line: usize,
+}
+
+impl LocalAuthority {
+    /// The MVT feature id: the DfE LA number, or for an LA DfE has not numbered yet a stable
+    /// number from its code, above every three-digit LA number.
+    #[must_use]
+    pub fn feature_id(&self) -> u64 {
+        self.dfe_la_code.map_or_else(
+            || 1_000 + (xxhash_rust::xxh3::xxh3_64(self.code.as_bytes()) >> 40),
+            u64::from,
+        )
+    }
+
+    /// Whether the LA is in force on `day` (`YYYY-MM-DD`; ISO dates compare as text).
+    #[must_use]
+    pub fn in_force_on(&self, day: &str) -> bool {
+        self.valid_from.as_str() <= day && self.valid_to.as_deref().is_none_or(|to| day < to)
+    }
+}
+
+/// How a new LA's area is made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MadeOf {
+    /// The union of these whole lower-tier districts (`boundaries/england_districts.geojson`).
+    Districts(Vec<String>),
+    /// The same area as the one LA it replaces, under a new code (e.g. ONS's code arriving for
+    /// a provisional one).
+    Recode,
+}
+
+/// One row of `data/reorganisations.csv`: one new LA made on a vesting date.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reorganisation {
+    /// Vesting date, `YYYY-MM-DD`: the new LA's first day, the abolished LAs' first day gone.
+    pub vesting_date: String,
+    /// `decided` or `in_force`.
+    pub status: String,
+    /// Codes of the LAs it abolishes (all of their area goes to the new LAs of this date).
+    pub abolished: Vec<String>,
+    /// Their names, as the table writes them.
+    pub abolished_names: Vec<String>,
+    /// The new LA's code (ONS, or provisional).
+    pub new_code: String,
+    /// The new LA's name.
+    pub new_name: String,
+    /// One of [`crate::schema::LA_TYPES`].
+    pub new_la_type: String,
+    /// How its area is made.
+    pub made_of: MadeOf,
+    /// Sources for the decision.
+    pub source_urls: Vec<String>,
+    /// Free text.
+    pub notes: String,
     /// 1-based line in the CSV file.
     pub line: usize,
+}
+
+/// What a new LA carries over from the LAs it replaces, until an editor confirms it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Inherited {
+    /// Codes of the LAs it replaces.
+    pub from: Vec<String>,
+    /// Indexes of partnerships that name a predecessor but not (yet) this LA.
+    pub partnerships: Vec<usize>,
+    /// Its role row is the predecessor's, not its own.
+    pub role: bool,
 }
 
 /// One row of `data/partnerships.csv`, with its LA names resolved to codes.
@@ -122,6 +199,10 @@ pub struct LaFacts<'a> {
     pub role: Option<&'a LaRole>,
     /// Area of the polygon in km².
     pub area_km2: f64,
+    /// What it carries over from the LAs it replaces, not yet confirmed for it.
+    pub inherited: Option<&'a Inherited>,
+    /// Names of the LAs it replaces (for `inherited_from`).
+    pub predecessor_names: &'a [String],
 }
 
 /// A tile attribute value.

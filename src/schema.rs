@@ -151,6 +151,8 @@ pub enum Source {
     LaRole,
     /// The research team's verification columns.
     Verification,
+    /// `data/reorganisations.csv`: when LAs are made and abolished.
+    Reorganisations,
     /// Computed by the server from the geometry.
     Computed,
 }
@@ -166,6 +168,7 @@ impl Source {
             Self::Partnerships => "data/partnerships.csv",
             Self::LaRole => "data/la_school_improvement.csv",
             Self::Verification => "data/local_authorities.csv columns verified, verified_date",
+            Self::Reorganisations => "data/reorganisations.csv",
             Self::Computed => "computed by partnership-map",
         }
     }
@@ -263,7 +266,9 @@ fn b(v: bool) -> Option<Value> {
 #[allow(clippy::too_many_lines)]
 pub fn la_fields() -> Vec<Field> {
     use FieldType::{Boolean, Decimal, Number, String};
-    use Source::{Computed, LaRole, LaTable, MySociety, Ons, Partnerships, Verification};
+    use Source::{
+        Computed, LaRole, LaTable, MySociety, Ons, Partnerships, Reorganisations, Verification,
+    };
     let mut f = vec![
         field(
             "code",
@@ -284,10 +289,10 @@ pub fn la_fields() -> Vec<Field> {
         field(
             "dfe_la_code",
             Number,
-            false,
+            true,
             LaTable,
-            "DfE three-digit LA number (also the feature id)",
-            |l| u(Some(u64::from(l.la.dfe_la_code))),
+            "DfE three-digit LA number (also the feature id); left out for a new LA that DfE has not numbered yet, whose feature id is then a stable number above 999",
+            |l| u(l.la.dfe_la_code.map(u64::from)),
         ),
         field(
             "region",
@@ -381,6 +386,12 @@ pub fn la_fields() -> Vec<Field> {
         field("rural_urban", String, true, MySociety, "mySociety composite: Urban, Urban with rural areas, Rural or Sparse and rural", |l| l.la.rural_urban.as_deref().and_then(s)),
         field("rural_pop_pct", Decimal, true, MySociety, "% of population in rural plus highly rural areas (mySociety)", |l| d(l.la.rural_pop_pct)),
         field("area_km2", Decimal, false, Computed, "land area in km² (clipped to mean high water), from the boundary polygon", |l| d(Some(l.area_km2))),
+        field("valid_from", String, false, Reorganisations, "first day (YYYY-MM-DD) the LA is in force: its vesting date, or 2023-04-01 (when the map's records start) for an LA of the shipped boundaries", |l| s(&l.la.valid_from)),
+        field("valid_to", String, true, Reorganisations, "first day (YYYY-MM-DD) the LA is no longer in force, when a reorganisation abolishes it", |l| l.la.valid_to.as_deref().and_then(s)),
+        field("provisional_code", Boolean, false, Reorganisations, "true if ONS has not published the LA's code yet and `code` is the documented provisional one", |l| b(l.la.provisional_code)),
+        field("inherited_from", String, true, Reorganisations, "for a new LA: the names of the LAs it replaces, from which its partnerships and LA-role row are carried over (comma-separated)", |l| (!l.predecessor_names.is_empty()).then(|| Value::Str(l.predecessor_names.join(", ")))),
+        field("inherited_partnerships", Number, true, Reorganisations, "for a new LA: how many of its partnerships are carried over from the LAs it replaces and not yet confirmed for it", |l| l.inherited.map(|i| Value::Uint(i.partnerships.len() as u64))),
+        field("role_inherited", Boolean, true, Reorganisations, "for a new LA: true if its LA-role row is carried over from the LA it replaces and not yet confirmed for it", |l| l.inherited.map(|i| Value::Bool(i.role))),
     ]);
     f
 }
@@ -415,12 +426,12 @@ pub fn fields_markdown() -> String {
         (
             LA_LAYER,
             la_fields(),
-            "one polygon per LA; feature id = `dfe_la_code`",
+            "one polygon per LA in force on the tile set's date; feature id = `dfe_la_code` (see that field for new LAs)",
         ),
         (
             LABEL_LAYER,
             label_fields(),
-            "one point per LA at its pole of inaccessibility; feature id = `dfe_la_code`",
+            "one point per LA in force at its pole of inaccessibility; feature id = `dfe_la_code` (see that field for new LAs)",
         ),
     ] {
         let _ = write!(

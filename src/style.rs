@@ -19,13 +19,24 @@ pub const SOURCE_ID: &str = "partnership-map";
 /// The MapLibre style: `template` with its source pointed at `base`.
 #[must_use]
 pub fn style(template: &Json, ds: &Dataset, base: &str) -> Json {
+    style_on(
+        template,
+        ds,
+        base,
+        &crate::tileset::tile_url(base, None, None),
+    )
+}
+
+/// The MapLibre style with tiles at `tiles` (a dated URL, see `tileset::tile_url`).
+#[must_use]
+pub fn style_on(template: &Json, ds: &Dataset, base: &str, tiles: &str) -> Json {
     let mut style = template.clone();
     style["glyphs"] = json!(format!("{base}/fonts/{{fontstack}}/{{range}}.pbf"));
     let [w, s, e, n] = ds.geometry.bounds;
     style["center"] = json!([round6((w + e) / 2.0), round6((s + n) / 2.0)]);
     style["sources"][SOURCE_ID] = json!({
         "type": "vector",
-        "tiles": [format!("{base}/tiles/{{z}}/{{x}}/{{y}}.pbf")],
+        "tiles": [tiles],
         "minzoom": 0,
         "maxzoom": ds.max_zoom(),
         "bounds": [round6(w), round6(s), round6(e), round6(n)],

@@ -14,7 +14,7 @@ LA figures: DfE, ONS, DWP (OGL v3.0). Rural/urban: mySociety (CC BY 4.0). \
 Partnership and LA-role data: partnership-map dataset compiled from cited public sources.";
 
 /// What the tile set is, for TileJSON and archive metadata.
-pub const DESCRIPTION: &str = "England's 153 upper-tier local authorities with their area-based education partnerships, the LA's role in school improvement, DfE statistical neighbours and context figures.";
+pub const DESCRIPTION: &str = "England's upper-tier local authorities, as in force on the map's date, with their area-based education partnerships, the LA's role in school improvement, DfE statistical neighbours and context figures.";
 
 /// A coordinate rounded to 6 decimals (about 0.1 m), as TileJSON, the style and the API give
 /// bounds and points.
@@ -41,9 +41,27 @@ fn fields_json(fields: &[Field]) -> Json {
         .into()
 }
 
-/// The TileJSON document for `base`.
+/// The tile URL template under `base` for the map of `day` (`/tiles/{day}/{z}/{x}/{y}.pbf`,
+/// so caches never mix the councils of two days), pinned with `?v=` to the data version when
+/// the day is past and its tiles never change again. Without a day, the undated
+/// `/tiles/{z}/{x}/{y}.pbf` (today's map, whatever day it is).
+#[must_use]
+pub fn tile_url(base: &str, day: Option<&str>, pinned: Option<&str>) -> String {
+    let dated = day.map_or(String::new(), |d| format!("/{d}"));
+    let v = pinned.map_or(String::new(), |v| format!("?v={v}"));
+    format!("{base}/tiles{dated}/{{z}}/{{x}}/{{y}}.pbf{v}")
+}
+
+/// The TileJSON document for `base`, with tiles at `tiles` (see [`tile_url`]) and `date` the
+/// day it maps.
 #[must_use]
 pub fn tilejson(ds: &Dataset, base: &str) -> Json {
+    tilejson_on(ds, &tile_url(base, None, None), None)
+}
+
+/// The TileJSON document of the map of `date`, with tiles at `tiles`.
+#[must_use]
+pub fn tilejson_on(ds: &Dataset, tiles: &str, date: Option<&str>) -> Json {
     let max = ds.max_zoom();
     let [w, s, e, n] = ds.geometry.bounds;
     json!({
@@ -53,12 +71,15 @@ pub fn tilejson(ds: &Dataset, base: &str) -> Json {
         "version": "1.0.0",
         "attribution": ATTRIBUTION,
         "scheme": "xyz",
-        "tiles": [format!("{base}/tiles/{{z}}/{{x}}/{{y}}.pbf")],
+        "tiles": [tiles],
         "minzoom": 0,
         "maxzoom": max,
         "bounds": [round6(w), round6(s), round6(e), round6(n)],
         "center": [round6((w + e) / 2.0), round6((s + n) / 2.0), 6],
         "data_version": ds.version,
+        "date": date,
+        "valid_from": ds.vintage_start(),
+        "valid_until": ds.vintage_end(),
         "vector_layers": [
             {
                 "id": schema::LA_LAYER,

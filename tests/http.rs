@@ -194,7 +194,10 @@ async fn tilejson_describes_the_tiles_and_every_field() {
     assert_eq!(tj["tilejson"], "3.0.0");
     assert_eq!(
         tj["tiles"][0],
-        "http://127.0.0.1:8080/tiles/{z}/{x}/{y}.pbf"
+        format!(
+            "http://127.0.0.1:8080/tiles/{}/{{z}}/{{x}}/{{y}}.pbf",
+            today()
+        )
     );
     assert_eq!(tj["minzoom"], 0);
     assert_eq!(tj["maxzoom"], 12);
@@ -270,7 +273,10 @@ async fn a_configured_public_url_overrides_host() {
         serde_json::from_slice(&get(&app, "/tiles.json", &[]).await.body).expect("json");
     assert_eq!(
         tj["tiles"][0],
-        "https://maps.example.org/pm/tiles/{z}/{x}/{y}.pbf"
+        format!(
+            "https://maps.example.org/pm/tiles/{}/{{z}}/{{x}}/{{y}}.pbf",
+            today()
+        )
     );
     assert_eq!(tj["maxzoom"], 8);
     let r = get(&app, "/tiles/9/0/0.pbf", &[]).await;
@@ -293,7 +299,10 @@ async fn the_style_points_at_this_server_and_nowhere_else() {
     let src = &style["sources"]["partnership-map"];
     assert_eq!(
         src["tiles"][0],
-        "http://127.0.0.1:8080/tiles/{z}/{x}/{y}.pbf"
+        format!(
+            "http://127.0.0.1:8080/tiles/{}/{{z}}/{{x}}/{{y}}.pbf",
+            today()
+        )
     );
     assert_eq!(src["maxzoom"], 12);
     // No external URL anywhere: every URL-looking string is on this server.
@@ -675,4 +684,12 @@ async fn other_responses_are_gzipped_on_request_with_weak_etags() {
     assert_eq!(t.header("content-encoding"), Some("gzip"));
     let layers = common::mvt::decode(&gunzip(&t.body));
     assert!(layers.contains_key("local_authorities"));
+}
+
+/// Today in England: TileJSON and the style point at today's dated tile URL.
+fn today() -> String {
+    partnership_map::clock::Clock::system()
+        .today()
+        .format("%Y-%m-%d")
+        .to_string()
 }

@@ -170,7 +170,7 @@ fn each_kind_of_bad_row_is_reported_with_file_line_and_column() {
             );
             i.local_authorities.content = c;
             format!(
-                "data/local_authorities.csv:{n}: column \"code\": \"W06000002\" is not an upper-tier LA GSS code"
+                "data/local_authorities.csv:{n}: column \"code\": \"W06000002\" is not an ONS GSS code"
             )
         }),
         ("unknown LA type", |i| {

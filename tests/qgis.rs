@@ -7,8 +7,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use geo::Contains;
 use partnership_map::model::Value as Attr;
 use serde_json::Value;
@@ -90,15 +88,6 @@ fn rgb(hex: &str) -> [f64; 3] {
 
 #[test]
 fn qgis_renders_the_layer_in_the_web_maps_colours_and_identifies_features() {
-    let python = "/usr/bin/python3";
-    let has_qgis = Command::new(python)
-        .args(["-c", "import qgis.core"])
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        has_qgis,
-        "python3-qgis is missing: scripts/test.sh installs qgis and python3-qgis"
-    );
     let ds = common::dataset();
     let steps = web_palette();
     // Big LAs, sampled 20 px (at ~1.5 km/px) below their label point (clear of the label text),
@@ -160,25 +149,18 @@ fn qgis_renders_the_layer_in_the_web_maps_colours_and_identifies_features() {
     let artifacts = common::repo().join("test-artifacts");
     std::fs::create_dir_all(&artifacts).expect("mkdir");
     let png = artifacts.join("qgis-england.png");
-    let out = Command::new(python)
-        .arg(common::repo().join("tests/qgis/render.py"))
-        .arg(&base)
-        .arg(&png)
-        .arg(serde_json::Value::from(samples).to_string())
-        .arg(serde_json::to_string(&sea_points(&ds)).expect("JSON"))
-        .env("QT_QPA_PLATFORM", "offscreen")
-        .env("XDG_RUNTIME_DIR", dir.path())
-        .output()
-        .expect("run PyQGIS");
-    drop(server_handle);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "PyQGIS failed: {}{stdout}",
-        String::from_utf8_lossy(&out.stderr)
+    let samples = serde_json::Value::from(samples).to_string();
+    let sea = serde_json::to_string(&sea_points(&ds)).expect("JSON");
+    let facts = common::pyqgis(
+        "render.py",
+        &[
+            base.as_ref(),
+            png.as_os_str(),
+            samples.as_ref(),
+            sea.as_ref(),
+        ],
     );
-    let facts: Value =
-        serde_json::from_str(stdout.lines().last().unwrap_or("")).expect("facts JSON");
+    drop(server_handle);
     assert_eq!(facts["valid"], true);
     assert_eq!(
         facts["style_loaded"], true,

@@ -10,10 +10,12 @@
 
 pub mod boundaries;
 pub mod csv_table;
+pub mod dissolve;
 pub mod generalise;
 pub mod problems;
 pub mod rings;
 pub mod tables;
+pub mod timeline;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -24,15 +26,19 @@ use rayon::prelude::*;
 use rstar::RTree;
 use rstar::primitives::{GeomWithData, Rectangle};
 
-use crate::model::{LaFacts, LaRole, LocalAuthority, Partnership, Value};
+use crate::model::{Inherited, LaFacts, LaRole, LocalAuthority, MadeOf, Partnership, Value};
 use crate::schema::{self, Field};
 use crate::tile::{Merc, lonlat_to_merc, merc_to_lonlat};
 pub use csv_table::CsvTable;
 use generalise::TopoRing;
 pub use problems::{LoadError, Problem};
+pub use timeline::{REORGANISATIONS_FILE, Timeline};
 
 /// File name of the boundaries inside `--boundaries`.
 pub const BOUNDARIES_FILE: &str = "england_upper_tier_las.geojson";
+/// File name of the lower-tier districts inside `--boundaries` (needed only when a
+/// reorganisation makes an LA of whole districts).
+pub const DISTRICTS_FILE: &str = "england_districts.geojson";
 /// File names inside `--data`.
 pub const LA_FILE: &str = "local_authorities.csv";
 /// Partnerships file.
@@ -51,7 +57,7 @@ pub struct InputFile {
     pub modified: Option<std::time::SystemTime>,
 }
 
-/// The four input files.
+/// The input files.
 #[derive(Debug, Clone)]
 pub struct Inputs {
     /// LA polygons.
@@ -62,6 +68,10 @@ pub struct Inputs {
     pub partnerships: InputFile,
     /// LA roles.
     pub roles: InputFile,
+    /// `reorganisations.csv`, if the data directory has one.
+    pub reorganisations: Option<InputFile>,
+    /// Lower-tier district polygons, if the boundaries directory has them.
+    pub districts: Option<InputFile>,
 }
 
 impl Inputs {
@@ -90,12 +100,20 @@ impl Inputs {
                 }
             }
         };
-        let inputs = Self {
+        let mut inputs = Self {
             boundaries: read(boundaries_dir, BOUNDARIES_FILE),
             local_authorities: read(data_dir, LA_FILE),
             partnerships: read(data_dir, PARTNERSHIPS_FILE),
             roles: read(data_dir, ROLES_FILE),
+            reorganisations: None,
+            districts: None,
         };
+        if data_dir.join(REORGANISATIONS_FILE).exists() {
+            inputs.reorganisations = Some(read(data_dir, REORGANISATIONS_FILE));
+        }
+        if boundaries_dir.join(DISTRICTS_FILE).exists() {
+            inputs.districts = Some(read(boundaries_dir, DISTRICTS_FILE));
+        }
         errors.into_result(inputs)
     }
 
@@ -151,12 +169,14 @@ impl Inputs {
             parse(&self.partnerships),
             parse(&self.roles),
         );
+        let reorganisations = self.reorganisations.as_ref().and_then(&mut parse);
         errors.into_result(())?;
         match t {
             (Some(local_authorities), Some(partnerships), Some(roles)) => Ok(Tables {
                 local_authorities,
                 partnerships,
                 roles,
+                reorganisations,
             }),
             _ => Err(LoadError::default()),
         }
@@ -181,7 +201,8 @@ fn data_version(boundaries: u64, tables: [&str; 3]) -> String {
     format!("{:016x}", h.digest())
 }
 
-/// The three CSV tables, editable and writable back byte for byte.
+/// The three CSV tables, editable and writable back byte for byte, and the reorganisation
+/// table they are read with (not editable through the change log: a release changes it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tables {
     /// `local_authorities.csv`.
@@ -190,6 +211,8 @@ pub struct Tables {
     pub partnerships: CsvTable,
     /// `la_school_improvement.csv`.
     pub roles: CsvTable,
+    /// `reorganisations.csv`, if there is one.
+    pub reorganisations: Option<CsvTable>,
 }
 
 impl Tables {
@@ -207,8 +230,10 @@ impl Tables {
 /// The typed records validated from [`Tables`].
 #[derive(Debug, Clone)]
 pub struct Records {
-    /// LAs in table order.
+    /// LAs in table order, then the LAs the reorganisations make, each with its lifetime.
     pub las: Vec<LocalAuthority>,
+    /// The reorganisations and their vintages.
+    pub timeline: Timeline,
     /// Partnerships in table order.
     pub partnerships: Vec<Partnership>,
     /// Role rows in table order.
@@ -228,6 +253,7 @@ impl Records {
                 Some(&tables.partnerships),
                 Some(&tables.roles),
             ],
+            tables.reorganisations.as_ref(),
             &mut errors,
         );
         errors.into_result(records)
@@ -235,8 +261,18 @@ impl Records {
 
     /// Validate whichever tables could be read, recording every problem; what is valid is
     /// returned, so the remaining checks (boundaries against LA codes) can still run.
-    fn parse(t: [Option<&CsvTable>; 3], errors: &mut LoadError) -> Self {
-        let las = t[0].map_or_else(Vec::new, |t| tables::parse_local_authorities(t, errors));
+    fn parse(
+        t: [Option<&CsvTable>; 3],
+        reorganisations: Option<&CsvTable>,
+        errors: &mut LoadError,
+    ) -> Self {
+        let mut las = t[0].map_or_else(Vec::new, |t| tables::parse_local_authorities(t, errors));
+        let rows =
+            reorganisations.map_or_else(Vec::new, |t| tables::parse_reorganisations(t, errors));
+        if let Some(rt) = reorganisations.filter(|_| t[0].is_some()) {
+            timeline::apply(&mut las, &rows, &rt.path, errors);
+        }
+        let timeline = Timeline::new(rows);
         let by_name: HashMap<String, String> = las
             .iter()
             .map(|l| (l.name.clone(), l.code.clone()))
@@ -247,6 +283,7 @@ impl Records {
         let roles = t[2].map_or_else(Vec::new, |t| tables::parse_roles(t, &by_name, errors));
         Self {
             las,
+            timeline,
             partnerships,
             roles,
         }
@@ -309,37 +346,99 @@ pub struct Geometry {
     pub vertices: usize,
 }
 
-/// The loaded, validated, prepared dataset.
+/// Every LA's full-resolution polygons over all time (the shipped boundaries, and the LAs
+/// reorganisations make), and each vintage's prepared [`Geometry`], built on first use and
+/// shared by every data version of that vintage.
+#[derive(Debug)]
+pub struct Shapes {
+    /// Hash of the boundary file.
+    pub boundaries_hash: u64,
+    /// Hash of `reorganisations.csv` and the districts: part of the data version of every
+    /// vintage after the first.
+    pub timeline_hash: u64,
+    /// The reorganisations and their vintages.
+    pub timeline: Timeline,
+    /// Per LA code, of every vintage, its polygon parts in lon/lat.
+    pub lonlat: HashMap<String, LonLatLa>,
+    /// Boundary features joined through a former code.
+    pub joined_by_former_code: Vec<(String, String)>,
+    /// Highest prepared zoom.
+    pub max_zoom: u8,
+    /// Per vintage, its prepared geometry once built.
+    vintages: Vec<std::sync::OnceLock<Arc<Geometry>>>,
+}
+
+impl Shapes {
+    /// The prepared geometry of vintage `k`, whose LAs in force are `las` (built the first
+    /// time, a second or two; then shared).
+    fn geometry(&self, k: usize, las: &[LocalAuthority]) -> Arc<Geometry> {
+        let build = || {
+            let lonlat = las
+                .iter()
+                .map(|l| self.lonlat.get(&l.code).cloned().unwrap_or_default())
+                .collect();
+            Arc::new(Geometry::build(
+                self.boundaries_hash,
+                las,
+                lonlat,
+                self.joined_by_former_code.clone(),
+                self.max_zoom,
+            ))
+        };
+        match self.vintages.get(k) {
+            Some(cell) => Arc::clone(cell.get_or_init(build)),
+            None => build(),
+        }
+    }
+
+    /// Whether vintage `k`'s geometry is built already.
+    #[must_use]
+    pub fn is_built(&self, k: usize) -> bool {
+        self.vintages.get(k).is_some_and(|c| c.get().is_some())
+    }
+}
+
+/// The loaded, validated, prepared dataset of one vintage (one set of LAs in force).
 #[derive(Debug)]
 pub struct Dataset {
-    /// Hash of the boundaries and the published tables (see [`Inputs::version`]).
+    /// Hash of the boundaries and the published tables (see [`Inputs::version`]), and for a
+    /// vintage after the first, of the reorganisations and the vintage's first day.
     pub version: String,
     /// Date the data last changed (`YYYY-MM-DD`), if known.
     pub data_as_of: Option<String>,
     /// The published tables, as `data export` writes them.
     pub tables: Tables,
-    /// LAs in `local_authorities.csv` order.
+    /// The vintage: index into `shapes.timeline.starts`.
+    pub vintage: usize,
+    /// Every LA of every vintage, each with its lifetime (for history and successors).
+    pub all_las: Vec<LocalAuthority>,
+    /// LAs in force in this vintage: `local_authorities.csv` order, then the LAs
+    /// reorganisations made.
     pub las: Vec<LocalAuthority>,
     /// Partnerships in file order.
     pub partnerships: Vec<Partnership>,
     /// LA role rows in file order.
     pub roles: Vec<LaRole>,
-    /// Per LA, the index of its partnerships.
+    /// Per LA, the index of its partnerships (its own, then those it inherits).
     pub la_partnerships: Vec<Vec<usize>>,
-    /// Per LA, the index of its role row.
+    /// Per LA, the index of its role row (its own, or the one it inherits).
     pub la_role: Vec<Option<usize>>,
+    /// Per LA, what it carries over from the LAs it replaces (`None` for an LA that replaces none).
+    pub inherited: Vec<Option<Inherited>>,
     /// Per LA, the `local_authorities` layer attributes in schema order (absent = unknown).
     pub attributes: Vec<Vec<(String, Value)>>,
     /// Per LA, the `la_labels` layer attributes.
     pub label_attributes: Vec<Vec<(String, Value)>>,
-    /// Polygons, index and label points, shared between data versions.
+    /// Polygons, index and label points of this vintage, shared between data versions.
     pub geometry: Arc<Geometry>,
+    /// Every vintage's polygons.
+    pub shapes: Arc<Shapes>,
     /// Counts for `check` and startup logs.
     pub summary: Summary,
 }
 
 impl Dataset {
-    /// Read and prepare the dataset from disk.
+    /// Read and prepare the dataset from disk (the first vintage).
     ///
     /// # Errors
     /// Every problem found, with file, line or feature, and column.
@@ -347,7 +446,8 @@ impl Dataset {
         Self::from_inputs(&Inputs::read(boundaries_dir, data_dir)?, max_zoom)
     }
 
-    /// Validate and prepare from file contents (pure).
+    /// Validate and prepare from file contents (pure): the first vintage (the LAs of the
+    /// shipped boundaries). [`Dataset::on_vintage`] gives the others.
     ///
     /// # Errors
     /// Every problem found, with file, line or feature, and column.
@@ -359,12 +459,14 @@ impl Dataset {
             parse(&inputs.partnerships),
             parse(&inputs.roles),
         );
+        let reorganisation_table = inputs.reorganisations.as_ref().and_then(&mut parse);
         let records = Records::parse(
             [
                 la_table.as_ref(),
                 partnership_table.as_ref(),
                 role_table.as_ref(),
             ],
+            reorganisation_table.as_ref(),
             &mut errors,
         );
         let boundaries = boundaries::parse_boundaries(
@@ -372,13 +474,21 @@ impl Dataset {
             &inputs.boundaries.content,
             &mut errors,
         );
+        let shipped: Vec<LocalAuthority> =
+            records.las.iter().filter(|l| l.line > 0).cloned().collect();
         let (geometry, joined_by_former_code) = join_boundaries(
-            &records.las,
+            &shipped,
             boundaries,
             &inputs.boundaries.path,
             &inputs.local_authorities.path,
             &mut errors,
         );
+        let mut lonlat: HashMap<String, LonLatLa> = shipped
+            .iter()
+            .map(|l| l.code.clone())
+            .zip(geometry)
+            .collect();
+        make_new_las(&records.timeline, inputs, &mut lonlat, &mut errors);
         errors.into_result(())?;
         let (Some(local_authorities), Some(partnerships), Some(roles)) =
             (la_table, partnership_table, role_table)
@@ -390,16 +500,30 @@ impl Dataset {
             local_authorities,
             partnerships,
             roles,
+            reorganisations: reorganisation_table,
         };
-        let geometry = Arc::new(Geometry::build(
-            boundaries_hash(&inputs.boundaries.content),
-            &records.las,
-            geometry,
+        let mut timeline_hash = xxhash_rust::xxh3::Xxh3::new();
+        for f in [&inputs.reorganisations, &inputs.districts]
+            .into_iter()
+            .flatten()
+        {
+            timeline_hash.update(&(f.content.len() as u64).to_le_bytes());
+            timeline_hash.update(f.content.as_bytes());
+        }
+        let shapes = Arc::new(Shapes {
+            boundaries_hash: boundaries_hash(&inputs.boundaries.content),
+            timeline_hash: timeline_hash.digest(),
+            vintages: (0..records.timeline.starts.len())
+                .map(|_| std::sync::OnceLock::new())
+                .collect(),
+            timeline: records.timeline.clone(),
+            lonlat,
             joined_by_former_code,
             max_zoom,
-        ));
+        });
         Ok(Self::assemble(
-            geometry,
+            shapes,
+            0,
             tables,
             records,
             inputs.data_as_of(),
@@ -417,13 +541,12 @@ impl Dataset {
         data_as_of: Option<String>,
     ) -> Result<Self, LoadError> {
         let records = Records::validate(&tables)?;
-        let codes: Vec<&str> = records.las.iter().map(|l| l.code.as_str()).collect();
-        if codes
+        let all: Vec<&str> = records.las.iter().map(|l| l.code.as_str()).collect();
+        if all
             != self
-                .geometry
-                .codes
+                .all_las
                 .iter()
-                .map(String::as_str)
+                .map(|l| l.code.as_str())
                 .collect::<Vec<_>>()
         {
             let mut e = LoadError::default();
@@ -435,25 +558,74 @@ impl Dataset {
             return Err(e);
         }
         Ok(Self::assemble(
-            Arc::clone(&self.geometry),
+            Arc::clone(&self.shapes),
+            self.vintage,
             tables,
             records,
             data_as_of,
         ))
     }
 
-    /// Derive indexes, attributes, summary and version from geometry and records (pure).
+    /// The same tables over vintage `k`'s LAs (pure; `k` past the last vintage reads as the last).
+    #[must_use]
+    pub fn on_vintage(&self, k: usize) -> Self {
+        let k = k.min(self.shapes.timeline.starts.len().saturating_sub(1));
+        let records = Records {
+            las: self.all_las.clone(),
+            timeline: self.shapes.timeline.clone(),
+            partnerships: self.partnerships.clone(),
+            roles: self.roles.clone(),
+        };
+        Self::assemble(
+            Arc::clone(&self.shapes),
+            k,
+            self.tables.clone(),
+            records,
+            self.data_as_of.clone(),
+        )
+    }
+
+    /// The vintages' timeline.
+    #[must_use]
+    pub fn timeline(&self) -> &Timeline {
+        &self.shapes.timeline
+    }
+
+    /// First day of this dataset's vintage.
+    #[must_use]
+    pub fn vintage_start(&self) -> &str {
+        self.shapes.timeline.start(self.vintage)
+    }
+
+    /// First day after this dataset's vintage, if a later one is known.
+    #[must_use]
+    pub fn vintage_end(&self) -> Option<&str> {
+        self.shapes.timeline.end(self.vintage)
+    }
+
+    /// Derive indexes, inheritance, attributes, summary and version of vintage `vintage` from
+    /// the shapes and records (pure).
+    #[allow(clippy::too_many_lines)]
     fn assemble(
-        geometry: Arc<Geometry>,
+        shapes: Arc<Shapes>,
+        vintage: usize,
         tables: Tables,
         records: Records,
         data_as_of: Option<String>,
     ) -> Self {
         let Records {
-            las,
+            las: all_las,
             partnerships,
             roles,
+            ..
         } = records;
+        let start = shapes.timeline.start(vintage).to_owned();
+        let las: Vec<LocalAuthority> = all_las
+            .iter()
+            .filter(|l| l.in_force_on(&start))
+            .cloned()
+            .collect();
+        let geometry = shapes.geometry(vintage, &las);
         let index_of: HashMap<&str, usize> = las
             .iter()
             .enumerate()
@@ -468,10 +640,63 @@ impl Dataset {
             }
         }
         let mut la_role = vec![None; las.len()];
+        let mut role_of: HashMap<&str, usize> = HashMap::new();
         for (ri, r) in roles.iter().enumerate() {
+            role_of.insert(r.la_code.as_str(), ri);
             if let Some(&i) = index_of.get(r.la_code.as_str()) {
                 la_role[i] = Some(ri);
             }
+        }
+        // What each new LA carries over: partnerships naming an LA it replaces (directly or
+        // through an earlier reorganisation) but not itself, and the role row of the first
+        // predecessor that has one, when it has none of its own.
+        let by_code: HashMap<&str, &LocalAuthority> =
+            all_las.iter().map(|l| (l.code.as_str(), l)).collect();
+        let mut inherited = vec![None; las.len()];
+        let mut predecessor_names = vec![Vec::new(); las.len()];
+        for (i, la) in las.iter().enumerate() {
+            if la.replaces.is_empty() {
+                continue;
+            }
+            let mut ancestors: Vec<&str> = Vec::new();
+            let mut todo: Vec<&str> = la.replaces.iter().map(String::as_str).collect();
+            while let Some(c) = todo.pop() {
+                if ancestors.contains(&c) {
+                    continue;
+                }
+                ancestors.push(c);
+                if let Some(l) = by_code.get(c) {
+                    todo.extend(l.replaces.iter().map(String::as_str));
+                }
+            }
+            predecessor_names[i] = la
+                .replaces
+                .iter()
+                .map(|c| {
+                    by_code
+                        .get(c.as_str())
+                        .map_or(c.clone(), |l| l.name.clone())
+                })
+                .collect();
+            let mut inh = Inherited {
+                from: la.replaces.clone(),
+                ..Inherited::default()
+            };
+            for (pi, p) in partnerships.iter().enumerate() {
+                if !p.la_codes.contains(&la.code)
+                    && p.la_codes.iter().any(|c| ancestors.contains(&c.as_str()))
+                {
+                    inh.partnerships.push(pi);
+                    la_partnerships[i].push(pi);
+                }
+            }
+            if la_role[i].is_none()
+                && let Some(&ri) = ancestors.iter().find_map(|c| role_of.get(c))
+            {
+                la_role[i] = Some(ri);
+                inh.role = true;
+            }
+            inherited[i] = Some(inh);
         }
         let la_fields = schema::la_fields();
         let label_fields = schema::label_fields();
@@ -487,6 +712,8 @@ impl Dataset {
                 partnerships: &ps,
                 role: la_role[i].map(|r| &roles[r]),
                 area_km2: geometry.areas.get(i).copied().unwrap_or(0.0),
+                inherited: inherited[i].as_ref(),
+                predecessor_names: &predecessor_names[i],
             };
             attributes.push(values(&la_fields, &facts));
             label_attributes.push(values(&label_fields, &facts));
@@ -503,19 +730,30 @@ impl Dataset {
             vertices: geometry.vertices,
         };
         let [a, b, c] = tables.files().map(|(_, text)| text);
-        let version = data_version(geometry.boundaries_hash, [&a, &b, &c]);
+        let mut version = data_version(geometry.boundaries_hash, [&a, &b, &c]);
+        if vintage > 0 {
+            let mut h = xxhash_rust::xxh3::Xxh3::new();
+            h.update(version.as_bytes());
+            h.update(&shapes.timeline_hash.to_le_bytes());
+            h.update(start.as_bytes());
+            version = format!("{:016x}", h.digest());
+        }
         Self {
             version,
             data_as_of,
             tables,
+            vintage,
+            all_las,
             las,
             partnerships,
             roles,
             la_partnerships,
             la_role,
+            inherited,
             attributes,
             label_attributes,
             geometry,
+            shapes,
             summary,
         }
     }
@@ -532,24 +770,148 @@ impl Dataset {
         merc_to_lonlat(self.geometry.labels[i])
     }
 
-    /// Names of the LAs with these codes, in the same order (unknown codes left out).
+    /// Names of the LAs with these codes, in the same order (codes of no LA ever left out).
     #[must_use]
     pub fn la_names<'a>(&'a self, codes: &[String]) -> Vec<&'a str> {
-        codes
-            .iter()
-            .filter_map(|c| {
-                self.las
-                    .iter()
-                    .find(|l| &l.code == c)
-                    .map(|l| l.name.as_str())
-            })
-            .collect()
+        codes.iter().filter_map(|c| self.name_of(c)).collect()
     }
 
-    /// Index of the LA with this code.
+    /// Name of the LA with this code, in force in this vintage or not.
+    #[must_use]
+    pub fn name_of(&self, code: &str) -> Option<&str> {
+        self.all_las
+            .iter()
+            .find(|l| l.code == code)
+            .map(|l| l.name.as_str())
+    }
+
+    /// The LA with this code, in force in this vintage or not.
+    #[must_use]
+    pub fn any_la(&self, code: &str) -> Option<&LocalAuthority> {
+        self.all_las.iter().find(|l| l.code == code)
+    }
+
+    /// Index of the LA with this code among the LAs in force.
     #[must_use]
     pub fn la_index(&self, code: &str) -> Option<usize> {
         self.las.iter().position(|l| l.code == code)
+    }
+}
+
+/// Make the polygons of the LAs the reorganisations create (districts dissolved, or a
+/// recoded LA's own), and check that on each vesting date the new LAs cover exactly the area
+/// of the LAs they replace: no gap, no overlap, vertex for vertex.
+fn make_new_las(
+    timeline: &Timeline,
+    inputs: &Inputs,
+    lonlat: &mut HashMap<String, LonLatLa>,
+    errors: &mut LoadError,
+) {
+    let rows = &timeline.reorganisations;
+    if rows.is_empty() {
+        return;
+    }
+    let path = inputs
+        .reorganisations
+        .as_ref()
+        .map_or(REORGANISATIONS_FILE, |f| f.path.as_str());
+    let needs_districts = rows
+        .iter()
+        .any(|r| matches!(r.made_of, MadeOf::Districts(_)));
+    let districts: HashMap<String, LonLatLa> = match (&inputs.districts, needs_districts) {
+        (Some(f), true) => boundaries::parse_boundaries(&f.path, &f.content, errors)
+            .into_iter()
+            .map(|b| (b.code, b.parts))
+            .collect(),
+        (None, true) => {
+            errors.push(
+                path,
+                Some("made_of"),
+                format!("a new LA is made of districts, but there is no {DISTRICTS_FILE} beside the boundaries"),
+            );
+            return;
+        }
+        _ => HashMap::new(),
+    };
+    let mut order: Vec<&crate::model::Reorganisation> = rows.iter().collect();
+    order.sort_by(|a, b| {
+        a.vesting_date
+            .cmp(&b.vesting_date)
+            .then(a.line.cmp(&b.line))
+    });
+    let mut used: HashMap<&str, usize> = HashMap::new();
+    for r in &order {
+        let at = format!("{path}:{}", r.line);
+        let shape = match &r.made_of {
+            MadeOf::Recode => lonlat.get(&r.abolished[0]).cloned(),
+            MadeOf::Districts(codes) => {
+                let mut pieces = Vec::new();
+                for c in codes {
+                    if let Some(first) = used.insert(c.as_str(), r.line) {
+                        errors.push(
+                            &at,
+                            Some("districts"),
+                            format!("district {c} is already part of the LA on line {first}"),
+                        );
+                    }
+                    match districts.get(c) {
+                        Some(d) => pieces.push(d),
+                        None => errors.push(
+                            &at,
+                            Some("districts"),
+                            format!("no district {c} in {DISTRICTS_FILE}"),
+                        ),
+                    }
+                }
+                Some(dissolve::dissolve(&pieces))
+            }
+        };
+        if let Some(shape) = shape {
+            lonlat.insert(r.new_code.clone(), shape);
+        }
+    }
+    // Per vesting date and group of abolished LAs: the new LAs' union is exactly theirs.
+    let mut groups: Vec<(&str, Vec<&crate::model::Reorganisation>)> = Vec::new();
+    for r in order {
+        match groups.iter_mut().find(|(d, g)| {
+            *d == r.vesting_date
+                && g.iter()
+                    .any(|o| o.abolished.iter().any(|a| r.abolished.contains(a)))
+        }) {
+            Some((_, g)) => g.push(r),
+            None => groups.push((&r.vesting_date, vec![r])),
+        }
+    }
+    for (date, group) in groups {
+        let mut old: Vec<&str> = group
+            .iter()
+            .flat_map(|r| r.abolished.iter().map(String::as_str))
+            .collect();
+        old.sort_unstable();
+        old.dedup();
+        let new_pieces: Vec<&LonLatLa> = group
+            .iter()
+            .filter_map(|r| lonlat.get(&r.new_code))
+            .collect();
+        let old_pieces: Vec<&LonLatLa> = old.iter().filter_map(|c| lonlat.get(*c)).collect();
+        if new_pieces.len() != group.len() || old_pieces.len() != old.len() {
+            continue; // reported above
+        }
+        if !dissolve::same_rings(
+            &dissolve::dissolve(&new_pieces),
+            &dissolve::dissolve(&old_pieces),
+        ) {
+            let names: Vec<&str> = group.iter().map(|r| r.new_name.as_str()).collect();
+            errors.push(
+                format!("{path}:{}", group[0].line),
+                Some("districts"),
+                format!(
+                    "on {date}, {} do not cover exactly the area of {} (a district is missing, repeated, or its border does not match vertex for vertex)",
+                    names.join(" and "),
+                    old.join(", ")
+                ),
+            );
+        }
     }
 }
 
@@ -576,7 +938,7 @@ impl Geometry {
     }
 
     /// Simplify shared borders, index parts and place labels (the slow part of a load).
-    fn build(
+    pub fn build(
         boundaries_hash: u64,
         las: &[LocalAuthority],
         lonlat: Vec<LonLatLa>,

@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::csv_table::CsvTable;
 use super::problems::LoadError;
-use crate::model::{LaRole, LocalAuthority, Partnership};
+use crate::model::{LaRole, LocalAuthority, MadeOf, Partnership, Reorganisation};
 use crate::schema;
 
 /// One row being validated; records problems at `path:line`.
@@ -180,16 +180,32 @@ fn check_url(s: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn is_gss_code(s: &str) -> bool {
-    s.len() == 9
-        && (s.starts_with("E06")
-            || s.starts_with("E08")
-            || s.starts_with("E09")
-            || s.starts_with("E10"))
-        && s[3..].bytes().all(|b| b.is_ascii_digit())
+/// An English ONS GSS code (`E` + 8 digits), or a documented provisional code for an
+/// authority ONS has not coded yet (`E` + 2 digits + `P` + 5 digits, see `data/SOURCES.md`).
+/// Which entity types exist is the data's business, not this check's: no prefix list.
+#[must_use]
+pub fn is_gss_code(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 9
+        && b[0] == b'E'
+        && b[1..3].iter().all(u8::is_ascii_digit)
+        && (b[3].is_ascii_digit() || b[3] == b'P')
+        && b[4..].iter().all(u8::is_ascii_digit)
 }
 
-fn is_iso_date(s: &str) -> bool {
+/// Whether `code` is a provisional code (see [`is_gss_code`]).
+#[must_use]
+pub fn is_provisional_code(code: &str) -> bool {
+    is_gss_code(code) && code.as_bytes()[3] == b'P'
+}
+
+/// Whether `s` is a date written `YYYY-MM-DD` that exists.
+#[must_use]
+pub fn is_iso_date(s: &str) -> bool {
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok() && is_iso_date_shape(s)
+}
+
+fn is_iso_date_shape(s: &str) -> bool {
     let b = s.as_bytes();
     b.len() == 10
         && b[4] == b'-'
@@ -248,7 +264,7 @@ pub fn parse_local_authorities(table: &CsvTable, errors: &mut LoadError) -> Vec<
         if !code.is_empty() && !is_gss_code(&code) {
             row.err(
                 "code",
-                format!("\"{code}\" is not an upper-tier LA GSS code (E06/E08/E09/E10 + 6 digits)"),
+                format!("\"{code}\" is not an ONS GSS code (E + 8 digits, or a provisional E + 2 digits + P + 5 digits)"),
             );
         }
         if let Some(first) = codes.insert(code.clone(), *line) {
@@ -266,16 +282,16 @@ pub fn parse_local_authorities(table: &CsvTable, errors: &mut LoadError) -> Vec<
         }
         let dfe_raw = row.get("dfe_la_code").to_owned();
         let dfe_la_code = match dfe_raw.parse::<u16>() {
-            Ok(n) if (100..=999).contains(&n) => n,
+            Ok(n) if (100..=999).contains(&n) => Some(n),
             _ => {
                 row.err(
                     "dfe_la_code",
                     format!("\"{dfe_raw}\" is not a three-digit DfE LA number"),
                 );
-                0
+                None
             }
         };
-        if dfe_la_code != 0
+        if let Some(dfe_la_code) = dfe_la_code
             && let Some(first) = numbers.insert(dfe_la_code, *line)
         {
             row.err(
@@ -300,10 +316,7 @@ pub fn parse_local_authorities(table: &CsvTable, errors: &mut LoadError) -> Vec<
         let former_codes = split_list(row.get("former_codes"));
         for fc in &former_codes {
             if !is_gss_code(fc) {
-                row.err(
-                    "former_codes",
-                    format!("\"{fc}\" is not an upper-tier LA GSS code"),
-                );
+                row.err("former_codes", format!("\"{fc}\" is not an ONS GSS code"));
             }
         }
         let stat_neighbours = split_list(row.get("stat_neighbours"));
@@ -343,6 +356,7 @@ pub fn parse_local_authorities(table: &CsvTable, errors: &mut LoadError) -> Vec<
                 "a verified_date is given but verified is not \"true\"",
             );
         }
+        let provisional_code = is_provisional_code(&code);
         let la = LocalAuthority {
             fsm_primary_pct: row.opt_f64("fsm_primary_pct_2025"),
             fsm_secondary_pct: row.opt_f64("fsm_secondary_pct_2025"),
@@ -369,6 +383,11 @@ pub fn parse_local_authorities(table: &CsvTable, errors: &mut LoadError) -> Vec<
             rural_urban,
             verified,
             verified_date,
+            valid_from: super::timeline::RECORD_START.to_owned(),
+            valid_to: None,
+            replaced_by: Vec::new(),
+            replaces: Vec::new(),
+            provisional_code,
             line: *line,
         };
         out.push(la);
@@ -574,6 +593,141 @@ pub fn parse_roles(
             line: *line,
         };
         out.push(role);
+    }
+    out
+}
+
+const REORGANISATION_COLUMNS: &[&str] = &[
+    "vesting_date",
+    "status",
+    "abolished_codes",
+    "abolished_names",
+    "new_code",
+    "new_name",
+    "new_la_type",
+    "code_status",
+    "made_of",
+    "districts",
+    "source_urls",
+    "notes",
+];
+
+/// Values of `reorganisations.csv` column `status`.
+pub const REORGANISATION_STATUSES: &[&str] = &["decided", "in_force"];
+
+/// Parse `reorganisations.csv` row by row (codes, dates, enums, URLs). How the rows fit the LAs
+/// and the districts is checked by `timeline::Timeline::build`.
+pub fn parse_reorganisations(table: &CsvTable, errors: &mut LoadError) -> Vec<Reorganisation> {
+    if !has_columns(table, REORGANISATION_COLUMNS, errors) {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    let mut new_codes: HashMap<String, usize> = HashMap::new();
+    for (index, r) in table.rows.iter().enumerate() {
+        let mut row = Row {
+            table,
+            index,
+            line: r.line,
+            errors,
+        };
+        let vesting_date = row.required("vesting_date");
+        if !vesting_date.is_empty() && !is_iso_date(&vesting_date) {
+            row.err(
+                "vesting_date",
+                format!("\"{vesting_date}\" is not a date like 2027-04-01"),
+            );
+        }
+        let status = row.one_of("status", REORGANISATION_STATUSES);
+        let abolished = split_list(row.get("abolished_codes"));
+        if abolished.is_empty() {
+            row.err("abolished_codes", "required value is empty");
+        }
+        for c in &abolished {
+            if !is_gss_code(c) {
+                row.err("abolished_codes", format!("\"{c}\" is not an ONS GSS code"));
+            }
+        }
+        let abolished_names = split_list(row.get("abolished_names"));
+        if abolished_names.len() != abolished.len() {
+            row.err(
+                "abolished_names",
+                format!(
+                    "{} names for {} abolished codes",
+                    abolished_names.len(),
+                    abolished.len()
+                ),
+            );
+        }
+        let new_code = row.required("new_code");
+        let code_status = row.one_of("code_status", &["ons", "provisional"]);
+        if !new_code.is_empty() {
+            if !is_gss_code(&new_code) {
+                row.err(
+                    "new_code",
+                    format!("\"{new_code}\" is not an ONS GSS code (E + 8 digits) or a provisional code (E + 2 digits + P + 5 digits)"),
+                );
+            } else if (code_status == "provisional") != is_provisional_code(&new_code) {
+                row.err(
+                    "code_status",
+                    format!("\"{code_status}\" does not fit the code \"{new_code}\" (provisional codes have P as 4th character)"),
+                );
+            }
+            if let Some(first) = new_codes.insert(new_code.clone(), r.line) {
+                row.err(
+                    "new_code",
+                    format!("duplicate new code \"{new_code}\" (first on line {first})"),
+                );
+            }
+            if abolished.contains(&new_code) {
+                row.err("new_code", "a new LA cannot replace itself");
+            }
+        }
+        let new_name = row.required("new_name");
+        let new_la_type = row.one_of("new_la_type", schema::LA_TYPES);
+        let districts = split_list(row.get("districts"));
+        let made_of = match row.one_of("made_of", &["districts", "recode"]).as_str() {
+            "districts" => {
+                if districts.is_empty() {
+                    row.err(
+                        "districts",
+                        "made_of is \"districts\" but no district is listed",
+                    );
+                }
+                for d in &districts {
+                    if !is_gss_code(d) {
+                        row.err("districts", format!("\"{d}\" is not an ONS GSS code"));
+                    }
+                }
+                MadeOf::Districts(districts)
+            }
+            _ => {
+                if !districts.is_empty() {
+                    row.err(
+                        "districts",
+                        "districts are listed but made_of is not \"districts\"",
+                    );
+                }
+                if abolished.len() != 1 {
+                    row.err("abolished_codes", "a recode replaces exactly one LA");
+                }
+                MadeOf::Recode
+            }
+        };
+        let source_urls = row.urls("source_urls", true);
+        let notes = row.get("notes").to_owned();
+        out.push(Reorganisation {
+            vesting_date,
+            status,
+            abolished,
+            abolished_names,
+            new_code,
+            new_name,
+            new_la_type,
+            made_of,
+            source_urls,
+            notes,
+            line: r.line,
+        });
     }
     out
 }

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::conditional::json_with_etag;
-use super::query::ApiQuery;
+use super::query::{ApiQuery, DateQuery};
 use super::state::AppState;
 use crate::dataset::Dataset;
 use crate::downloads::partnership_json;
@@ -33,6 +33,45 @@ fn la_summary(ds: &Dataset, i: usize) -> Value {
     Value::Object(o)
 }
 
+/// `{code, name, valid_from, link}` of the LAs with these codes (successors or predecessors).
+fn la_links(
+    ds: &Dataset,
+    codes: &[String],
+    date_of: impl Fn(&crate::model::LocalAuthority) -> Option<String>,
+) -> Vec<Value> {
+    codes
+        .iter()
+        .filter_map(|c| ds.any_la(c))
+        .map(|l| {
+            let day = date_of(l);
+            let link = day.as_ref().map_or_else(
+                || format!("/api/las/{}", l.code),
+                |d| format!("/api/las/{}?date={d}", l.code),
+            );
+            json!({ "code": l.code, "name": l.name, "date": day, "link": link })
+        })
+        .collect()
+}
+
+/// When an LA is in force, and which LAs it replaced or that replace it (with links).
+fn history(ds: &Dataset, la: &crate::model::LocalAuthority) -> Value {
+    json!({
+        "valid_from": la.valid_from,
+        "valid_to": la.valid_to,
+        "provisional_code": la.provisional_code,
+        "replaces": la_links(ds, &la.replaces, |l| l.valid_to.as_ref().and_then(|d| day_before(d))),
+        "replaced_by": la_links(ds, &la.replaced_by, |l| Some(l.valid_from.clone())),
+    })
+}
+
+/// The day before `d` (`YYYY-MM-DD`): the last day an abolished LA was in force.
+fn day_before(d: &str) -> Option<String> {
+    crate::clock::parse_day(d)
+        .ok()
+        .and_then(|d| d.pred_opt())
+        .map(|d| d.format("%Y-%m-%d").to_string())
+}
+
 fn find_la(ds: &Dataset, code: &str) -> Result<usize, AppError> {
     ds.las.iter().position(|l| l.code == code).ok_or_else(|| {
         AppError::ApiNotFound(format!(
@@ -42,37 +81,72 @@ fn find_la(ds: &Dataset, code: &str) -> Result<usize, AppError> {
     })
 }
 
-#[utoipa::path(get, path = "/api/las", tag = "api", summary = "All LAs with every tile attribute", params(("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 when it still matches")), responses((status = 200, description = "The LAs", body = super::openapi::LaList, headers(("ETag" = String, description = "Weak"))), (status = 304, description = "If-None-Match matched")))]
-pub async fn las(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let ds = state.dataset();
+#[utoipa::path(get, path = "/api/las", tag = "api", summary = "All LAs with every tile attribute", params(DateQuery, ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 when it still matches")), responses((status = 400, description = "A malformed date", body = super::openapi::ErrorBody), (status = 404, description = "A day before the map's records start", body = super::openapi::ErrorBody), (status = 200, description = "The LAs in force on the day", body = super::openapi::LaList, headers(("ETag" = String, description = "Weak"))), (status = 304, description = "If-None-Match matched")))]
+pub async fn las(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<DateQuery>,
+) -> Result<Response, AppError> {
+    let ds = state.dataset_on(q.date.as_deref()).await?;
     let items: Vec<Value> = (0..ds.las.len()).map(|i| la_summary(&ds, i)).collect();
-    json_with_etag(
+    Ok(json_with_etag(
         &headers,
         &json!({
             "data_version": ds.version,
             "data_as_of": ds.data_as_of,
+            "date": q.date.clone().unwrap_or_else(|| state.today()),
+            "valid_from": ds.vintage_start(),
+            "valid_until": ds.vintage_end(),
             "count": items.len(),
             "local_authorities": items,
         }),
-    )
+    ))
 }
 
 /// `GET /api/las/{code}`: one LA in full: summary, its own role, every partnership, neighbours.
 ///
 /// # Errors
 /// 404 (JSON) for an unknown code.
-#[utoipa::path(get, path = "/api/las/{code}", tag = "api", summary = "One LA in full: attributes, role, partnerships, neighbours", params(("code" = String, Path, description = "GSS code, e.g. E06000026"), ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 when it still matches")), responses((status = 200, description = "The LA", body = super::openapi::LaDetail, headers(("ETag" = String, description = "Weak"))), (status = 304, description = "If-None-Match matched"), (status = 404, description = "No LA with this code", body = super::openapi::ErrorBody)))]
+#[utoipa::path(get, path = "/api/las/{code}", tag = "api", summary = "One LA in full: attributes, role, partnerships, neighbours", params(("code" = String, Path, description = "GSS code, e.g. E06000026"), DateQuery, ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 when it still matches")), responses((status = 200, description = "The LA", body = super::openapi::LaDetail, headers(("ETag" = String, description = "Weak"))), (status = 304, description = "If-None-Match matched"), (status = 404, description = "No LA with this code", body = super::openapi::ErrorBody)))]
 pub async fn la(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(code): Path<String>,
+    ApiQuery(q): ApiQuery<DateQuery>,
 ) -> Result<Response, AppError> {
-    let ds = state.dataset();
-    let i = find_la(&ds, &code)?;
+    let ds = state.dataset_on(q.date.as_deref()).await?;
+    let date = q.date.clone().unwrap_or_else(|| state.today());
+    let Some(i) = ds.la_index(&code) else {
+        // An LA of another day: say when it was in force and what replaced it.
+        let Some(la) = ds.any_la(&code) else {
+            return Err(find_la(&ds, &code)
+                .err()
+                .unwrap_or_else(|| AppError::ApiNotFound(code.clone())));
+        };
+        return Ok(json_with_etag(
+            &headers,
+            &json!({
+                "data_version": ds.version,
+                "data_as_of": ds.data_as_of,
+                "date": date,
+                "in_force": false,
+                "local_authority": { "code": la.code, "name": la.name },
+                "history": history(&ds, la),
+                "role": null,
+                "partnerships": [],
+                "neighbours": [],
+            }),
+        ));
+    };
     let la = &ds.las[i];
+    let inherited = ds.inherited[i].as_ref();
+    let from_names = |codes: &[String]| ds.la_names(codes).join(", ");
     let role = ds.la_role[i].map(|r| {
         let r = &ds.roles[r];
+        let inherited_from = inherited.filter(|h| h.role).map(|h| from_names(&h.from));
         json!({
+            "inherited_from": inherited_from,
+            "confirmed": inherited_from.is_none(),
             "funder": r.funder,
             "convener": r.convener,
             "deliverer": r.deliverer,
@@ -84,8 +158,41 @@ pub async fn la(
     });
     let partnerships: Vec<Value> = ds.la_partnerships[i]
         .iter()
-        .map(|&p| partnership_json(&ds, &ds.partnerships[p]))
+        .map(|&p| {
+            let mut j = partnership_json(&ds, &ds.partnerships[p]);
+            let carried = inherited.is_some_and(|h| h.partnerships.contains(&p));
+            j["inherited_from"] = if carried {
+                json!(inherited.map(|h| from_names(&h.from)))
+            } else {
+                Value::Null
+            };
+            j["confirmed"] = json!(!carried);
+            j
+        })
         .collect();
+    let new_la = !la.replaces.is_empty();
+    let neighbours_status = if !la.stat_neighbours.is_empty() {
+        "published"
+    } else if new_la {
+        "not_yet_published"
+    } else {
+        "none"
+    };
+    let figures_status = if la.pupils.is_some() || la.fsm_primary_pct.is_some() {
+        "published"
+    } else if new_la {
+        "not_yet_published"
+    } else {
+        "none"
+    };
+    let status_note = new_la.then(|| {
+        format!(
+            "{} is a new council from {}. DfE has not yet published its statistical neighbours or its context figures, so none are shown (the figures of {} are not copied).",
+            la.name,
+            la.valid_from,
+            from_names(&la.replaces)
+        )
+    });
     let neighbours: Vec<Value> = la
         .stat_neighbours
         .iter()
@@ -97,12 +204,8 @@ pub async fn la(
         )
         .enumerate()
         .map(|(rank, (code, closeness))| {
-            let name = ds
-                .las
-                .iter()
-                .find(|l| &l.code == code)
-                .map_or("", |l| l.name.as_str());
-            json!({ "rank": rank + 1, "code": code, "name": name, "closeness": closeness })
+            let name = ds.name_of(code).unwrap_or("");
+            json!({ "rank": rank + 1, "code": code, "name": name, "closeness": closeness, "in_force": ds.la_index(code).is_some() })
         })
         .collect();
     Ok(json_with_etag(
@@ -110,10 +213,16 @@ pub async fn la(
         &json!({
             "data_version": ds.version,
             "data_as_of": ds.data_as_of,
+            "date": date,
+            "in_force": true,
             "local_authority": la_summary(&ds, i),
+            "history": history(&ds, la),
             "role": role,
             "partnerships": partnerships,
             "neighbours": neighbours,
+            "neighbours_status": neighbours_status,
+            "figures_status": figures_status,
+            "status_note": status_note,
         }),
     ))
 }
@@ -129,13 +238,14 @@ pub struct PartnershipQuery {
 ///
 /// # Errors
 /// 404 (JSON) for an unknown LA code.
-#[utoipa::path(get, path = "/api/partnerships", tag = "api", summary = "Partnerships, all or one LA's", params(("la" = Option<String>, Query, description = "GSS code: only this LA's partnerships"), ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 when it still matches")), responses((status = 200, description = "The partnerships", body = super::openapi::PartnershipList, headers(("ETag" = String, description = "Weak"))), (status = 304, description = "If-None-Match matched"), (status = 400, description = "A repeated or malformed parameter", body = super::openapi::ErrorBody), (status = 404, description = "No LA with this code", body = super::openapi::ErrorBody)))]
+#[utoipa::path(get, path = "/api/partnerships", tag = "api", summary = "Partnerships, all or one LA's", params(("la" = Option<String>, Query, description = "GSS code: only this LA's partnerships"), DateQuery, ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 when it still matches")), responses((status = 200, description = "The partnerships", body = super::openapi::PartnershipList, headers(("ETag" = String, description = "Weak"))), (status = 304, description = "If-None-Match matched"), (status = 400, description = "A repeated or malformed parameter", body = super::openapi::ErrorBody), (status = 404, description = "No LA with this code", body = super::openapi::ErrorBody)))]
 pub async fn partnerships(
     State(state): State<AppState>,
     headers: HeaderMap,
     ApiQuery(q): ApiQuery<PartnershipQuery>,
+    ApiQuery(d): ApiQuery<DateQuery>,
 ) -> Result<Response, AppError> {
-    let ds = state.dataset();
+    let ds = state.dataset_on(d.date.as_deref()).await?;
     let items: Vec<Value> = match q.la.as_deref() {
         Some(code) => {
             let i = find_la(&ds, code)?;
@@ -147,7 +257,18 @@ pub async fn partnerships(
         None => ds
             .partnerships
             .iter()
-            .map(|p| partnership_json(&ds, p))
+            .enumerate()
+            .map(|(pi, p)| {
+                let mut j = partnership_json(&ds, p);
+                // The LAs in force that it covers on this day (its own, and new LAs that
+                // inherit it from one it names).
+                let in_force: Vec<&str> = (0..ds.las.len())
+                    .filter(|&i| ds.la_partnerships[i].contains(&pi))
+                    .map(|i| ds.las[i].code.as_str())
+                    .collect();
+                j["las_in_force"] = json!(in_force);
+                j
+            })
             .collect(),
     };
     Ok(json_with_etag(

@@ -24,6 +24,8 @@ struct CompareQuery {
     la: Option<String>,
     with: Option<Vec<String>>,
     csv: bool,
+    /// `?date=`: compare on the map of that day.
+    date: Option<String>,
 }
 
 fn parse_query(raw: Option<&str>, api: bool) -> Result<CompareQuery, CompareError> {
@@ -33,6 +35,7 @@ fn parse_query(raw: Option<&str>, api: bool) -> Result<CompareQuery, CompareErro
         la: None,
         with: None,
         csv: false,
+        date: None,
     };
     let mut format_seen = false;
     for (k, v) in pairs {
@@ -44,6 +47,7 @@ fn parse_query(raw: Option<&str>, api: bool) -> Result<CompareQuery, CompareErro
             }
             "la" => q.la = Some(v),
             "with" => q.with.get_or_insert_with(Vec::new).push(v),
+            "date" if q.date.is_none() => q.date = Some(v),
             "format" if api && !format_seen => {
                 format_seen = true;
                 q.csv = match v.as_str() {
@@ -78,14 +82,14 @@ fn select(ds: &Dataset, q: &CompareQuery) -> Result<Selection, CompareError> {
 /// # Errors
 /// 404 (JSON) for an unknown `la`; 400 (JSON) for a missing `la`, an unknown or malformed
 /// `with` code, more than 12 LAs, an unknown parameter or format.
-#[utoipa::path(get, path = "/api/compare", tag = "api", summary = "Compare an LA with its statistical neighbours or chosen LAs", params(("la" = String, Query, description = "GSS code of the LA compared"), ("with" = Option<String>, Query, description = "Up to 12 GSS codes, comma-separated (instead of the statistical neighbours)"), ("format" = Option<String>, Query, description = "`csv` for the table as CSV"), ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 when it still matches")), responses((status = 200, description = "The comparison", content((super::openapi::Comparison = "application/json"), (String = "text/csv; charset=utf-8")), headers(("ETag" = String, description = "Weak"))), (status = 304, description = "If-None-Match matched"), (status = 400, description = "A missing la, a bad or unknown with code, too many LAs, an unknown or repeated parameter", body = super::openapi::ErrorBody), (status = 404, description = "No LA with this code", body = super::openapi::ErrorBody)))]
+#[utoipa::path(get, path = "/api/compare", tag = "api", summary = "Compare an LA with its statistical neighbours or chosen LAs", params(("la" = String, Query, description = "GSS code of the LA compared"), ("with" = Option<String>, Query, description = "Up to 12 GSS codes, comma-separated (instead of the statistical neighbours)"), ("format" = Option<String>, Query, description = "`csv` for the table as CSV"), super::query::DateQuery, ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 when it still matches")), responses((status = 200, description = "The comparison", content((super::openapi::Comparison = "application/json"), (String = "text/csv; charset=utf-8")), headers(("ETag" = String, description = "Weak"))), (status = 304, description = "If-None-Match matched"), (status = 400, description = "A missing la, a bad or unknown with code, too many LAs, an unknown or repeated parameter", body = super::openapi::ErrorBody), (status = 404, description = "No LA with this code", body = super::openapi::ErrorBody)))]
 pub async fn api(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let ds = state.dataset();
     let q = parse_query(raw.as_deref(), true)?;
+    let ds = state.dataset_on(q.date.as_deref()).await?;
     let sel = select(&ds, &q)?;
     let cmp = compare::compare(&ds, &sel);
     if !q.csv {

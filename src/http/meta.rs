@@ -9,10 +9,12 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value as Json, json};
 
+use super::query::{ApiQuery, DateQuery};
 use super::state::AppState;
+use crate::dataset::Dataset;
 use crate::error::AppError;
-use crate::style::style;
-use crate::tileset::{metadata_json, tilejson};
+use crate::style::style_on;
+use crate::tileset::{metadata_json, tile_url, tilejson_on};
 
 /// Base URL of this server for links: the configured public URL, else from `Host`.
 ///
@@ -48,34 +50,83 @@ pub fn base_url(state: &AppState, headers: &HeaderMap) -> Result<String, AppErro
 #[utoipa::path(get, path = "/tiles/metadata.json", tag = "tiles", summary = "The layers as tippecanoe's metadata.json (for GDAL)", responses((status = 200, description = "Metadata", body = super::openapi::TileMetadata)))]
 pub async fn tippecanoe_metadata(State(state): State<AppState>) -> Response {
     let ds = state.dataset();
-    json_response(&state, &metadata_json(&ds, 0, ds.max_zoom()))
+    json_response(
+        &state,
+        &metadata_json(&ds, 0, ds.max_zoom()),
+        &state.cache_control_today(),
+    )
 }
 
-fn json_response(state: &AppState, body: &Json) -> Response {
+/// `GET /tiles/{date}/metadata.json`: the same for the map of one day (where GDAL's MVT driver
+/// looks for it beside `/tiles/{date}/{z}/{x}/{y}.pbf`).
+///
+/// # Errors
+/// 400 for a malformed date, 404 before the map's records start.
+#[utoipa::path(get, path = "/tiles/{date}/metadata.json", tag = "tiles", summary = "The layers of one day's map as tippecanoe's metadata.json (for GDAL)", params(("date" = String, Path, format = Date, description = "The day, YYYY-MM-DD")), responses((status = 200, description = "Metadata", body = super::openapi::TileMetadata), (status = 400, description = "A malformed date", body = super::openapi::ErrorBody), (status = 404, description = "A day before the map's records start", body = super::openapi::ErrorBody)))]
+pub async fn dated_metadata(
+    State(state): State<AppState>,
+    Path(date): Path<String>,
+) -> Result<Response, AppError> {
+    let ds = state.dataset_on(Some(&date)).await?;
+    let cc = state.cache_control_for(&date, false);
+    Ok(json_response(
+        &state,
+        &metadata_json(&ds, 0, ds.max_zoom()),
+        &cc,
+    ))
+}
+
+fn json_response(_state: &AppState, body: &Json, cache_control: &HeaderValue) -> Response {
     (
         [
             (
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),
             ),
-            (header::CACHE_CONTROL, state.config.cache_control.clone()),
+            (header::CACHE_CONTROL, cache_control.clone()),
         ],
         body.to_string(),
     )
         .into_response()
 }
 
+/// The day a TileJSON or style maps (`?date=`, or today), its dataset, its tile URL (dated;
+/// pinned to the data version when the day is past) and its `Cache-Control` (an undated
+/// document expires by the midnight that may change today's map).
+async fn dated(
+    state: &AppState,
+    base: &str,
+    q: &DateQuery,
+) -> Result<(std::sync::Arc<Dataset>, String, String, HeaderValue), AppError> {
+    let ds = state.dataset_on(q.date.as_deref()).await?;
+    let today = state.today();
+    let day = q.date.clone().unwrap_or_else(|| today.clone());
+    let pinned = (day < today).then_some(ds.version.as_str());
+    let tiles = tile_url(base, Some(&day), pinned);
+    let cc = match &q.date {
+        None => state.cache_control_today(),
+        Some(d) => state.cache_control_for(d, false),
+    };
+    Ok((ds, tiles, day, cc))
+}
+
 /// `GET /tiles.json`.
 ///
 /// # Errors
 /// 400 for a malformed `Host`.
-#[utoipa::path(get, path = "/tiles.json", tag = "tiles", summary = "TileJSON 3.0.0", responses((status = 200, description = "TileJSON", body = super::openapi::TileJson), (status = 400, description = "A malformed Host header", body = String, content_type = "text/plain; charset=utf-8")))]
+#[utoipa::path(get, path = "/tiles.json", tag = "tiles", summary = "TileJSON 3.0.0", description = "The map of `date` (default today): its tiles are at a dated URL, so caches never mix the councils of two days; a past day's tiles are pinned to its data version and immutable.", params(DateQuery), responses((status = 200, description = "TileJSON", body = super::openapi::TileJson), (status = 400, description = "A malformed Host header or date", body = String, content_type = "text/plain; charset=utf-8"), (status = 404, description = "A day before the map's records start", body = super::openapi::ErrorBody)))]
 pub async fn tilejson_handler(
     State(state): State<AppState>,
     headers: HeaderMap,
+    ApiQuery(q): ApiQuery<DateQuery>,
 ) -> Result<Response, AppError> {
     let base = base_url(&state, &headers)?;
-    Ok(json_response(&state, &tilejson(&state.dataset(), &base)))
+    let (ds, tiles, day, cc) = dated(&state, &base, &q).await?;
+    Ok(json_response(
+        &state,
+        &tilejson_on(&ds, &tiles, Some(&day)),
+        &cc,
+    ))
 }
 
 /// `GET /styles/{name}`: `default.json` (the web map) or `qgis.json` (the same map for QGIS
@@ -83,11 +134,12 @@ pub async fn tilejson_handler(
 ///
 /// # Errors
 /// 404 for another name, 400 for a malformed `Host`.
-#[utoipa::path(get, path = "/styles/{name}", tag = "tiles", summary = "A MapLibre style", params(("name" = String, Path, description = "`default.json` (the web map) or `qgis.json` (for QGIS 3.22's converter)")), responses((status = 200, description = "MapLibre style v8 pointing at this server", body = super::openapi::Style), (status = 400, description = "A malformed Host header", body = String, content_type = "text/plain; charset=utf-8"), (status = 404, description = "No such style", body = String, content_type = "text/plain; charset=utf-8")))]
+#[utoipa::path(get, path = "/styles/{name}", tag = "tiles", summary = "A MapLibre style", params(("name" = String, Path, description = "`default.json` (the web map) or `qgis.json` (for QGIS 3.22's converter)"), DateQuery), responses((status = 200, description = "MapLibre style v8 pointing at this server", body = super::openapi::Style), (status = 400, description = "A malformed Host header", body = String, content_type = "text/plain; charset=utf-8"), (status = 404, description = "No such style", body = String, content_type = "text/plain; charset=utf-8")))]
 pub async fn style_handler(
     State(state): State<AppState>,
     Path(name): Path<String>,
     headers: HeaderMap,
+    ApiQuery(q): ApiQuery<DateQuery>,
 ) -> Result<Response, AppError> {
     let template = match name.as_str() {
         "default.json" => &state.style_template,
@@ -99,9 +151,11 @@ pub async fn style_handler(
         }
     };
     let base = base_url(&state, &headers)?;
+    let (ds, tiles, _, cc) = dated(&state, &base, &q).await?;
     Ok(json_response(
         &state,
-        &style(template, &state.dataset(), &base),
+        &style_on(template, &ds, &base, &tiles),
+        &cc,
     ))
 }
 

@@ -57,6 +57,8 @@ pub fn router(state: AppState) -> Router {
         .expose_headers(CORS_EXPOSED);
     let public = Router::new()
         .route("/tiles/{z}/{x}/{y}", get(tiles::tile))
+        .route("/tiles/{date}/{z}/{x}/{y}", get(tiles::dated_tile))
+        .route("/tiles/{date}/metadata.json", get(meta::dated_metadata))
         .route("/tiles.json", get(meta::tilejson_handler))
         .route("/tiles/metadata.json", get(meta::tippecanoe_metadata))
         .route("/styles/{name}", get(meta::style_handler))

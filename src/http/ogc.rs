@@ -4,7 +4,9 @@
 //! Collections: `local_authorities` (full-resolution polygons in CRS84 with every attribute)
 //! and `partnerships` (each partnership, located at the label points of its LAs). Items support
 //! `bbox`, `limit`/`offset` paging with `next`/`prev` links, and equality filters on attributes
-//! (`?role_convener=true`). Tiles are the same bytes as `/tiles/{z}/{x}/{y}.pbf`.
+//! (`?role_convener=true`); `f=gpkg` or `f=fgb` answers the same page as a GeoPackage or a
+//! FlatGeobuf file (`gis_formats`), paged by `Link` headers. Tiles are the same bytes as
+//! `/tiles/{z}/{x}/{y}.pbf`.
 
 use std::collections::BTreeMap;
 
@@ -16,7 +18,9 @@ use serde_json::{Value, json};
 use super::meta::base_url;
 use super::state::AppState;
 use crate::dataset::Dataset;
+use crate::downloads::{la_layer_about, partnerships_layer_about};
 use crate::error::AppError;
+use crate::gis_formats::{Format as GisFormat, Layer, la_columns};
 use crate::model::Value as Attr;
 use crate::schema::{self, FieldType};
 use crate::tile::{EXTENT, HALF_WORLD};
@@ -131,6 +135,8 @@ fn collection_json(ds: &Dataset, b: &str, id: &str) -> Option<Value> {
         json!([
             {"rel": "self", "type": "application/json", "title": title, "href": format!("{b}/ogc/collections/{id}")},
             {"rel": "items", "type": "application/geo+json", "title": "Features", "href": format!("{b}/ogc/collections/{id}/items")},
+            {"rel": "items", "type": GisFormat::GeoPackage.mime(), "title": "Features as a GeoPackage", "href": format!("{b}/ogc/collections/{id}/items?f=gpkg")},
+            {"rel": "items", "type": GisFormat::FlatGeobuf.mime(), "title": "Features as FlatGeobuf", "href": format!("{b}/ogc/collections/{id}/items?f=fgb")},
             {"rel": "license", "type": "text/html", "title": "Open Government Licence v3.0", "href": "https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/"}
         ])
     };
@@ -259,6 +265,19 @@ fn partnership_feature(ds: &Dataset, p: usize) -> Value {
     })
 }
 
+/// The `f` of an items request: GeoJSON (`json`, `geojson`), or a GIS file format.
+fn items_format(f: &str) -> Result<Option<GisFormat>, AppError> {
+    match f {
+        "json" | "geojson" => Ok(None),
+        other => GisFormat::from_ext(other).map(Some).ok_or_else(|| {
+            AppError::ApiBadRequest(format!(
+                "f must be json, geojson, gpkg (GeoPackage) or fgb (FlatGeobuf), not {:?}",
+                other.chars().take(40).collect::<String>()
+            ))
+        }),
+    }
+}
+
 /// A decimal as `bbox` writes it: `-?(0|[1-9][0-9]*)(\.[0-9]+)?`, no exponent, no spaces.
 fn decimal(s: &str) -> Option<f64> {
     let digits = s.strip_prefix('-').unwrap_or(s);
@@ -373,10 +392,13 @@ pub async fn items(
     Query(params): Query<BTreeMap<String, String>>,
 ) -> Result<Response, AppError> {
     let b = base_url(&state, &headers)?;
-    let ds = state.dataset();
+    let ds = state
+        .dataset_on(params.get("date").map(String::as_str))
+        .await?;
     let mut limit: usize = 100;
     let mut offset: usize = 0;
     let mut bbox = None;
+    let mut format = None;
     let mut filters: Vec<(String, String)> = Vec::new();
     for (k, v) in &params {
         match k.as_str() {
@@ -401,8 +423,10 @@ pub async fn items(
                 offset = v.parse().unwrap_or(usize::MAX);
             }
             "bbox" => bbox = Some(parse_bbox(v)?),
+            // Read above: which day's LAs.
+            "date" => {}
             "bbox-crs" if v == CRS84 => {}
-            "f" if v == "json" || v == "geojson" => {}
+            "f" => format = items_format(v)?,
             _ => filters.push((k.clone(), v.clone())),
         }
     }
@@ -476,30 +500,72 @@ pub async fn items(
     let matched = features.len();
     let page: Vec<Value> = features.into_iter().skip(offset).take(limit).collect();
     let returned = page.len();
-    let link = |off: usize| {
+    let link = |off: usize, f: Option<&str>| {
         let mut q: Vec<(String, String)> = params
             .iter()
-            .filter(|(k, _)| *k != "offset" && *k != "limit")
+            .filter(|(k, _)| !matches!(k.as_str(), "offset" | "limit" | "f"))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         q.push(("limit".to_owned(), limit.to_string()));
         q.push(("offset".to_owned(), off.to_string()));
+        if let Some(f) = f {
+            q.push(("f".to_owned(), f.to_owned()));
+        }
         format!(
             "{b}/ogc/collections/{id}/items?{}",
             serde_urlencoded::to_string(&q).unwrap_or_default()
         )
     };
+    let f = params.get("f").map(String::as_str);
+    let next = (offset + returned < matched).then(|| link(offset + returned, f));
+    let prev = (offset > 0).then(|| link(offset.saturating_sub(limit), f));
+    if let Some(format) = format {
+        let (about, columns) = if id == LAS {
+            (la_layer_about(&ds), la_columns())
+        } else {
+            (partnerships_layer_about(&ds), Vec::new())
+        };
+        let bytes = format.write(&Layer::new(about, &page, &columns)?)?;
+        let mut r = (
+            [
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static(format.mime()),
+                ),
+                (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+            ],
+            bytes,
+        )
+            .into_response();
+        let pages = [("next", &next), ("prev", &prev)]
+            .into_iter()
+            .filter_map(|(rel, url)| url.as_ref().map(|u| format!("<{u}>; rel=\"{rel}\"")))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let named = format!("attachment; filename=\"{id}.{}\"", format.ext());
+        for (name, value) in [(header::CONTENT_DISPOSITION, named), (header::LINK, pages)] {
+            if let Ok(v) = HeaderValue::from_str(&value)
+                && !value.is_empty()
+            {
+                r.headers_mut().insert(name, v);
+            }
+        }
+        return Ok(r);
+    }
     let mut links = vec![
-        json!({"rel": "self", "type": "application/geo+json", "href": link(offset)}),
+        json!({"rel": "self", "type": "application/geo+json", "href": link(offset, f)}),
         json!({"rel": "collection", "type": "application/json", "href": format!("{b}/ogc/collections/{id}")}),
     ];
-    if offset + returned < matched {
+    for alt in GisFormat::ALL {
         links.push(
-            json!({"rel": "next", "type": "application/geo+json", "href": link(offset + returned)}),
+            json!({"rel": "alternate", "type": alt.mime(), "href": link(offset, Some(alt.ext()))}),
         );
     }
-    if offset > 0 {
-        links.push(json!({"rel": "prev", "type": "application/geo+json", "href": link(offset.saturating_sub(limit))}));
+    if let Some(next) = next {
+        links.push(json!({"rel": "next", "type": "application/geo+json", "href": next}));
+    }
+    if let Some(prev) = prev {
+        links.push(json!({"rel": "prev", "type": "application/geo+json", "href": prev}));
     }
     Ok(geojson_response(
         &json!({
@@ -518,14 +584,15 @@ pub async fn items(
 ///
 /// # Errors
 /// 404 for an unknown collection or feature.
-#[utoipa::path(get, path = "/ogc/collections/{id}/items/{fid}", tag = "ogc", summary = "One feature", params(("id" = String, Path, description = "`local_authorities` or `partnerships`"), ("fid" = String, Path, description = "LA code or partnership id")), responses((status = 200, description = "Feature", body = super::openapi::Feature, content_type = "application/geo+json"), (status = 404, description = "No such collection or feature", body = super::openapi::ErrorBody)))]
+#[utoipa::path(get, path = "/ogc/collections/{id}/items/{fid}", tag = "ogc", summary = "One feature", params(("id" = String, Path, description = "`local_authorities` or `partnerships`"), ("fid" = String, Path, description = "LA code or partnership id"), super::query::DateQuery), responses((status = 200, description = "Feature", body = super::openapi::Feature, content_type = "application/geo+json"), (status = 404, description = "No such collection or feature", body = super::openapi::ErrorBody)))]
 pub async fn item(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path((id, fid)): Path<(String, String)>,
+    super::query::ApiQuery(d): super::query::ApiQuery<super::query::DateQuery>,
 ) -> Result<Response, AppError> {
     let b = base_url(&state, &headers)?;
-    let ds = state.dataset();
+    let ds = state.dataset_on(d.date.as_deref()).await?;
     let mut f = match id.as_str() {
         LAS => ds
             .las

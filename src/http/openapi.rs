@@ -673,7 +673,7 @@ pub struct OgcTiles {
 #[openapi(
     info(
         title = "partnership-map",
-        description = "England's 153 upper-tier local authorities as Mapbox Vector Tiles with \
+        description = "England's upper-tier local authorities, as in force on any day since April 2023, as Mapbox Vector Tiles with \
             their area-based education partnerships, plus TileJSON, MapLibre styles, glyphs, a JSON \
             API, OGC API – Features and Tiles, open-data downloads, map pictures, a public change \
             history, corrections from the public, and the research team's review and edit API.",
@@ -681,6 +681,8 @@ pub struct OgcTiles {
     ),
     paths(
         super::tiles::tile,
+        super::tiles::dated_tile,
+        super::meta::dated_metadata,
         super::meta::tilejson_handler,
         super::meta::tippecanoe_metadata,
         super::meta::style_handler,
@@ -1269,6 +1271,12 @@ fn items_path(collection: &str, filters: &[(String, Schema, String)]) -> PathIte
             "Features to skip",
         ),
         bbox_param(),
+        query(
+            "f",
+            enum_schema(&strings(["json", "geojson", "gpkg", "fgb"])),
+            "Format: GeoJSON (the default), `gpkg` (GeoPackage) or `fgb` (FlatGeobuf), the same \
+             page either way",
+        ),
     ];
     params.extend(
         filters
@@ -1287,14 +1295,21 @@ fn items_path(collection: &str, filters: &[(String, Schema, String)]) -> PathIte
         .parameters(Some(params))
         .responses(
             ResponsesBuilder::new()
-                .response(
-                    "200",
-                    json_response(
+                .response("200", {
+                    let mut ok = json_response(
                         "FeatureCollection",
-                        "GeoJSON features",
+                        "GeoJSON features, or a GeoPackage or FlatGeobuf file (`f`)",
                         "application/geo+json",
-                    ),
-                )
+                    );
+                    for format in crate::gis_formats::Format::ALL {
+                        let binary = RefOr::Ref(utoipa::openapi::Ref::from_schema_name("Binary"));
+                        ok.content.insert(
+                            format.mime().to_owned(),
+                            ContentBuilder::new().schema(Some(binary)).build(),
+                        );
+                    }
+                    ok
+                })
                 .response(
                     "400",
                     json_response(

@@ -21,3 +21,13 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
             .map_err(|e| AppError::ApiBadRequest(format!("the query string: {}", e.body_text())))
     }
 }
+
+/// `?date=YYYY-MM-DD` (the map of that day; today's without it) and, on tiles, `?v=` (the data
+/// version a past day's TileJSON pins its tiles to). Read beside an endpoint's own query.
+#[derive(Debug, Default, Clone, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DateQuery {
+    /// The day to map, `YYYY-MM-DD` (England); default today. Before 2023-04-01: 404.
+    #[param(format = Date, example = "2027-04-01")]
+    pub date: Option<String>,
+}

@@ -26,11 +26,19 @@ fn query_pairs(raw: Option<&str>) -> Result<Vec<(String, String)>, PictureError>
         .map_err(|e| PictureError::BadParameter(format!("the query string is malformed: {e}")))
 }
 
+/// The `date` parameter among the query's pairs.
+fn date_of(pairs: &[(String, String)]) -> Option<&str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == "date")
+        .map(|(_, v)| v.as_str())
+}
+
 /// `GET /render/{file}`: `england.png` or `england.svg`.
 ///
 /// # Errors
 /// 400 for bad parameters, 404 for another file.
-#[utoipa::path(get, path = "/render/{file}", tag = "pictures", summary = "A choropleth of England drawn by the server", params(("file" = String, Path, description = "`england.png` or `england.svg`"), ("w" = Option<u16>, Query, description = "Width in px (200–3000, default 1200)", minimum = 200, maximum = 3000), ("h" = Option<u16>, Query, description = "Height in px (200–3000; default: England's own shape)", minimum = 200, maximum = 3000), ("measure" = Option<String>, Query, description = "`count`, `role` or `verified`"), ("la" = Option<String>, Query, description = "Outline this LA in black"), ("similar" = Option<String>, Query, description = "Outline this LA and its statistical neighbours in orange"), ("with" = Option<String>, Query, description = "Outline these LAs in orange (up to 13, comma-separated)"), ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 when it still matches")), responses((status = 200, description = "The picture", content((super::openapi::Binary = "image/png"), (String = "image/svg+xml")), headers(("ETag" = String, description = "Strong"))), (status = 304, description = "If-None-Match matched"), (status = 400, description = "A bad, unknown or repeated parameter", body = String, content_type = "text/plain; charset=utf-8"), (status = 404, description = "No such picture or LA", body = String, content_type = "text/plain; charset=utf-8")))]
+#[utoipa::path(get, path = "/render/{file}", tag = "pictures", summary = "A choropleth of England drawn by the server", params(("file" = String, Path, description = "`england.png` or `england.svg`"), ("w" = Option<u16>, Query, description = "Width in px (200–3000, default 1200)", minimum = 200, maximum = 3000), ("h" = Option<u16>, Query, description = "Height in px (200–3000; default: England's own shape)", minimum = 200, maximum = 3000), ("measure" = Option<String>, Query, description = "`count`, `role` or `verified`"), ("la" = Option<String>, Query, description = "Outline this LA in black"), ("similar" = Option<String>, Query, description = "Outline this LA and its statistical neighbours in orange"), ("with" = Option<String>, Query, description = "Outline these LAs in orange (up to 13, comma-separated)"), super::query::DateQuery, ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 when it still matches")), responses((status = 200, description = "The picture", content((super::openapi::Binary = "image/png"), (String = "image/svg+xml")), headers(("ETag" = String, description = "Strong"))), (status = 304, description = "If-None-Match matched"), (status = 400, description = "A bad, unknown or repeated parameter", body = String, content_type = "text/plain; charset=utf-8"), (status = 404, description = "No such picture or LA", body = String, content_type = "text/plain; charset=utf-8")))]
 pub async fn england(
     State(state): State<AppState>,
     Path(file): Path<String>,
@@ -48,8 +56,9 @@ pub async fn england(
             .into());
         }
     };
-    let ds = state.dataset();
-    let pic = Picture::parse(&ds, View::England, &query_pairs(query.as_deref())?)?;
+    let pairs = query_pairs(query.as_deref())?;
+    let ds = state.dataset_on(date_of(&pairs)).await?;
+    let pic = Picture::parse(&ds, View::England, &pairs)?;
     respond(&state, ds, format, pic, &headers).await
 }
 
@@ -57,16 +66,17 @@ pub async fn england(
 ///
 /// # Errors
 /// 404 for an unknown LA or format, 400 for bad parameters.
-#[utoipa::path(get, path = "/render/la/{file}", tag = "pictures", summary = "One LA highlighted among the LAs around it", params(("file" = String, Path, description = "`{code}.png` or `{code}.svg`"), ("w" = Option<u16>, Query, description = "Width in px (200–3000, default 1200)", minimum = 200, maximum = 3000), ("h" = Option<u16>, Query, description = "Height in px (200–3000, default w × 0.525)", minimum = 200, maximum = 3000), ("measure" = Option<String>, Query, description = "`count`, `role` or `verified`"), ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 when it still matches")), responses((status = 200, description = "The picture", content((super::openapi::Binary = "image/png"), (String = "image/svg+xml")), headers(("ETag" = String, description = "Strong"))), (status = 304, description = "If-None-Match matched"), (status = 400, description = "A bad, unknown or repeated parameter", body = String, content_type = "text/plain; charset=utf-8"), (status = 404, description = "No such LA or extension", body = String, content_type = "text/plain; charset=utf-8")))]
+#[utoipa::path(get, path = "/render/la/{file}", tag = "pictures", summary = "One LA highlighted among the LAs around it", params(("file" = String, Path, description = "`{code}.png` or `{code}.svg`"), ("w" = Option<u16>, Query, description = "Width in px (200–3000, default 1200)", minimum = 200, maximum = 3000), ("h" = Option<u16>, Query, description = "Height in px (200–3000, default w × 0.525)", minimum = 200, maximum = 3000), ("measure" = Option<String>, Query, description = "`count`, `role` or `verified`"), super::query::DateQuery, ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 when it still matches")), responses((status = 200, description = "The picture", content((super::openapi::Binary = "image/png"), (String = "image/svg+xml")), headers(("ETag" = String, description = "Strong"))), (status = 304, description = "If-None-Match matched"), (status = 400, description = "A bad, unknown or repeated parameter", body = String, content_type = "text/plain; charset=utf-8"), (status = 404, description = "No such LA or extension", body = String, content_type = "text/plain; charset=utf-8")))]
 pub async fn la(
     State(state): State<AppState>,
     Path(file): Path<String>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let ds = state.dataset();
+    let pairs = query_pairs(query.as_deref())?;
+    let ds = state.dataset_on(date_of(&pairs)).await?;
     let (i, format) = parse_la_file(&ds, &file)?;
-    let pic = Picture::parse(&ds, View::La(i), &query_pairs(query.as_deref())?)?;
+    let pic = Picture::parse(&ds, View::La(i), &pairs)?;
     respond(&state, ds, format, pic, &headers).await
 }
 

@@ -8,10 +8,12 @@ use std::sync::{Arc, Weak};
 use axum::http::HeaderValue;
 
 use crate::cache::{TileCache, version_key};
+use crate::clock::{Clock, parse_day};
 use crate::config::{ClientIpHeader, MetricsBind, ServeArgs};
 use crate::dataset::Dataset;
 use crate::downloads::DownloadCache;
 use crate::editors::Editors;
+use crate::error::AppError;
 use crate::glyphs::GlyphCache;
 use crate::render::PictureCache;
 use crate::stewardship::{DataSource, Steward};
@@ -40,6 +42,8 @@ pub struct HttpConfig {
     /// Where `/metrics` is served (`--metrics-bind`): on the public router for loopback clients
     /// (`Local`) or for everyone (`Main`); otherwise not on the public router.
     pub metrics: MetricsBind,
+    /// What "today" is (`--now` starts it at another time).
+    pub clock: Arc<Clock>,
 }
 
 impl Default for HttpConfig {
@@ -54,6 +58,7 @@ impl Default for HttpConfig {
             client_ip_header: ClientIpHeader::default(),
             prerender: false,
             metrics: MetricsBind::Off,
+            clock: Arc::new(Clock::system()),
         }
     }
 }
@@ -94,6 +99,14 @@ impl HttpConfig {
             client_ip_header: args.client_ip_header,
             prerender: !args.no_prerender,
             metrics: args.metrics_bind(),
+            clock: Arc::new(match &args.now {
+                None => Clock::system(),
+                Some(t) => Clock::starting_at(
+                    chrono::DateTime::parse_from_rfc3339(t)
+                        .map_err(|e| format!("--now {t:?} is not an RFC 3339 time like 2027-03-31T23:59:50+01:00: {e}"))?
+                        .with_timezone(&chrono::Utc),
+                ),
+            }),
         })
     }
 }
@@ -151,6 +164,7 @@ impl AppState {
             Arc::clone(&store),
             config.data_source.clone(),
             config.prerender,
+            Arc::clone(&config.clock),
         ));
         let downloads = DownloadCache::default();
         steward.subscribe(warm_downloads(downloads.clone(), Arc::downgrade(&steward)));
@@ -171,6 +185,62 @@ impl AppState {
     #[must_use]
     pub fn dataset(&self) -> Arc<Dataset> {
         self.steward.dataset()
+    }
+
+    /// The dataset of `?date=` (today's without one).
+    ///
+    /// # Errors
+    /// [`AppError::BadDate`] for a malformed date, [`AppError::NoSuchDay`] before the map's
+    /// records start.
+    pub async fn dataset_on(&self, date: Option<&str>) -> Result<Arc<Dataset>, AppError> {
+        match date {
+            None => Ok(self.dataset()),
+            Some(d) => {
+                let day = parse_day(d).map_err(AppError::BadDate)?;
+                Ok(self.steward.dataset_on(day).await?)
+            }
+        }
+    }
+
+    /// Today in England, `YYYY-MM-DD`.
+    #[must_use]
+    pub fn today(&self) -> String {
+        self.config.clock.today().format("%Y-%m-%d").to_string()
+    }
+
+    /// `Cache-Control` for a document of today's map: the configured one, its `max-age` cut
+    /// to the seconds left until midnight in England (when a new vintage may start).
+    #[must_use]
+    pub fn cache_control_today(&self) -> HeaderValue {
+        let now = self.config.clock.now_unix();
+        let tomorrow = self.config.clock.today().succ_opt().unwrap_or_default();
+        let left = (crate::clock::london_midnight(tomorrow) - now).max(1);
+        let configured = self.config.cache_control.to_str().unwrap_or("");
+        let Some(at) = configured.find("max-age=") else {
+            return self.config.cache_control.clone();
+        };
+        let digits: String = configured[at + 8..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        let max_age = digits.parse::<i64>().unwrap_or(0).min(left);
+        let value = format!(
+            "{}max-age={max_age}{}",
+            &configured[..at],
+            &configured[at + 8 + digits.len()..]
+        );
+        HeaderValue::from_str(&value).unwrap_or_else(|_| self.config.cache_control.clone())
+    }
+
+    /// `Cache-Control` for the map of `date`: a past day's tiles (`pinned`: addressed with its
+    /// data version) never change again; other days get the configured value.
+    #[must_use]
+    pub fn cache_control_for(&self, date: &str, pinned: bool) -> HeaderValue {
+        if pinned && date < self.today().as_str() {
+            HeaderValue::from_static("public, max-age=31536000, immutable")
+        } else {
+            self.config.cache_control.clone()
+        }
     }
 
     /// Cache-key form of a dataset's version.

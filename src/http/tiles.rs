@@ -43,7 +43,41 @@ pub async fn tile(
         it.next().unwrap_or(""),
     );
     let coord = TileCoord::parse(z, x, y, state.dataset().max_zoom())?;
-    respond(&state, coord, &headers).await
+    respond(&state, state.dataset(), coord, &headers, None).await
+}
+
+/// Query of a dated tile: the data version a past day's TileJSON pins it to.
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct Pin {
+    /// The data version from the day's TileJSON: with it, a past day's tile is `immutable`.
+    pub v: Option<String>,
+}
+
+/// `GET /tiles/{date}/{z}/{x}/{y}.pbf`: a tile of the map of one day (its councils, and for a
+/// past day the data as published then). TileJSON points here.
+///
+/// # Errors
+/// As [`tile`]; 400 for a malformed date, 404 before the map's records start.
+#[utoipa::path(get, path = "/tiles/{date}/{z}/{x}/{y}", tag = "tiles", summary = "A Mapbox Vector Tile of the map of one day", description = "What TileJSON's `tiles` point at. A past day's tile, asked for with the data version (`v`) its TileJSON gives, never changes and is served `immutable`.", params(("date" = String, Path, format = Date, description = "The day, YYYY-MM-DD (England)"), ("z" = u8, Path, description = "Zoom, 0 to the server's --max-zoom", minimum = 0, maximum = 12), ("x" = u32, Path, description = "Column, below 2^z", minimum = 0, maximum = 4095), ("y" = String, Path, description = "Row (below 2^z) and extension: `{row}.pbf` or `{row}.mvt`", pattern = r"^[0-9]{1,4}\.(pbf|mvt)$"), Pin, ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 when it still matches")), responses((status = 200, description = "The tile", body = super::openapi::Binary, content_type = "application/vnd.mapbox-vector-tile", headers(("ETag" = String, description = "Strong: a hash of exactly the bytes sent"), ("Vary" = String), ("Cache-Control" = String))), (status = 204, description = "No LA touches this tile, not even its buffer"), (status = 304, description = "If-None-Match matched"), (status = 400, description = "An impossible address or a malformed date", body = String, content_type = "text/plain; charset=utf-8"), (status = 404, description = "A day before the map's records start", body = super::openapi::ErrorBody)))]
+pub async fn dated_tile(
+    State(state): State<AppState>,
+    Path((date, z, x, y)): Path<(String, String, String, String)>,
+    axum::extract::Query(pin): axum::extract::Query<Pin>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    // `/tiles/1/0/0/0.pbf` is no tile at all, not a badly written date.
+    if !looks_like_a_day(&date) {
+        return Err(AppError::NotFound(format!(
+            "no tile at /tiles/{}/…: a dated tile is /tiles/YYYY-MM-DD/{{z}}/{{x}}/{{y}}.pbf",
+            date.chars().take(20).collect::<String>()
+        )));
+    }
+    let ds = state.dataset_on(Some(&date)).await?;
+    let coord = TileCoord::parse(&z, &x, &y, ds.max_zoom())?;
+    let pinned = pin.v.as_deref() == Some(ds.version.as_str());
+    let cc = state.cache_control_for(&date, pinned);
+    respond(&state, ds, coord, &headers, Some(cc)).await
 }
 
 /// `GET /ogc/collections/local_authorities/tiles/WebMercatorQuad/{tileMatrix}/{tileRow}/{tileCol}`:
@@ -63,22 +97,40 @@ pub async fn ogc_tile(
         )));
     }
     let coord = TileCoord::parse(&z, &col, &format!("{row}.pbf"), state.dataset().max_zoom())?;
-    respond(&state, coord, &headers).await
+    respond(&state, state.dataset(), coord, &headers, None).await
+}
+
+/// Shaped like `YYYY-MM-DD` (whether that day exists is checked later, with a 400).
+fn looks_like_a_day(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 10
+        && b.iter().enumerate().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                *c == b'-'
+            } else {
+                c.is_ascii_digit()
+            }
+        })
 }
 
 async fn respond(
     state: &AppState,
+    ds: std::sync::Arc<crate::dataset::Dataset>,
     coord: TileCoord,
     headers: &HeaderMap,
+    cache_control: Option<HeaderValue>,
 ) -> Result<Response, AppError> {
-    let ds = state.dataset();
     let version = state.version_key(&ds);
     let cached = state
         .cache
         .get(ds, version, coord)
         .await
         .map_err(|e| AppError::Render((*e).clone()))?;
-    Ok(answer(state, version, coord, cached, headers))
+    let mut res = answer(state, version, coord, cached, headers);
+    if let Some(cc) = cache_control {
+        res.headers_mut().insert(header::CACHE_CONTROL, cc);
+    }
+    Ok(res)
 }
 
 /// The response for a tile (without CORS headers): 204, 304, or the bytes in the encoding the
@@ -145,12 +197,17 @@ impl Shortcut for CachedTiles {
         if method != Method::GET {
             return None;
         }
-        let mut parts = uri.path().strip_prefix("/tiles/")?.split('/');
-        let (z, x, y) = (parts.next()?, parts.next()?, parts.next()?);
-        if parts.next().is_some() {
-            return None;
-        }
         let state = &self.0;
+        let mut parts = uri.path().strip_prefix("/tiles/")?.split('/');
+        let (mut z, mut x, mut y) = (parts.next()?, parts.next()?, parts.next()?);
+        if let Some(last) = parts.next() {
+            // `/tiles/{date}/{z}/{x}/{y}`: today's date is today's map; other days (and a
+            // `?v=` pin) go to the router.
+            if parts.next().is_some() || uri.query().is_some() || !state.config.clock.is_today(z) {
+                return None;
+            }
+            (z, x, y) = (x, y, last);
+        }
         let (version, coord, known) = state.with_dataset(|ds, version| {
             let coord = TileCoord::parse(z, x, y, ds.max_zoom()).ok()?;
             Some((version, coord, state.cache.peek(ds, version, coord)))

@@ -156,7 +156,7 @@ pub fn prepare(
         let out_rings = valid::make_valid(&out_rings);
         if !out_rings.is_empty() {
             polygons.push(PolygonFeature {
-                id: u64::from(ds.las[la].dfe_la_code),
+                id: ds.las[la].feature_id(),
                 rings: out_rings,
                 attributes: &ds.attributes[la],
             });
@@ -172,7 +172,7 @@ pub fn prepare(
             #[allow(clippy::cast_possible_truncation)]
             let point = [t[0].round() as i32, t[1].round() as i32];
             points.push(PointFeature {
-                id: u64::from(ds.las[la].dfe_la_code),
+                id: ds.las[la].feature_id(),
                 point,
                 attributes: &ds.label_attributes[la],
             });

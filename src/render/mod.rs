@@ -177,8 +177,8 @@ impl Picture {
         query: &[(String, String)],
     ) -> Result<Self, PictureError> {
         let allowed: &[&str] = match view {
-            View::England => &["w", "h", "measure", "la", "similar", "with"],
-            View::La(_) => &["w", "h", "measure"],
+            View::England => &["w", "h", "measure", "la", "similar", "with", "date"],
+            View::La(_) => &["w", "h", "measure", "date"],
         };
         let mut seen = std::collections::HashSet::new();
         for (k, _) in query {

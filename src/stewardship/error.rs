@@ -28,6 +28,9 @@ pub enum StewardError {
     /// No logged change has this id.
     #[error("no change {0}")]
     NoSuchChange(i64),
+    /// The map has no record of that day (before its records start).
+    #[error("{0}")]
+    NoSuchDay(String),
     /// New data failed validation; the old data is still served.
     #[error("the new data has problems; still serving data version {current}")]
     ReloadRejected {

@@ -273,6 +273,35 @@ impl Drop for Server {
     }
 }
 
+/// Runs `tests/qgis/<script>` with Debian's PyQGIS, headless, with `args`, and returns the JSON
+/// facts it prints on its last line. Fails, never skips, when python3-qgis is missing.
+pub fn pyqgis(script: &str, args: &[&std::ffi::OsStr]) -> serde_json::Value {
+    let python = "/usr/bin/python3";
+    let has_qgis = std::process::Command::new(python)
+        .args(["-c", "import qgis.core"])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        has_qgis,
+        "python3-qgis is missing: scripts/test.sh installs qgis and python3-qgis"
+    );
+    let runtime = tempfile::tempdir().expect("tmp");
+    let out = std::process::Command::new(python)
+        .arg(repo().join("tests/qgis").join(script))
+        .args(args)
+        .env("QT_QPA_PLATFORM", "offscreen")
+        .env("XDG_RUNTIME_DIR", runtime.path())
+        .output()
+        .expect("run PyQGIS");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "PyQGIS {script} failed: {}{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(stdout.lines().last().unwrap_or("")).expect("facts JSON")
+}
+
 /// Coverage counted straight from the shipped CSV files with the `csv` crate (not through the
 /// loader), so that tests follow a data release instead of hard-coding its figures.
 #[derive(Debug, Clone, PartialEq, Eq)]
