@@ -110,6 +110,9 @@ pub struct Edit {
     pub reason: String,
     /// The submission (row id) this change settles, if any.
     pub submission: Option<i64>,
+    /// The LA's verification response (row id) this change acts on, if any: a requested
+    /// change applied, or (`la.verify`) the response accepted.
+    pub verification: Option<i64>,
 }
 
 /// One field's value before and after a change (API form: lists are arrays, flags booleans).
@@ -150,6 +153,9 @@ pub struct NewChange {
     pub reason: String,
     /// Submission settled by it.
     pub submission: Option<i64>,
+    /// The LA's verification response it acts on; an `la.verify` linked to one settles it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification: Option<i64>,
     /// The change it undoes, if it is an undo.
     pub reverts: Option<i64>,
     /// One-line summary, as computed when it was made.
@@ -286,7 +292,10 @@ pub fn parse_edit(v: &Value) -> Result<Edit, FieldErrors> {
         _ => &["la", "verified", "date"],
     };
     for k in o.keys() {
-        if !matches!(k.as_str(), "kind" | "reason" | "submission") && !allowed.contains(&k.as_str())
+        if !matches!(
+            k.as_str(),
+            "kind" | "reason" | "submission" | "verification"
+        ) && !allowed.contains(&k.as_str())
         {
             err(
                 &mut e,
@@ -348,6 +357,36 @@ pub fn parse_edit(v: &Value) -> Result<Edit, FieldErrors> {
                 &mut e,
                 "submission",
                 "must be a reference like \"PM-000042\"",
+            );
+            None
+        }
+    };
+    let verification = match o.get("verification") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.trim().is_empty() => None,
+        Some(Value::String(s)) => {
+            let id = crate::verification::parse_reference(s.trim());
+            if id.is_none() {
+                err(
+                    &mut e,
+                    "verification",
+                    format!("{:?} is not a response reference like VR-000012", clip(s)),
+                );
+            }
+            id
+        }
+        Some(Value::Number(n)) => {
+            let id = n.as_i64().filter(|n| *n > 0);
+            if id.is_none() {
+                err(&mut e, "verification", "not a response number");
+            }
+            id
+        }
+        Some(_) => {
+            err(
+                &mut e,
+                "verification",
+                "must be a reference like \"VR-000012\"",
             );
             None
         }
@@ -429,6 +468,7 @@ pub fn parse_edit(v: &Value) -> Result<Edit, FieldErrors> {
             change,
             reason,
             submission,
+            verification,
         })
     } else {
         Err(e)

@@ -881,7 +881,8 @@ pub fn to_json(
 }
 
 /// A CSV cell that a spreadsheet will not run as a formula.
-fn safe(s: &str) -> String {
+#[must_use]
+pub fn safe(s: &str) -> String {
     if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{s}")
     } else {

@@ -14,6 +14,7 @@ use crate::pipeline::RenderError;
 use crate::render::PictureError;
 use crate::stewardship::StewardError;
 use crate::tile::TileCoordError;
+use crate::verification::VerificationError;
 
 /// Everything a handler can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +95,12 @@ pub enum AppError {
         /// The limit in bytes.
         limit: usize,
     },
+    /// A verification round's refusal: a link that is unknown (404), expired, revoked or
+    /// settled (410), a request or answer with problems (422 / 400 with a message per
+    /// field), an unknown record (404), an action that does not fit (409), too many answers
+    /// (429). Its store and steward failures become the variants above.
+    #[error(transparent)]
+    Verification(VerificationError),
     /// A GeoPackage or FlatGeobuf could not be written; a server bug.
     #[error(transparent)]
     Gis(#[from] crate::gis_formats::GisError),
@@ -142,6 +149,21 @@ impl AppError {
             Self::Picture(PictureError::Failed(_)) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Compare(e) if e.is_not_found() => StatusCode::NOT_FOUND,
             Self::Compare(_) => StatusCode::BAD_REQUEST,
+            Self::Verification(e) => match e {
+                VerificationError::LinkUnknown | VerificationError::NotFound(_) => {
+                    StatusCode::NOT_FOUND
+                }
+                VerificationError::LinkExpired
+                | VerificationError::LinkRevoked
+                | VerificationError::LinkSettled => StatusCode::GONE,
+                VerificationError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+                VerificationError::Answer(_) | VerificationError::Spam => StatusCode::BAD_REQUEST,
+                VerificationError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+                VerificationError::Conflict(_) => StatusCode::CONFLICT,
+                VerificationError::Random(_)
+                | VerificationError::Steward(_)
+                | VerificationError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            },
         }
     }
 
@@ -193,6 +215,16 @@ impl From<StewardError> for AppError {
     }
 }
 
+impl From<VerificationError> for AppError {
+    fn from(e: VerificationError) -> Self {
+        match e {
+            VerificationError::Store(e) => e.into(),
+            VerificationError::Steward(e) => e.into(),
+            refused => Self::Verification(refused),
+        }
+    }
+}
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status();
@@ -206,7 +238,8 @@ impl IntoResponse for AppError {
         match &self {
             Self::RateLimited { retry_after }
             | Self::Unavailable { retry_after }
-            | Self::Overloaded { retry_after } => {
+            | Self::Overloaded { retry_after }
+            | Self::Verification(VerificationError::RateLimited { retry_after }) => {
                 if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
                     res_headers.push((header::RETRY_AFTER, v));
                 }
@@ -234,6 +267,12 @@ impl IntoResponse for AppError {
                         problems: fields, ..
                     },
                 ) => body["fields"] = json!(fields),
+                Self::Verification(VerificationError::Invalid(fields)) => {
+                    body["fields"] = json!(fields);
+                }
+                Self::Verification(VerificationError::Answer(fields)) => {
+                    body["fields"] = json!(fields);
+                }
                 Self::Steward(StewardError::ReloadRejected { problems, current }) => {
                     body["problems"] = json!(problems);
                     body["data_version"] = json!(current);

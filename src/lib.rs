@@ -44,3 +44,4 @@ pub mod style;
 pub mod submission;
 pub mod tile;
 pub mod tileset;
+pub mod verification;

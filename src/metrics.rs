@@ -51,6 +51,8 @@ struct Metrics {
     submissions: IntCounterVec,
     edits: IntCounterVec,
     log_dropped: IntCounter,
+    verification_answers: IntCounterVec,
+    verification_invitations: IntGaugeVec,
 }
 
 // Metric names, help texts and label sets are constants, so building them cannot fail; the unit
@@ -236,6 +238,28 @@ impl Metrics {
                 "log_request_lines_dropped_total",
                 "Request log lines dropped because the log writer fell behind.",
             ),
+            verification_answers: reg(
+                &r,
+                IntCounterVec::new(
+                    Opts::new(
+                        "verification_answers_total",
+                        "LAs' answers sent through verification links, by outcome: stored, invalid, rate_limited, spam.",
+                    ),
+                    &["outcome"],
+                )
+                .unwrap_or_else(|_| unreachable!()),
+            ),
+            verification_invitations: reg(
+                &r,
+                IntGaugeVec::new(
+                    Opts::new(
+                        "verification_invitations",
+                        "Invitations of each verification campaign (label `campaign`, its id) by status: invited, opened, responded, verified, closed, expired, revoked.",
+                    ),
+                    &["campaign", "status"],
+                )
+                .unwrap_or_else(|_| unreachable!()),
+            ),
             registry: r,
         }
     }
@@ -360,6 +384,15 @@ pub fn edit_counted(kind: &'static str, outcome: &'static str) {
     METRICS.edits.with_label_values(&[kind, outcome]).inc();
 }
 
+/// An LA's answer through a verification link ended with `outcome`: `stored`, `invalid`,
+/// `rate_limited` or `spam`.
+pub fn verification_answer(outcome: &'static str) {
+    METRICS
+        .verification_answers
+        .with_label_values(&[outcome])
+        .inc();
+}
+
 /// A request log line was dropped because the writer thread fell behind.
 pub fn log_line_dropped() {
     METRICS.log_dropped.inc();
@@ -376,6 +409,8 @@ pub struct Snapshot<'a> {
     pub data_version: &'a str,
     /// Unix time the served version was published.
     pub data_published: u64,
+    /// Per verification campaign, its invitations per status.
+    pub verification: &'a [(i64, std::collections::BTreeMap<&'static str, usize>)],
 }
 
 /// The exposition in Prometheus text format, with the state gauges set from `s`.
@@ -392,6 +427,14 @@ pub fn render(s: &Snapshot<'_>) -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     m.data_age.set(clamp(now.saturating_sub(s.data_published)));
+    m.verification_invitations.reset();
+    for (campaign, counts) in s.verification {
+        for (status, n) in counts {
+            m.verification_invitations
+                .with_label_values(&[campaign.to_string().as_str(), status])
+                .set(i64::try_from(*n).unwrap_or(i64::MAX));
+        }
+    }
     let mut out = Vec::with_capacity(16 * 1024);
     if let Err(e) = TextEncoder::new().encode(&m.registry.gather(), &mut out) {
         tracing::error!("metrics encoding failed: {e}");
@@ -416,6 +459,7 @@ mod tests {
             cache_bytes: 4096,
             data_version: "abc",
             data_published: 1,
+            verification: &[(7, [("invited", 2), ("verified", 1)].into_iter().collect())],
         });
         for line in [
             "tile_cache_bytes 4096",
@@ -426,6 +470,8 @@ mod tests {
             "http_requests_total{route=\"/unit-test\",status=\"200\"}",
             "submissions_total{outcome=\"accepted\"}",
             "edits_total{kind=\"edit\",outcome=\"published\"}",
+            "verification_invitations{campaign=\"7\",status=\"invited\"} 2",
+            "verification_invitations{campaign=\"7\",status=\"verified\"} 1",
         ] {
             assert!(text.contains(line), "{line} missing from:\n{text}");
         }

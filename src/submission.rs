@@ -165,7 +165,9 @@ pub fn parse_reference(s: &str) -> Option<i64> {
         .filter(|n| *n > 0)
 }
 
-fn email_ok(e: &str) -> bool {
+/// Whether `e` looks like an email address (a local part, `@`, a dotted domain).
+#[must_use]
+pub fn email_ok(e: &str) -> bool {
     let Some((local, domain)) = e.rsplit_once('@') else {
         return false;
     };

@@ -85,6 +85,7 @@ fn logged(id: i64, c: Change) -> LoggedChange {
         change: c,
         reason: "r".into(),
         submission: None,
+        verification: None,
         reverts: None,
         summary: format!("change {id}"),
         la_codes: vec![],

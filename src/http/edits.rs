@@ -43,7 +43,7 @@ impl EditQuery {
 }
 
 /// The JSON body, or 415/400.
-fn json_body(headers: &HeaderMap, body: &Bytes) -> Result<Value, AppError> {
+pub fn json_body(headers: &HeaderMap, body: &Bytes) -> Result<Value, AppError> {
     let ctype = media_type(
         headers
             .get(header::CONTENT_TYPE)
@@ -56,7 +56,7 @@ fn json_body(headers: &HeaderMap, body: &Bytes) -> Result<Value, AppError> {
         .map_err(|e| AppError::ApiBadRequest(format!("the body is not valid JSON: {e}")))
 }
 
-fn outcome_response(o: &Outcome) -> Response {
+pub fn outcome_response(o: &Outcome) -> Response {
     let status = if o.change.is_some() {
         StatusCode::CREATED
     } else {

@@ -45,11 +45,21 @@ pub async fn metrics(
     }
     let ds = state.dataset();
     let (cache_entries, cache_bytes) = state.cache.usage();
+    // Read from the database at each scrape; while it is down, the other metrics still answer.
+    let verification = state
+        .verification
+        .status_counts()
+        .await
+        .unwrap_or_else(|e| {
+            tracing::warn!("verification counts unavailable: {e}");
+            Vec::new()
+        });
     let body = crate::metrics::render(&crate::metrics::Snapshot {
         cache_entries,
         cache_bytes,
         data_version: &ds.version,
         data_published: state.steward.published_at(),
+        verification: &verification,
     });
     Ok((
         [

@@ -20,12 +20,15 @@ pub mod ogc;
 pub mod openapi;
 pub mod render;
 pub mod tiles;
+pub mod verification;
+pub mod verify;
 pub mod web;
 
 // What the handlers share: the state, the layers, the server, and helpers over headers and pages.
 pub mod conditional;
 pub mod layers;
 pub mod negotiate;
+pub mod oas30;
 pub mod pages;
 pub mod preview;
 pub mod proxy;
@@ -64,6 +67,7 @@ pub fn router(state: AppState) -> Router {
         .route("/fonts/{fontstack}/{range}", get(web::fonts))
         .route("/api/las", get(api::las))
         .route("/api/las/{code}", get(api::la))
+        .route("/api/las/{code}/verification", get(verify::public_status))
         .route("/api/partnerships", get(api::partnerships))
         .route("/api/changes", get(changes::list))
         .route("/api/changes/{id}", get(changes::one))
@@ -110,6 +114,45 @@ pub fn router(state: AppState) -> Router {
         .route("/api/admin/changes", get(edits::list))
         .route("/api/admin/changes/{id}/revert", post(edits::revert))
         .route("/api/admin/conflicts", get(edits::conflicts))
+        .route(
+            "/api/verification/campaigns",
+            get(verification::list).post(verification::create),
+        )
+        .route("/api/verification/campaigns/{id}", get(verification::one))
+        .route(
+            "/api/verification/campaigns/{id}/status.csv",
+            get(verification::status_csv),
+        )
+        .route(
+            "/api/verification/campaigns/{id}/reminders.csv",
+            get(verification::reminders_csv),
+        )
+        .route(
+            "/api/verification/campaigns/{id}/links",
+            post(verification::links),
+        )
+        .route(
+            "/api/verification/invitations/{id}/revoke",
+            post(verification::revoke),
+        )
+        .route("/api/verification/responses", get(verification::answers))
+        .route(
+            "/api/verification/responses/{id}",
+            get(verification::answer),
+        )
+        .route(
+            "/api/verification/responses/{id}/accept",
+            post(verification::accept),
+        )
+        .route(
+            "/api/verification/responses/{id}/close",
+            post(verification::close),
+        )
+        // The LA's page: its answers may run longer than a submission.
+        .route(
+            "/verify/{token}",
+            get(verify::form_page).post(verify::form_post),
+        )
         .layer(DefaultBodyLimit::max(MAX_EDIT_BYTES));
     let app = Router::new().merge(public).merge(submissions).merge(admin);
     let app = if state.config.metrics.on_main() {

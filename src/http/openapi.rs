@@ -730,6 +730,20 @@ pub struct OgcTiles {
         super::pages::asset,
         super::meta::health,
         super::metrics::metrics,
+        super::verify::form_page,
+        super::verify::form_post,
+        super::verify::public_status,
+        super::verification::create,
+        super::verification::list,
+        super::verification::one,
+        super::verification::status_csv,
+        super::verification::reminders_csv,
+        super::verification::links,
+        super::verification::revoke,
+        super::verification::answers,
+        super::verification::answer,
+        super::verification::accept,
+        super::verification::close,
         api_json,
         api_page,
         vendor,
@@ -744,6 +758,7 @@ pub struct OgcTiles {
         (name = "downloads", description = "Open-data downloads"),
         (name = "submissions", description = "Corrections from the public"),
         (name = "admin", description = "The research team's review and edit API (bearer token of a named editor)"),
+        (name = "verification", description = "LAs verify their own summaries: campaigns, secret links, the LA's page, answers and their review"),
         (name = "ogc", description = "OGC API – Features (Part 1 Core) and Tiles (core)"),
         (name = "pages", description = "HTML pages and their assets"),
         (name = "meta", description = "Health and this description"),
@@ -773,6 +788,7 @@ pub const OGC_PREFIX: &str = "/ogc";
 #[must_use]
 pub fn document(ds: &Dataset, downloads: &[String]) -> Doc {
     let mut doc = ApiDoc::openapi();
+    no_section_headings(&mut doc);
     constrain(&mut doc, ds, downloads);
     if let Some(c) = doc.components.as_mut() {
         c.schemas
@@ -791,6 +807,29 @@ pub fn document(ds: &Dataset, downloads: &[String]) -> Doc {
     );
     unique_operation_ids(&mut doc);
     doc
+}
+
+/// The operations' descriptions come from the handlers' doc comments, whose rustdoc sections
+/// (`# Errors`) would be top-level headings inside each operation wherever the description is
+/// rendered (Swagger UI at /api breaks its heading order): each becomes a bold lead-in.
+fn no_section_headings(doc: &mut Doc) {
+    for item in doc.paths.paths.values_mut() {
+        for op in [item.get.as_mut(), item.post.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            if let Some(d) = op.description.as_mut() {
+                *d = d
+                    .lines()
+                    .map(|l| {
+                        l.strip_prefix("# ")
+                            .map_or_else(|| l.to_owned(), |h| format!("**{h}:**"))
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n");
+            }
+        }
+    }
 }
 
 /// Handlers in different modules share names (`list`, `one`, `page`); client generators need
@@ -831,11 +870,34 @@ pub fn ogc_document(ds: &Dataset) -> Doc {
         "The OGC API part of partnership-map's description (the whole API is at /api/openapi.json)."
             .into(),
     );
+    let mut wanted = referenced(&doc.paths);
     if let Some(c) = doc.components.as_mut() {
         c.security_schemes.clear();
+        // Only the schemas the OGC operations use, directly or through one another.
+        let mut todo: Vec<String> = wanted.iter().cloned().collect();
+        while let Some(name) = todo.pop() {
+            if let Some(s) = c.schemas.get(&name) {
+                todo.extend(
+                    referenced(s)
+                        .into_iter()
+                        .filter(|n| wanted.insert(n.clone())),
+                );
+            }
+        }
+        c.schemas.retain(|name, _| wanted.contains(name));
     }
     doc.tags = None;
     doc
+}
+
+/// The component schemas `part` refers to.
+fn referenced(part: &impl serde::Serialize) -> std::collections::BTreeSet<String> {
+    let text = serde_json::to_string(part).unwrap_or_default();
+    text.split("\"#/components/schemas/")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .map(str::to_owned)
+        .collect()
 }
 
 fn json_schema(ty: FieldType) -> Schema {
@@ -1193,33 +1255,20 @@ fn query(name: &str, s: Schema, d: &str) -> utoipa::openapi::path::Parameter {
         .build()
 }
 
-fn degrees(limit: i32) -> Schema {
-    Schema::Object(
-        ObjectBuilder::new()
-            .schema_type(Type::Number)
-            .minimum(Some(-limit))
-            .maximum(Some(limit))
-            .build(),
-    )
-}
-
-/// `bbox=west,south,east,north` (CRS84 degrees, south ≤ north).
+/// `bbox=west,south,east,north` (CRS84 degrees), written as the server reads it.
 fn bbox_param() -> utoipa::openapi::path::Parameter {
-    let mut p = query(
+    query(
         "bbox",
-        Schema::Array(
-            ArrayBuilder::new()
-                .prefix_items([degrees(180), degrees(90), degrees(180), degrees(90)])
-                .items(utoipa::openapi::schema::ArrayItems::False)
-                .min_items(Some(4))
-                .max_items(Some(4))
+        Schema::Object(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(super::ogc::bbox_pattern()))
                 .build(),
         ),
-        "west,south,east,north in CRS84 degrees (south ≤ north); features that intersect it",
-    );
-    p.style = Some(utoipa::openapi::path::ParameterStyle::Form);
-    p.explode = Some(false);
-    p
+        "minLon,minLat,maxLon,maxLat in CRS84 degrees, plain decimals (or six numbers, with \
+         heights third and sixth): features that intersect it. West above east crosses the \
+         antimeridian; a box whose south is above its north holds nothing.",
+    )
 }
 
 fn json_response(schema: &str, d: &str, media: &str) -> utoipa::openapi::Response {
@@ -1327,28 +1376,25 @@ fn items_path(collection: &str, filters: &[(String, Schema, String)]) -> PathIte
 pub async fn api_json(State(state): State<AppState>) -> Result<Response, AppError> {
     let ds = state.dataset();
     let names = crate::downloads::names(&state.downloads.files(&ds), &ds.version);
-    openapi_response(&document(&ds, &names))
+    let doc = serde_json::to_value(document(&ds, &names))
+        .map_err(|e| AppError::Store(format!("OpenAPI document: {e}")))?;
+    Ok(openapi_response(
+        &doc,
+        "application/vnd.oai.openapi+json;version=3.1",
+    ))
 }
 
-/// `/ogc/api` and `/api/openapi.json` answer with this.
-///
-/// # Errors
-/// 500 if the document cannot be serialised (a bug).
-pub fn openapi_response(doc: &Doc) -> Result<Response, AppError> {
-    let body = doc
-        .to_json()
-        .map_err(|e| AppError::Store(format!("OpenAPI document: {e}")))?;
-    Ok((
+/// `/ogc/api` and `/api/openapi.json` answer with this: `doc` as JSON of `media_type`.
+#[must_use]
+pub fn openapi_response(doc: &serde_json::Value, media_type: &'static str) -> Response {
+    (
         [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/vnd.oai.openapi+json;version=3.1"),
-            ),
+            (header::CONTENT_TYPE, HeaderValue::from_static(media_type)),
             (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
         ],
-        body,
+        doc.to_string(),
     )
-        .into_response())
+        .into_response()
 }
 
 /// Swagger UI, copied from `web/node_modules/swagger-ui-dist` into the binary at build time.
@@ -1398,14 +1444,21 @@ pub async fn api_page() -> Response {
             head {
                 (head_basics("partnership-map API"))
                 link rel="stylesheet" href="/vendor/swagger-ui/swagger-ui.css";
+                link rel="stylesheet" href="/static/api.css";
                 script src="/vendor/swagger-ui/swagger-ui-bundle.js" defer {}
                 script src="/static/api.js" defer {}
             }
             body {
-                main #swagger-ui aria-label="API reference" {
+                // Swagger UI draws its own <main> (the operations); api.js puts the rest in
+                // landmarks of their own.
+                a.skip href="#operations" { "Skip to the operations" }
+                header.site { a href="/" { "partnership-map" } " · API reference" }
+                div #swagger-ui {
                     noscript {
-                        p { "The API reference needs JavaScript; the description itself is "
-                            a href="/api/openapi.json" { "/api/openapi.json" } "." }
+                        main {
+                            p { "The API reference needs JavaScript; the description itself is "
+                                a href="/api/openapi.json" { "/api/openapi.json" } "." }
+                        }
                     }
                 }
             }

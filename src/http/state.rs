@@ -19,6 +19,7 @@ use crate::render::PictureCache;
 use crate::stewardship::{DataSource, Steward};
 use crate::store::Store;
 use crate::style::{QGIS_STYLE_TEMPLATE, STYLE_TEMPLATE};
+use crate::verification::rounds::Rounds;
 
 /// Settings the handlers need, validated at startup.
 #[derive(Debug, Clone)]
@@ -143,6 +144,8 @@ pub struct StateInner {
     pub downloads: DownloadCache,
     /// Drawn map pictures (`/render/…`), by data version.
     pub pictures: PictureCache,
+    /// LA verification rounds: campaigns, links, answers.
+    pub verification: Arc<Rounds>,
 }
 
 impl AppState {
@@ -168,6 +171,7 @@ impl AppState {
         ));
         let downloads = DownloadCache::default();
         steward.subscribe(warm_downloads(downloads.clone(), Arc::downgrade(&steward)));
+        let verification = Arc::new(Rounds::new(Arc::clone(&store), Arc::clone(&steward)));
         Ok(Self(Arc::new(StateInner {
             steward,
             cache,
@@ -178,6 +182,7 @@ impl AppState {
             glyphs: GlyphCache::default(),
             downloads,
             pictures: PictureCache::default(),
+            verification,
         })))
     }
 

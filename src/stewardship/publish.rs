@@ -249,6 +249,28 @@ impl Steward {
                 }
             }
         }
+        if let Some(id) = edit.verification {
+            match self.store.answer(id).await? {
+                None => {
+                    e.insert(
+                        "verification".into(),
+                        format!("no response {}", crate::verification::reference(id)),
+                    );
+                }
+                Some(a) => {
+                    // The history is public: the officer's name must not end up in it.
+                    if a.name
+                        .as_deref()
+                        .is_some_and(|n| changes::mentions(edit, n))
+                    {
+                        e.insert(
+                            "reason".into(),
+                            "the change history is public: leave the LA officer's name out of the reason and the fields".into(),
+                        );
+                    }
+                }
+            }
+        }
         if e.is_empty() {
             Ok(())
         } else {
@@ -323,6 +345,7 @@ impl Steward {
                 change: edit.change.clone(),
                 reason: edit.reason.clone(),
                 submission: edit.submission,
+                verification: edit.verification,
                 reverts,
                 summary,
                 la_codes: applied.la_codes,
@@ -342,6 +365,12 @@ impl Steward {
                     return Err(StewardError::Rejected(FieldErrors::from([(
                         "submission".to_owned(),
                         format!("no submission {}", crate::submission::reference(id)),
+                    )])));
+                }
+                Append::NoSuchVerification(id) => {
+                    return Err(StewardError::Rejected(FieldErrors::from([(
+                        "verification".to_owned(),
+                        format!("no response {}", crate::verification::reference(id)),
                     )])));
                 }
                 Append::Appended(logged) => {
@@ -397,6 +426,7 @@ impl Steward {
             change: original.entry.undo,
             reason,
             submission: None,
+            verification: None,
         };
         self.edit(editor, undo, Some(id), dry_run).await
     }

@@ -8,6 +8,7 @@
 
 pub mod postgres;
 pub mod sqlite;
+pub mod verification;
 
 use async_trait::async_trait;
 
@@ -15,6 +16,7 @@ use crate::changes::{LoggedChange, NewChange};
 use crate::submission::{NewSubmission, Submission};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
+pub use verification::VerificationStore;
 
 /// A storage failure (never the client's fault).
 #[derive(Debug, thiserror::Error)]
@@ -57,8 +59,7 @@ pub struct Page {
 }
 
 /// The columns of the `changes` table a logged change is read from, in this order.
-pub const CHANGE_COLUMNS: &str =
-    "id, created_at, editor, body, reason, submission_id, reverts, summary, diff, undo, la_codes";
+pub const CHANGE_COLUMNS: &str = "id, created_at, editor, body, reason, submission_id, reverts, summary, diff, undo, la_codes, verification_id";
 
 /// The values of [`CHANGE_COLUMNS`], as both databases return them (JSON as text).
 pub type ChangeColumns = (
@@ -73,6 +74,7 @@ pub type ChangeColumns = (
     String,
     String,
     String,
+    Option<i64>,
 );
 
 /// `[body, diff, undo, la_codes]`: the JSON text columns of a change to log.
@@ -95,14 +97,27 @@ pub fn encode_change(c: &NewChange) -> Result<[String; 4], StoreError> {
 /// # Errors
 /// [`StoreError::Corrupt`] if a JSON column does not parse.
 pub fn decode_change(columns: ChangeColumns) -> Result<LoggedChange, StoreError> {
-    let (id, created_at, editor, body, reason, submission, reverts, summary, diff, undo, la_codes) =
-        columns;
+    let (
+        id,
+        created_at,
+        editor,
+        body,
+        reason,
+        submission,
+        reverts,
+        summary,
+        diff,
+        undo,
+        la_codes,
+        verification,
+    ) = columns;
     let bad = |e: serde_json::Error| StoreError::Corrupt(id, e.to_string());
     let entry = NewChange {
         editor,
         change: serde_json::from_str(&body).map_err(bad)?,
         reason,
         submission,
+        verification,
         reverts,
         summary,
         la_codes: serde_json::from_str(&la_codes).map_err(bad)?,
@@ -121,6 +136,8 @@ pub enum Append {
     Stale,
     /// The linked submission does not exist.
     NoSuchSubmission(i64),
+    /// The linked verification response does not exist.
+    NoSuchVerification(i64),
 }
 
 /// The outcome of taking a submission slot.
@@ -135,9 +152,9 @@ pub enum Slot {
     },
 }
 
-/// What the server needs from its database.
+/// What the server needs from its database (verification rounds: [`VerificationStore`]).
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: VerificationStore + Send + Sync {
     /// Store a new submission durably; returns its id.
     async fn insert_submission(&self, s: &NewSubmission, now: &str) -> Result<i64, StoreError>;
     /// List submissions, newest first, optionally by status.
@@ -158,7 +175,9 @@ pub trait Store: Send + Sync {
         reviewer: &str,
         now: &str,
     ) -> Result<Option<Submission>, StoreError>;
-    /// Delete name, organisation and email of submissions reviewed before `cutoff`.
+    /// Delete name, organisation and email of submissions reviewed before `cutoff`, the name
+    /// and job title of verification answers settled before it, and the mail addresses of
+    /// invitations that ended (expired, revoked or settled) before it.
     async fn purge_personal(&self, cutoff: &str, now: &str) -> Result<usize, StoreError>;
 
     /// Count a submission from `client` against `limit` per `window` seconds (a sliding

@@ -25,6 +25,8 @@ use super::{
 use crate::changes::{LoggedChange, NewChange};
 use crate::submission::{NewSubmission, Submission, reference};
 
+mod rounds;
+
 /// The channel replicas listen on; the payload is the new change's id.
 pub const CHANNEL: &str = "partnership_map_changes";
 /// Advisory-lock key serialising appends to the change log (an arbitrary constant).
@@ -32,13 +34,22 @@ const LOG_LOCK: i64 = 0x7061_7274_6e65_7273; // "partners"
 
 /// Numbered migrations, embedded in the binary. Never edit one that has shipped.
 fn migrator() -> Migrator {
-    Migrator::with_migrations(vec![Migration::new(
-        1,
-        "init".into(),
-        MigrationType::Simple,
-        include_str!("../../migrations/postgres/0001_init.sql").into_sql_str(),
-        false,
-    )])
+    Migrator::with_migrations(vec![
+        Migration::new(
+            1,
+            "init".into(),
+            MigrationType::Simple,
+            include_str!("../../migrations/postgres/0001_init.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            2,
+            "verification".into(),
+            MigrationType::Simple,
+            include_str!("../../migrations/postgres/0002_verification.sql").into_sql_str(),
+            false,
+        ),
+    ])
 }
 
 /// Whether a driver error means "the database cannot be reached now" (503, retry) rather than
@@ -284,16 +295,28 @@ impl Store for PostgresStore {
     }
 
     async fn purge_personal(&self, cutoff: &str, now: &str) -> Result<usize, StoreError> {
-        let r = sqlx::query(
+        let mut tx = self.pool.begin().await.map_err(classify)?;
+        let mut n = sqlx::query(
             "UPDATE submissions SET name = NULL, organisation = NULL, email = NULL, personal_data_purged_at = $2
              WHERE reviewed_at IS NOT NULL AND reviewed_at < $1 AND personal_data_purged_at IS NULL",
         )
         .bind(cutoff)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
-        .map_err(classify)?;
-        Ok(usize::try_from(r.rows_affected()).unwrap_or(usize::MAX))
+        .map_err(classify)?
+        .rows_affected();
+        for sql in crate::store::verification::PURGE_SQL {
+            n += sqlx::query(sql)
+                .bind(now)
+                .bind(cutoff)
+                .execute(&mut *tx)
+                .await
+                .map_err(classify)?
+                .rows_affected();
+        }
+        tx.commit().await.map_err(classify)?;
+        Ok(usize::try_from(n).unwrap_or(usize::MAX))
     }
 
     async fn take_submission_slot(
@@ -379,9 +402,19 @@ impl Store for PostgresStore {
                 return Ok(Append::NoSuchSubmission(s));
             }
         }
+        if let Some(v) = n.verification {
+            let exists = sqlx::query("SELECT 1 FROM verification_responses WHERE id = $1")
+                .bind(v)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(classify)?;
+            if exists.is_none() {
+                return Ok(Append::NoSuchVerification(v));
+            }
+        }
         let id: i64 = sqlx::query(
-            "INSERT INTO changes (created_at, editor, kind, body, reason, submission_id, reverts, summary, diff, undo, la_codes)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+            "INSERT INTO changes (created_at, editor, kind, body, reason, submission_id, reverts, summary, diff, undo, la_codes, verification_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
         )
         .bind(now)
         .bind(&n.editor)
@@ -394,10 +427,30 @@ impl Store for PostgresStore {
         .bind(&diff)
         .bind(&undo)
         .bind(&las)
+        .bind(n.verification)
         .fetch_one(&mut *tx)
         .await
         .and_then(|r| r.try_get(0))
         .map_err(classify)?;
+        if let Some(v) = n
+            .verification
+            .filter(|_| crate::store::verification::settles(n))
+        {
+            sqlx::query(crate::store::verification::SETTLE_SQL)
+                .bind(now)
+                .bind(&n.editor)
+                .bind(v)
+                .execute(&mut *tx)
+                .await
+                .map_err(classify)?;
+        }
+        if let Some(r) = n.reverts {
+            sqlx::query(crate::store::verification::REOPEN_SQL)
+                .bind(r)
+                .execute(&mut *tx)
+                .await
+                .map_err(classify)?;
+        }
         if let Some(s) = n.submission {
             sqlx::query(
                 "UPDATE submissions SET status = 'accepted', change_id = $2, reviewed_at = $3, reviewed_by = $4,

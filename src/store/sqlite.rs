@@ -18,6 +18,8 @@ use super::{
 use crate::changes::{LoggedChange, NewChange};
 use crate::submission::{NewSubmission, Submission, reference};
 
+mod rounds;
+
 /// Numbered migrations; index + 1 is the schema version. Never edit one that has shipped.
 const MIGRATIONS: &[&str] = &[
     "CREATE TABLE submissions (
@@ -69,6 +71,53 @@ const MIGRATIONS: &[&str] = &[
         FROM (SELECT la_code FROM change_las WHERE change_id = changes.id ORDER BY rowid)
     );
     DROP TABLE change_las;",
+    // Verification rounds (see `store::verification`); a change may act on an LA's answer.
+    "CREATE TABLE verification_campaigns (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        created_at TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        name TEXT NOT NULL,
+        contact_role TEXT NOT NULL,
+        expiry_days INTEGER NOT NULL
+    );
+    CREATE TABLE verification_invitations (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        campaign_id INTEGER NOT NULL REFERENCES verification_campaigns(id),
+        la_code TEXT NOT NULL,
+        token_lookup TEXT NOT NULL,
+        token_hash TEXT NOT NULL,
+        invited_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        opened_at TEXT,
+        revoked_at TEXT,
+        recipient TEXT,
+        mail_status TEXT NOT NULL DEFAULT 'not_sent',
+        mail_error TEXT,
+        mailed_at TEXT,
+        recipient_purged_at TEXT,
+        UNIQUE (campaign_id, la_code)
+    );
+    CREATE INDEX verification_invitations_lookup ON verification_invitations(token_lookup);
+    CREATE INDEX verification_invitations_la ON verification_invitations(la_code);
+    CREATE TABLE verification_responses (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        invitation_id INTEGER NOT NULL UNIQUE REFERENCES verification_invitations(id),
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        answers TEXT NOT NULL,
+        shown TEXT NOT NULL,
+        missing TEXT NOT NULL,
+        name TEXT,
+        job_title TEXT,
+        data_version TEXT NOT NULL,
+        outcome TEXT,
+        settled_at TEXT,
+        settled_by TEXT,
+        settle_note TEXT,
+        personal_data_purged_at TEXT
+    );
+    ALTER TABLE changes ADD COLUMN verification_id INTEGER REFERENCES verification_responses(id);
+    CREATE INDEX changes_verification ON changes(verification_id);",
 ];
 
 /// The schema version a database has after [`SqliteStore::open`]: one per migration.
@@ -273,11 +322,17 @@ impl Store for SqliteStore {
     async fn purge_personal(&self, cutoff: &str, now: &str) -> Result<usize, StoreError> {
         let (cutoff, now) = (cutoff.to_owned(), now.to_owned());
         self.with(move |c| {
-            Ok(c.execute(
+            let tx = c.transaction()?;
+            let mut n = tx.execute(
                 "UPDATE submissions SET name = NULL, organisation = NULL, email = NULL, personal_data_purged_at = ?2
                  WHERE reviewed_at IS NOT NULL AND reviewed_at < ?1 AND personal_data_purged_at IS NULL",
                 params![cutoff, now],
-            )?)
+            )?;
+            for sql in crate::store::verification::PURGE_SQL {
+                n += tx.execute(sql, params![now, cutoff])?;
+            }
+            tx.commit()?;
+            Ok(n)
         })
         .await
     }
@@ -354,13 +409,29 @@ impl Store for SqliteStore {
                     return Ok(Append::NoSuchSubmission(s));
                 }
             }
+            if let Some(v) = n.verification {
+                let exists: Option<i64> = tx
+                    .query_row("SELECT id FROM verification_responses WHERE id = ?1", params![v], |r| {
+                        r.get(0)
+                    })
+                    .optional()?;
+                if exists.is_none() {
+                    return Ok(Append::NoSuchVerification(v));
+                }
+            }
             let [body, diff, undo, las] = encode_change(&n)?;
             tx.execute(
-                "INSERT INTO changes (created_at, editor, kind, body, reason, submission_id, reverts, summary, diff, undo, la_codes)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                params![now, n.editor, n.change.kind(), body, n.reason, n.submission, n.reverts, n.summary, diff, undo, las],
+                "INSERT INTO changes (created_at, editor, kind, body, reason, submission_id, reverts, summary, diff, undo, la_codes, verification_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                params![now, n.editor, n.change.kind(), body, n.reason, n.submission, n.reverts, n.summary, diff, undo, las, n.verification],
             )?;
             let id = tx.last_insert_rowid();
+            if let Some(v) = n.verification.filter(|_| crate::store::verification::settles(&n)) {
+                tx.execute(crate::store::verification::SETTLE_SQL, params![now, n.editor, v])?;
+            }
+            if let Some(r) = n.reverts {
+                tx.execute(crate::store::verification::REOPEN_SQL, params![r])?;
+            }
             if let Some(s) = n.submission {
                 tx.execute(
                     "UPDATE submissions SET status = 'accepted', change_id = ?2, reviewed_at = ?3, reviewed_by = ?4,

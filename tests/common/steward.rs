@@ -82,13 +82,22 @@ pub fn dataset() -> Dataset {
 
 /// An app over the shipped data with editors Asha and Ben, on `store`, its log replayed.
 pub async fn app(store: Arc<dyn Store>) -> (axum::Router, AppState) {
+    app_with(store, |_| {}).await
+}
+
+/// [`app`] with its settings changed by `tune` first.
+pub async fn app_with(
+    store: Arc<dyn Store>,
+    tune: impl FnOnce(&mut HttpConfig),
+) -> (axum::Router, AppState) {
     let mut editors = Editors::none();
     editors.add(ASHA.0, ASHA.1).expect("editor");
     editors.add(BEN.0, BEN.1).expect("editor");
-    let config = HttpConfig {
+    let mut config = HttpConfig {
         editors,
         ..HttpConfig::default()
     };
+    tune(&mut config);
     let state = AppState::new(dataset(), TileCache::new(32 << 20), config, store).expect("state");
     state.steward.replay_all().await.expect("replay");
     (router(state.clone()), state)
@@ -116,11 +125,12 @@ pub async fn call(
         }
         None => Body::empty(),
     };
-    let res = app
-        .clone()
-        .oneshot(req.body(body).expect("request"))
-        .await
-        .expect("infallible");
+    send(app, req.body(body).expect("request")).await
+}
+
+/// Send `req` to `app` and read the whole response.
+pub async fn send(app: &axum::Router, req: axum::http::Request<Body>) -> Resp {
+    let res = app.clone().oneshot(req).await.expect("infallible");
     let status = res.status();
     let headers = res.headers().clone();
     let body = http_body_util::BodyExt::collect(res.into_body())
