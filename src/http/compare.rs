@@ -133,7 +133,16 @@ pub async fn page(
     if q.la.as_deref().is_none_or(|s| s.trim().is_empty()) {
         return html_response(
             StatusCode::OK,
-            shell(&ds, "Compare local authorities", None, &chooser(&ds, None)),
+            shell(
+                &ds,
+                "Compare local authorities",
+                None,
+                &html! {
+                    h1 { "Compare local authorities" }
+                    p.lede { "Choose a local authority to see how it compares with its statistical neighbours." }
+                    (chooser(&ds, None))
+                },
+            ),
             Framing::SameOrigin,
         );
     }
@@ -261,7 +270,7 @@ fn refs(ds: &Dataset, col: &Column, partnerships: &[usize]) -> Markup {
                 "("
                 @for (j, (k, name)) in numbered.iter().enumerate() {
                     @if j > 0 { ", " }
-                    a href=(format!("#p-{}-{k}", la.code)) title=(name) aria-label=(format!("Evidence: {name}")) { (k) }
+                    a href=(format!("#p-{}-{k}", la.code)) title=(name) aria-label=(format!("Evidence {k}: {name}")) { (k) }
                 }
                 ")"
             }

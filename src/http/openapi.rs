@@ -788,6 +788,7 @@ pub const OGC_PREFIX: &str = "/ogc";
 #[must_use]
 pub fn document(ds: &Dataset, downloads: &[String]) -> Doc {
     let mut doc = ApiDoc::openapi();
+    no_section_headings(&mut doc);
     constrain(&mut doc, ds, downloads);
     if let Some(c) = doc.components.as_mut() {
         c.schemas
@@ -806,6 +807,29 @@ pub fn document(ds: &Dataset, downloads: &[String]) -> Doc {
     );
     unique_operation_ids(&mut doc);
     doc
+}
+
+/// The operations' descriptions come from the handlers' doc comments, whose rustdoc sections
+/// (`# Errors`) would be top-level headings inside each operation wherever the description is
+/// rendered (Swagger UI at /api breaks its heading order): each becomes a bold lead-in.
+fn no_section_headings(doc: &mut Doc) {
+    for item in doc.paths.paths.values_mut() {
+        for op in [item.get.as_mut(), item.post.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            if let Some(d) = op.description.as_mut() {
+                *d = d
+                    .lines()
+                    .map(|l| {
+                        l.strip_prefix("# ")
+                            .map_or_else(|| l.to_owned(), |h| format!("**{h}:**"))
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n");
+            }
+        }
+    }
 }
 
 /// Handlers in different modules share names (`list`, `one`, `page`); client generators need
@@ -1413,14 +1437,21 @@ pub async fn api_page() -> Response {
             head {
                 (head_basics("partnership-map API"))
                 link rel="stylesheet" href="/vendor/swagger-ui/swagger-ui.css";
+                link rel="stylesheet" href="/static/api.css";
                 script src="/vendor/swagger-ui/swagger-ui-bundle.js" defer {}
                 script src="/static/api.js" defer {}
             }
             body {
-                main #swagger-ui aria-label="API reference" {
+                // Swagger UI draws its own <main> (the operations); api.js puts the rest in
+                // landmarks of their own.
+                a.skip href="#operations" { "Skip to the operations" }
+                header.site { a href="/" { "partnership-map" } " · API reference" }
+                div #swagger-ui {
                     noscript {
-                        p { "The API reference needs JavaScript; the description itself is "
-                            a href="/api/openapi.json" { "/api/openapi.json" } "." }
+                        main {
+                            p { "The API reference needs JavaScript; the description itself is "
+                                a href="/api/openapi.json" { "/api/openapi.json" } "." }
+                        }
                     }
                 }
             }

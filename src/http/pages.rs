@@ -103,6 +103,11 @@ const ASSETS: &[EmbeddedFile] = &[
         include_bytes!("../../web/static/api.js"),
     ),
     (
+        "api.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../web/static/api.css"),
+    ),
+    (
         "site.css",
         "text/css; charset=utf-8",
         include_bytes!("../../web/static/site.css"),

@@ -201,8 +201,8 @@ pub async fn index(
                 button #open-share type="button" { "Share / embed" }
             }
         }
-        div.layout {
-            aside #panel aria-label="Filters and details" {
+        main.layout #main {
+            section #panel aria-label="Filters and details" {
                 // Shown on paper instead of the map canvas; share.js keeps it in step with the view.
                 figure #print-map hidden {
                     img src=(print_src) alt="Map of the current view, drawn by the server" width="1200" decoding="async" fetchpriority="low";
@@ -255,7 +255,7 @@ pub async fn index(
                 }
             }
             div #map role="region" aria-label="Map of local authorities; use the search or the list view to select one with the keyboard" {}
-            div #legend aria-label="Legend" {}
+            div #legend role="group" aria-label="Legend" {}
             section #list-view aria-labelledby="list-h" hidden {
                 h2 #list-h { "Local authorities" }
                 table {
@@ -279,7 +279,7 @@ pub async fn index(
             textarea #share-embed rows="4" readonly {}
             form method="dialog" { button { "Close" } }
         }
-        p.data-note { "Data as of " span #data-as-of { (ds.data_as_of.clone().unwrap_or_default()) } ". " a href="/tiles.json" { "TileJSON" } " · " a href="/contribute" { "Suggest a correction" } }
+        footer.data-note { "Data as of " span #data-as-of { (ds.data_as_of.clone().unwrap_or_default()) } ". " a href="/tiles.json" { "TileJSON" } " · " a href="/contribute" { "Suggest a correction" } }
     };
     html_response(
         StatusCode::OK,
@@ -306,9 +306,11 @@ pub async fn embed(
         preview::england(&ds, base, "/embed", measure)
     });
     let body = html! {
-        div #map role="region" aria-label="Map of local authorities" {}
-        div #legend aria-label="Legend" {}
-        a.open-full #open-full href="/" target="_blank" rel="noopener" { "Open the full map" }
+        main #main {
+            div #map role="region" aria-label="Map of local authorities" {}
+            div #legend role="group" aria-label="Legend" {}
+            a.open-full #open-full href="/" target="_blank" rel="noopener" { "Open the full map" }
+        }
     };
     // Any site may frame the embed; its policy is otherwise the same strict one (no inline
     // script). Host pages talk to it with postMessage (`web/static/map.js`, README).

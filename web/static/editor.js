@@ -169,11 +169,19 @@ function showErrors(fields, general) {
 }
 
 // ---------- choosing what to edit ----------
+// The LA list loads once, and only the latest partnership list is shown: the editor opened from
+// a URL (/admin?la=…) must not have its LA or partnership reset by the start-up load finishing
+// after it.
+let lasLoaded = null;
+let fillSeq = 0;
+
 async function fillPartnerships(code, selected) {
-  const sel = $('ed-partnership');
-  sel.replaceChildren();
+  const seq = ++fillSeq;
   const res = await fetch(`/api/partnerships?la=${encodeURIComponent(code)}`);
   const body = await res.json();
+  if (seq !== fillSeq) return; // a newer choice of LA won
+  const sel = $('ed-partnership');
+  sel.replaceChildren();
   for (const p of body.partnerships || []) { const o = el('option', p.name); o.value = p.id; sel.append(o); }
   if (selected) sel.value = selected;
 }
@@ -189,7 +197,7 @@ function syncChooser() {
  * with what the LA `asked`), an LA, or a partnership.
  */
 export async function openEditor({ la, partnership = '', kind = '', submission = '', verification = '', asked = '' } = {}) {
-  if (!las.length) await loadLas();
+  await loadLas();
   $('ed-la').value = la || las[0]?.code || '';
   const action = kind || (partnership ? 'partnership.update' : 'la_role.set');
   $('ed-action').value = action;
@@ -199,13 +207,16 @@ export async function openEditor({ la, partnership = '', kind = '', submission =
   $('editor').scrollIntoView();
 }
 
-async function loadLas() {
-  const res = await fetch('/api/las');
-  const body = await res.json();
-  las = body.local_authorities.map((l) => ({ code: l.code, name: l.name })).sort((a, b) => a.name.localeCompare(b.name));
-  const sel = $('ed-la');
-  sel.replaceChildren();
-  for (const la of las) { const o = el('option', la.name); o.value = la.code; sel.append(o); }
+function loadLas() {
+  lasLoaded ??= (async () => {
+    const res = await fetch('/api/las');
+    const body = await res.json();
+    las = body.local_authorities.map((l) => ({ code: l.code, name: l.name })).sort((a, b) => a.name.localeCompare(b.name));
+    const sel = $('ed-la');
+    sel.replaceChildren();
+    for (const la of las) { const o = el('option', la.name); o.value = la.code; sel.append(o); }
+  })().catch((e) => { lasLoaded = null; throw e; });
+  return lasLoaded;
 }
 
 async function openForm(submission = '', verification = '', asked = '') {

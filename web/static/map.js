@@ -272,19 +272,26 @@ function sources(urls, date) {
   return ul;
 }
 
+/** The details panel's heading: the section is labelled by it (aria-labelledby="details-h"). */
+function detailsHeading(text) {
+  const h = el('h2', text);
+  h.id = 'details-h';
+  return h;
+}
+
 async function renderDetails() {
   const box = $('details');
   if (!box) return;
   if (!state.la) {
-    box.replaceChildren(el('h2', 'Local authority'), el('p', 'Select a local authority on the map, in the list view or with the search.', 'hint'));
+    box.replaceChildren(detailsHeading('Local authority'), el('p', 'Select a local authority on the map, in the list view or with the search.', 'hint'));
     return;
   }
   const res = await fetch(`/api/las/${encodeURIComponent(state.la)}`);
-  if (!res.ok) { box.replaceChildren(el('h2', 'Local authority'), el('p', 'No such local authority.', 'error')); return; }
+  if (!res.ok) { box.replaceChildren(detailsHeading('Local authority'), el('p', 'No such local authority.', 'error')); return; }
   const d = await res.json();
   if (d.local_authority.code !== state.la) return; // a newer selection won
   const la = d.local_authority;
-  const parts = [el('h2', la.name)];
+  const parts = [detailsHeading(la.name)];
   parts.push(el('p', [la.region, words(la.la_type), la.london_inner_outer ? `${la.london_inner_outer} London` : ''].filter(Boolean).join(' · '), 'meta'));
   const verification = el('p', la.verified ? `Verified by the LA on ${la.verified_date || 'an unrecorded date'}.` : 'Not yet verified by the LA.', la.verified ? 'verified' : 'unverified');
   parts.push(verification);

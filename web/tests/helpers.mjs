@@ -9,6 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+/** The release binary: under $CARGO_TARGET_DIR when it is set, as cargo builds it. */
+export const binary = path.join(path.resolve(root, process.env.CARGO_TARGET_DIR || 'target'), 'release/partnership-map');
 
 /** A throwaway directory for databases and files. */
 export function tempDir(prefix) {
@@ -17,7 +19,7 @@ export function tempDir(prefix) {
 
 /** Start `partnership-map serve` with `args` and `env`; resolves to { server, base }. */
 export async function startServer(args, env = {}) {
-  const server = spawn(path.join(root, 'target/release/partnership-map'), ['serve', '--bind', '127.0.0.1:0', ...args], {
+  const server = spawn(binary, ['serve', '--bind', '127.0.0.1:0', ...args], {
     cwd: root,
     env: { ...process.env, RUST_LOG: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],

@@ -10,13 +10,15 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+/** The release binary: under $CARGO_TARGET_DIR when it is set, as cargo builds it. */
+export const binary = path.join(path.resolve(root, process.env.CARGO_TARGET_DIR || 'target'), 'release/partnership-map');
 export const artifacts = path.join(root, 'test-artifacts');
 mkdirSync(artifacts, { recursive: true });
 
 /** Start the server (with extra `args`) and Chromium; returns { base, browser, stop }. */
 export async function start(args = []) {
   const dir = mkdtempSync(path.join(tmpdir(), 'pm-browser-14-'));
-  const server = spawn(path.join(root, 'target/release/partnership-map'), ['serve', '--bind', '127.0.0.1:0', '--db', path.join(dir, 'pm.db'), ...args], {
+  const server = spawn(binary, ['serve', '--bind', '127.0.0.1:0', '--db', path.join(dir, 'pm.db'), ...args], {
     cwd: root,
     env: { ...process.env, RUST_LOG: 'warn' },
     stdio: ['ignore', 'pipe', 'inherit'],
