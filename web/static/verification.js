@@ -119,7 +119,7 @@ function campaignRow(c) {
   td.append(
     button('Status CSV', () => download(`/api/verification/campaigns/${c.id}/status.csv`, `verification-${c.id}-status.csv`), `Status CSV of ${c.name}`), ' ',
     button('Reminder list', () => download(`/api/verification/campaigns/${c.id}/reminders.csv`, `verification-${c.id}-reminders.csv`), `Reminder list of ${c.name}`), ' ',
-    button('Fresh links…', async () => {
+    button('Fresh links', async () => {
       if (!window.confirm(`Issue fresh links for every council of “${c.name}” that has not answered? Their old links stop working.`)) return;
       const res = await api(`/api/verification/campaigns/${c.id}/links?format=csv`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
       if (!res.ok) throw new Error((await res.json()).error);
@@ -155,7 +155,7 @@ function itemRow(a, it) {
       partnership: url.searchParams.get('partnership') || '',
       verification: a.answer.reference,
       asked: it.message || (it.verdict === 'gone' ? 'This no longer exists.' : ''),
-    }), `Open “${it.title}” in the editor`));
+    }), `Open in the editor: ${it.title}`));
   }
   tr.append(th, said, answer);
   return tr;
@@ -183,7 +183,7 @@ function answerBlock(a) {
     const p = el('p', `Missing, says the LA: ${a.answer.missing} `);
     p.append(button('Add a partnership in the editor', () => openEditor({
       la: a.answer.la_code, kind: 'partnership.create', verification: a.answer.reference, asked: a.answer.missing,
-    })));
+    }), `Add a partnership in the editor (${a.la_name})`));
     art.append(p);
   }
   if (a.answer.changes.length) art.append(el('p', `Linked changes: ${a.answer.changes.map((c) => `#${c}`).join(', ')}.`, 'linked'));
@@ -199,18 +199,18 @@ function answerBlock(a) {
     document.dispatchEvent(new CustomEvent('partnership-map:published', { detail: out }));
   };
   if (a.all_confirmed) {
-    bar.append(button('Accept: record the verification', () => settle('accept', {}), `Accept ${a.answer.reference} from ${a.la_name}: record the verification`));
+    bar.append(button('Accept: record the verification', () => settle('accept', {}), `Accept: record the verification (${a.answer.reference}, ${a.la_name})`));
   } else {
     bar.append(button('Accept: the changes are handled', async () => {
       if (!window.confirm(`Have you published every change ${a.la_name} asked for? Accepting records that ${a.la_name} verified its summary on ${day(a.answer.updated_at)}.`)) return;
       await settle('accept', { changes_handled: true });
-    }, `Accept ${a.answer.reference} from ${a.la_name}: the changes are handled`));
+    }, `Accept: the changes are handled (${a.answer.reference}, ${a.la_name})`));
   }
-  bar.append(button('Close without verifying…', async () => {
+  bar.append(button('Close without verifying', async () => {
     const note = prompt(`Why close ${a.answer.reference} without a verification? (seen by editors only)`, '');
     if (note == null) return;
     await settle('close', { note });
-  }, `Close ${a.answer.reference} from ${a.la_name} without verifying`));
+  }, `Close without verifying (${a.answer.reference}, ${a.la_name})`));
   art.append(bar);
   return art;
 }
