@@ -265,6 +265,58 @@ fn vocabulary() -> String {
     .to_string()
 }
 
+/// The verification rounds on `/admin`: start a round (the mail merge is downloaded at once:
+/// its links are shown only then), follow each round's counts and CSVs, and review the answers
+/// side by side with what the map says (`verification.js` fills it from the API).
+fn verification_section() -> maud::Markup {
+    html! {
+        section #verification aria-labelledby="verification-h" {
+            h2 #verification-h { "Verification rounds" }
+            p.hint { "Each council gets a private link to a page showing what the map says about it. Its answer comes back here; the map shows it as verified only once you accept." }
+            form #vr-form novalidate {
+                h3 { "Start a round" }
+                div.field {
+                    label for="vr-name" { "Name of the round" }
+                    input #vr-name type="text" required maxlength="200" aria-describedby="vr-name-error";
+                    p.error #vr-name-error hidden {}
+                }
+                fieldset.field {
+                    legend { "Which councils" }
+                    div.choice { input #vr-all type="radio" name="vr-scope" value="all" checked; label for="vr-all" { "All councils" } }
+                    div.choice { input #vr-chosen type="radio" name="vr-scope" value="chosen"; label for="vr-chosen" { "The councils chosen below" } }
+                }
+                div.field {
+                    label for="vr-las" { "Councils (Ctrl or Cmd to choose several)" }
+                    select #vr-las multiple size="8" aria-describedby="vr-las-error" {}
+                    p.error #vr-las-error hidden {}
+                }
+                div.field {
+                    label for="vr-role" { "Addressed to (the contact role printed in the mail merge)" }
+                    input #vr-role type="text" maxlength="200" value=(crate::verification::DEFAULT_CONTACT_ROLE);
+                }
+                div.field {
+                    label for="vr-days" { "Links work for (days)" }
+                    input #vr-days type="number" min="1" max=(crate::verification::MAX_EXPIRY_DAYS) value=(crate::verification::DEFAULT_EXPIRY_DAYS) aria-describedby="vr-days-error";
+                    p.error #vr-days-error hidden {}
+                }
+                button type="submit" { "Start the round and download the mail merge" }
+            }
+            p #vr-created.confirmation role="status" aria-live="polite" tabindex="-1" {}
+            table #vr-campaigns {
+                caption { "Rounds, newest first: councils per status" }
+                thead { tr {
+                    th scope="col" { "Round" } th scope="col" { "Started" }
+                    @for s in crate::verification::Status::ALL { th scope="col" { (s.as_str()) } }
+                    th scope="col" { "Files" }
+                } }
+                tbody {}
+            }
+            h3 #vr-answers-h { "Answers waiting for review" }
+            div #vr-answers aria-labelledby="vr-answers-h" {}
+        }
+    }
+}
+
 /// `GET /admin`: the review queue, the editor, the change log and conflicts. Static: the
 /// scripts ask for the token, keep it in `sessionStorage`, and call the admin API.
 #[utoipa::path(get, path = "/admin", tag = "admin", summary = "The research team's page (token typed in)", responses((status = 200, description = "HTML", body = String, content_type = "text/html; charset=utf-8")))]
@@ -283,6 +335,7 @@ pub async fn page() -> Response {
             nav.tabs aria-label="Sections" {
                 a href="#queue" { "Review queue" } " · "
                 a href="#editor" { "Editor" } " · "
+                a href="#verification" { "Verification rounds" } " · "
                 a href="#log" { "Change log" }
             }
             section #queue aria-labelledby="queue-h" {
@@ -348,6 +401,12 @@ pub async fn page() -> Response {
                         input #ed-submission type="text" placeholder="PM-000042" aria-describedby="ed-submission-error";
                         p.error #ed-submission-error hidden {}
                     }
+                    div.field data-field="verification" {
+                        label for="ed-verification" { "Acts on an LA's verification answer (optional)" }
+                        p.hint #ed-asked hidden {}
+                        input #ed-verification type="text" placeholder="VR-000012" aria-describedby="ed-asked ed-verification-error";
+                        p.error #ed-verification-error hidden {}
+                    }
                     div.toolbar {
                         button type="submit" { "Preview the change" }
                         button #ed-cancel type="button" { "Cancel" }
@@ -369,6 +428,7 @@ pub async fn page() -> Response {
                 }
                 p #ed-done.confirmation role="status" aria-live="polite" tabindex="-1" {}
             }
+            (verification_section())
             section #log aria-labelledby="log-h" {
                 h2 #log-h { "Change log" }
                 p.hint { "Every change, newest first. Undo adds a change that reverses one; history is never rewritten." }

@@ -128,6 +128,11 @@ const ASSETS: &[EmbeddedFile] = &[
         include_bytes!("../../web/static/editor.js"),
     ),
     (
+        "verification.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/static/verification.js"),
+    ),
+    (
         "map.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../web/static/map.js"),

@@ -2,6 +2,7 @@
 // The review queue ("Apply…" opens the editor on a submission), the editor (editor.js), the
 // change log with undo, and conflicts between the log and the data files.
 import { init as initEditor, openEditor } from './editor.js';
+import { init as initVerification, load as loadVerification } from './verification.js';
 
 const $ = (id) => document.getElementById(id);
 const KEY = 'partnership-map-admin-token';
@@ -138,6 +139,7 @@ async function loadAll() {
     await loadQueue();
     $('workspace').hidden = false;
     await loadLog();
+    await loadVerification();
   } catch (e) { fail(e); } finally { $('workspace').setAttribute('aria-busy', 'false'); }
 }
 
@@ -169,12 +171,13 @@ $('reload').addEventListener('click', async () => {
 document.addEventListener('partnership-map:published', () => { loadAll(); });
 
 initEditor(api);
-// /admin?la=CODE[&partnership=ID][&kind=…][&submission=PM-…] opens the editor there.
+initVerification(api, fail);
+// /admin?la=CODE[&partnership=ID][&kind=…][&submission=PM-…][&verification=VR-…] opens the editor there.
 const params = new URLSearchParams(location.search);
 if (token()) {
   loadAll().then(() => {
     if (params.get('la')) {
-      openEditor({ la: params.get('la'), partnership: params.get('partnership') || '', kind: params.get('kind') || '', submission: params.get('submission') || '' }).catch(fail);
+      openEditor({ la: params.get('la'), partnership: params.get('partnership') || '', kind: params.get('kind') || '', submission: params.get('submission') || '', verification: params.get('verification') || '' }).catch(fail);
     }
   });
 }

@@ -192,15 +192,18 @@ function syncChooser() {
   $('ed-partnership').required = needsPartnership;
 }
 
-/** Open the editor: from a submission ("Apply…"), an LA, or a partnership. */
-export async function openEditor({ la, partnership = '', kind = '', submission = '' } = {}) {
+/**
+ * Open the editor: from a submission ("Apply…"), an LA's verification answer (`verification`,
+ * with what the LA `asked`), an LA, or a partnership.
+ */
+export async function openEditor({ la, partnership = '', kind = '', submission = '', verification = '', asked = '' } = {}) {
   await loadLas();
   $('ed-la').value = la || las[0]?.code || '';
   const action = kind || (partnership ? 'partnership.update' : 'la_role.set');
   $('ed-action').value = action;
   syncChooser();
   await fillPartnerships($('ed-la').value, partnership);
-  await openForm(submission);
+  await openForm(submission, verification, asked);
   $('editor').scrollIntoView();
 }
 
@@ -216,7 +219,7 @@ function loadLas() {
   return lasLoaded;
 }
 
-async function openForm(submission = '') {
+async function openForm(submission = '', verification = '', asked = '') {
   clearErrors();
   $('preview').hidden = true;
   $('ed-done').textContent = '';
@@ -255,12 +258,16 @@ async function openForm(submission = '') {
   }
   current = { kind, la: code, id, original: values, specs, exists: kind === 'la_role.set' ? !!detail.role : true };
   $('ed-title').textContent = title;
-  $('ed-from').textContent = submission ? `Prefilled from submission ${submission}: accepting it is part of publishing this change.` : '';
+  $('ed-from').textContent = submission ? `Prefilled from submission ${submission}: accepting it is part of publishing this change.`
+    : (verification ? `Opened from the LA's verification answer ${verification}: this change is linked to it.` : '');
+  $('ed-asked').textContent = asked ? `The LA asks: ${asked}` : '';
+  $('ed-asked').hidden = !asked;
   const box = $('ed-fields');
   box.replaceChildren(...specs.map((s) => control(s, values[s.name])));
   if (kind === 'partnership.retire') box.append(el('p', `${values.name} will be taken off the map. Its history stays, and the retirement can be undone.`));
-  $('ed-reason').value = '';
+  $('ed-reason').value = verification ? 'The LA asked for this change when it checked its summary on the map.' : '';
   $('ed-submission').value = submission;
+  $('ed-verification').value = verification;
   $('edit-form').hidden = false;
   (box.querySelector('input, select, textarea') || $('ed-reason')).focus();
 }
@@ -271,6 +278,8 @@ function buildBody() {
   const body = { kind, reason: $('ed-reason').value.trim() };
   const sub = $('ed-submission').value.trim();
   if (sub) body.submission = sub;
+  const answer = $('ed-verification').value.trim();
+  if (answer) body.verification = answer;
   const values = Object.fromEntries(specs.map((s) => [s.name, read(s)]));
   if (kind === 'partnership.create') body.partnership = values;
   else if (kind === 'partnership.retire') body.id = id;

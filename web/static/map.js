@@ -293,7 +293,14 @@ async function renderDetails() {
   const la = d.local_authority;
   const parts = [detailsHeading(la.name)];
   parts.push(el('p', [la.region, words(la.la_type), la.london_inner_outer ? `${la.london_inner_outer} London` : ''].filter(Boolean).join(' · '), 'meta'));
-  parts.push(el('p', la.verified ? `Verified by the LA on ${la.verified_date || 'an unrecorded date'}.` : 'Not yet verified by the LA.', la.verified ? 'verified' : 'unverified'));
+  const verification = el('p', la.verified ? `Verified by the LA on ${la.verified_date || 'an unrecorded date'}.` : 'Not yet verified by the LA.', la.verified ? 'verified' : 'unverified');
+  parts.push(verification);
+  if (!la.verified) {
+    // When the LA was last asked to verify (GET /api/las/{code}/verification), filled in after.
+    fetch(`/api/las/${encodeURIComponent(la.code)}/verification`).then((r) => (r.ok ? r.json() : null)).then((v) => {
+      if (v && v.last_invited && !v.verified) verification.textContent = `Not yet verified (last invited ${v.last_invited.slice(0, 10)}).`;
+    }).catch(() => {});
+  }
   parts.push(el('p', `Data as of ${d.data_as_of || 'unknown'}.`, 'hint'));
   const changes = el('section', null, 'what-changed');
   changes.setAttribute('aria-labelledby', 'what-changed-h');
