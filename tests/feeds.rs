@@ -4,31 +4,17 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::Command;
 
 use common::steward::{Backend, app, call, edit};
 use serde_json::{Value, json};
-
-fn python() -> PathBuf {
-    let p = std::env::var_os("PARTNERSHIP_MAP_GDAL_PYTHON").map_or_else(
-        || common::repo().join("target/gdal-venv/bin/python"),
-        PathBuf::from,
-    );
-    assert!(
-        p.exists(),
-        "{} is missing: scripts/test.sh creates the test venv from tests/gdal/requirements.txt",
-        p.display()
-    );
-    p
-}
 
 /// Check one feed document; its parsed summary.
 fn check(xml: &str) -> Value {
     let dir = tempfile::tempdir().expect("tmp");
     let file = dir.path().join("feed.xml");
     std::fs::write(&file, xml).expect("write");
-    let out = Command::new(python())
+    let out = Command::new(common::venv_python())
         .arg(common::repo().join("tests/atom/check_feed.py"))
         .arg(&file)
         .output()

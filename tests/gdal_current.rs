@@ -6,30 +6,15 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::Command;
 
 use partnership_map::export::{Format, export};
 use partnership_map::model::Value as Attr;
 use serde_json::Value;
 
-fn gdal_python() -> PathBuf {
-    let p = std::env::var_os("PARTNERSHIP_MAP_GDAL_PYTHON").map_or_else(
-        || common::repo().join("target/gdal-venv/bin/python"),
-        PathBuf::from,
-    );
-    assert!(
-        p.exists(),
-        "{} is missing: scripts/test.sh creates it with \
-         `python3 -m venv target/gdal-venv && target/gdal-venv/bin/pip install -r tests/gdal/requirements.txt`",
-        p.display()
-    );
-    p
-}
-
 #[test]
 fn current_gdal_reads_the_ogc_api_tiles_and_the_pmtiles_archive() {
-    let python = gdal_python();
+    let python = common::venv_python();
     let ds = partnership_map::dataset::Dataset::from_inputs(&common::shipped_inputs(), 10)
         .expect("valid");
     let dir = tempfile::tempdir().expect("tmp");

@@ -256,7 +256,18 @@ async fn the_documents_and_the_browsable_page_are_served() {
     let path = &href[href.find("/ogc/").expect("an /ogc/ address")..];
     let r = get(&app, path, &[]).await;
     assert_eq!(r.status, 200, "{path}");
+    assert_eq!(
+        r.header("content-type"),
+        Some("application/vnd.oai.openapi+json;version=3.0"),
+        "the service-desc is OpenAPI 3.0"
+    );
+    assert_eq!(desc["type"], "application/vnd.oai.openapi+json;version=3.0");
     let ogc: Value = serde_json::from_slice(&r.body).expect("json");
+    assert_eq!(ogc["openapi"], "3.0.3");
+    // None of 3.1's JSON Schema spellings is left (tests/openapi_clients.rs runs a validator).
+    let mut left = Vec::new();
+    find_3_1_shapes(&ogc, "", &mut left);
+    assert!(left.is_empty(), "3.1 shapes in /ogc/api: {left:?}");
     let paths: Vec<&String> = ogc["paths"].as_object().expect("paths").keys().collect();
     assert!(paths.iter().all(|p| p.starts_with("/ogc")), "{paths:?}");
     for p in [
@@ -308,5 +319,35 @@ async fn the_documents_and_the_browsable_page_are_served() {
         let a = get(&app, asset, &[]).await;
         assert_eq!(a.status, 200, "{asset}");
         assert!(a.body.len() > 300, "{asset} is {} bytes", a.body.len());
+    }
+}
+
+/// JSON pointers of 3.1-only shapes: `type` lists, `const`, `prefixItems`, numeric exclusive
+/// bounds, a `{"type": "null"}` schema.
+fn find_3_1_shapes(v: &Value, at: &str, found: &mut Vec<String>) {
+    match v {
+        Value::Object(o) => {
+            for (k, c) in o {
+                let here = format!("{at}/{k}");
+                let bad = match k.as_str() {
+                    "type" => c.is_array() || c == "null",
+                    "const" | "prefixItems" | "propertyNames" => true,
+                    "exclusiveMinimum" | "exclusiveMaximum" => c.is_number(),
+                    _ => false,
+                };
+                if bad {
+                    found.push(here.clone());
+                }
+                if k != "example" && k != "examples" {
+                    find_3_1_shapes(c, &here, found);
+                }
+            }
+        }
+        Value::Array(a) => {
+            for (i, c) in a.iter().enumerate() {
+                find_3_1_shapes(c, &format!("{at}/{i}"), found);
+            }
+        }
+        _ => {}
     }
 }

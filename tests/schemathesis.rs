@@ -17,11 +17,7 @@ const TOKEN: &str = "schemathesis-editor-token-0123456789";
 const MAX_EXAMPLES: &str = "25";
 
 fn schemathesis() -> PathBuf {
-    let python = std::env::var_os("PARTNERSHIP_MAP_GDAL_PYTHON").map_or_else(
-        || common::repo().join("target/gdal-venv/bin/python"),
-        PathBuf::from,
-    );
-    let st = python.with_file_name("schemathesis");
+    let st = common::venv_python().with_file_name("schemathesis");
     assert!(
         st.exists(),
         "{} is missing: scripts/test.sh installs it with \

@@ -178,24 +178,29 @@ mod tests {
 
     #[test]
     fn a_ring_of_pieces_leaves_a_hole() {
-        // Four 1x3 bars around a 1x1 gap in the middle of a 3x3 square.
+        // Four pieces around a 1x1 gap in the middle of a 3x3 square, sharing their vertices
+        // along every common border (as the districts do).
         let pieces = [
-            square(0.0, 0.0, 3.0, 1.0),
-            square(0.0, 2.0, 3.0, 3.0),
             vec![vec![vec![
-                [0.0, 1.0],
-                [1.0, 1.0],
-                [1.0, 2.0],
-                [0.0, 2.0],
-                [0.0, 1.0],
-            ]]],
-            vec![vec![vec![
-                [2.0, 1.0],
+                [0.0, 0.0],
+                [3.0, 0.0],
                 [3.0, 1.0],
-                [3.0, 2.0],
-                [2.0, 2.0],
                 [2.0, 1.0],
+                [1.0, 1.0],
+                [0.0, 1.0],
+                [0.0, 0.0],
             ]]],
+            vec![vec![vec![
+                [0.0, 2.0],
+                [1.0, 2.0],
+                [2.0, 2.0],
+                [3.0, 2.0],
+                [3.0, 3.0],
+                [0.0, 3.0],
+                [0.0, 2.0],
+            ]]],
+            square(0.0, 1.0, 1.0, 2.0),
+            square(2.0, 1.0, 3.0, 2.0),
         ];
         let refs: Vec<&LonLatLa> = pieces.iter().collect();
         let u = dissolve(&refs);

@@ -28,6 +28,7 @@ pub mod web;
 pub mod conditional;
 pub mod layers;
 pub mod negotiate;
+pub mod oas30;
 pub mod pages;
 pub mod preview;
 pub mod proxy;

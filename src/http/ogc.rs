@@ -72,7 +72,7 @@ pub async fn landing(
         "attribution": ATTRIBUTION,
         "links": [
             {"rel": "self", "type": "application/json", "title": "This document", "href": format!("{b}/ogc")},
-            {"rel": "service-desc", "type": "application/vnd.oai.openapi+json;version=3.1", "title": "API definition (OpenAPI 3.1)", "href": format!("{b}/ogc/api")},
+            {"rel": "service-desc", "type": super::oas30::MEDIA_TYPE, "title": "API definition (OpenAPI 3.0)", "href": format!("{b}/ogc/api")},
             {"rel": "service-doc", "type": "text/html", "title": "API documentation", "href": format!("{b}/api")},
             {"rel": "conformance", "type": "application/json", "title": "Conformance classes", "href": format!("{b}/ogc/conformance")},
             {"rel": "data", "type": "application/json", "title": "Collections", "href": format!("{b}/ogc/collections")},
@@ -101,6 +101,7 @@ pub async fn conformance() -> Response {
         "conformsTo": [
             "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
             "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+            "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
             "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/core",
             "http://www.opengis.net/spec/ogcapi-common-2/1.0/conf/collections",
             "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/core",
@@ -112,13 +113,19 @@ pub async fn conformance() -> Response {
     }))
 }
 
-/// `GET /ogc/api`: the OGC part of the OpenAPI description (`openapi.rs`).
+/// `GET /ogc/api`: the OGC part of the OpenAPI description (`openapi.rs`), in OpenAPI 3.0
+/// (`oas30.rs`), which OGC API – Features' `oas30` class and its clients (OWSLib) expect.
 ///
 /// # Errors
 /// 500 if the document cannot be serialised (a bug).
-#[utoipa::path(get, path = "/ogc/api", tag = "ogc", summary = "The OGC part of this description (OpenAPI 3.1)", responses((status = 200, description = "OpenAPI document", body = Object, content_type = "application/vnd.oai.openapi+json;version=3.1")))]
+#[utoipa::path(get, path = "/ogc/api", tag = "ogc", summary = "The OGC part of this description (OpenAPI 3.0)", responses((status = 200, description = "OpenAPI 3.0 document", body = Object, content_type = "application/vnd.oai.openapi+json;version=3.0")))]
 pub async fn openapi(State(state): State<AppState>) -> Result<Response, AppError> {
-    super::openapi::openapi_response(&super::openapi::ogc_document(&state.dataset()))
+    let doc = serde_json::to_value(super::openapi::ogc_document(&state.dataset()))
+        .map_err(|e| AppError::Store(format!("OpenAPI document: {e}")))?;
+    Ok(super::openapi::openapi_response(
+        &super::oas30::downgrade(doc),
+        super::oas30::MEDIA_TYPE,
+    ))
 }
 
 fn collection_json(ds: &Dataset, b: &str, id: &str) -> Option<Value> {
@@ -271,22 +278,41 @@ fn items_format(f: &str) -> Result<Option<GisFormat>, AppError> {
     }
 }
 
+/// A decimal as `bbox` writes it: `-?(0|[1-9][0-9]*)(\.[0-9]+)?`, no exponent, no spaces.
+fn decimal(s: &str) -> Option<f64> {
+    let digits = s.strip_prefix('-').unwrap_or(s);
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, "1"));
+    let all_digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    (all_digits(int) && all_digits(frac) && (int == "0" || !int.starts_with('0')))
+        .then(|| s.parse().ok())
+        .flatten()
+}
+
+/// The `bbox` pattern of the OpenAPI description, which [`parse_bbox`] accepts exactly: four
+/// numbers (or six, with heights), longitudes within ±180 and latitudes within ±90.
+#[must_use]
+pub fn bbox_pattern() -> String {
+    const LON: &str = r"-?((0|[1-9][0-9]?|1[0-7][0-9])(\.[0-9]+)?|180(\.0+)?)";
+    const LAT: &str = r"-?((0|[1-9]|[1-8][0-9])(\.[0-9]+)?|90(\.0+)?)";
+    const H: &str = r"-?(0|[1-9][0-9]*)(\.[0-9]+)?";
+    format!("^({LON},{LAT},{LON},{LAT}|{LON},{LAT},{H},{LON},{LAT},{H})$")
+}
+
+/// `minLon,minLat,maxLon,maxLat` (or with heights). West above east crosses the antimeridian,
+/// as OGC API – Features says; a box whose south is above its north holds nothing.
 fn parse_bbox(s: &str) -> Result<[f64; 4], AppError> {
     let v: Vec<f64> = s
         .split(',')
-        .map(|x| x.trim().parse::<f64>())
-        .collect::<Result<_, _>>()
-        .map_err(|_| bad_bbox(s))?;
+        .map(decimal)
+        .collect::<Option<_>>()
+        .ok_or_else(|| bad_bbox(s))?;
     let b = match v.as_slice() {
-        [a, b, c, d] => [*a, *b, *c, *d],
-        [a, b, _, c, d, _] => [*a, *b, *c, *d],
+        [a, b, c, d] | [a, b, _, c, d, _] => [*a, *b, *c, *d],
         _ => return Err(bad_bbox(s)),
     };
-    if !(b.iter().all(|x| x.is_finite())
-        && b[1] <= b[3]
-        && (-90.0..=90.0).contains(&b[1])
-        && (-90.0..=90.0).contains(&b[3]))
-    {
+    let lon = |x: f64| (-180.0..=180.0).contains(&x);
+    let lat = |x: f64| (-90.0..=90.0).contains(&x);
+    if !(lon(b[0]) && lat(b[1]) && lon(b[2]) && lat(b[3])) {
         return Err(bad_bbox(s));
     }
     Ok(b)
@@ -294,7 +320,8 @@ fn parse_bbox(s: &str) -> Result<[f64; 4], AppError> {
 
 fn bad_bbox(s: &str) -> AppError {
     AppError::ApiBadRequest(format!(
-        "bbox {:?} is not minLon,minLat,maxLon,maxLat in CRS84",
+        "bbox {:?} is not minLon,minLat,maxLon,maxLat in CRS84 degrees (plain decimals, \
+         longitudes within ±180, latitudes within ±90)",
         s.chars().take(80).collect::<String>()
     ))
 }
@@ -332,6 +359,14 @@ fn matches_attr(value: Option<&Attr>, ty: FieldType, want: &str) -> bool {
 }
 
 fn la_intersects(ds: &Dataset, i: usize, b: [f64; 4]) -> bool {
+    if b[1] > b[3] {
+        return false;
+    }
+    if b[0] > b[2] {
+        // Across the antimeridian: west to 180°, and -180° to east.
+        return la_intersects(ds, i, [b[0], b[1], 180.0, b[3]])
+            || la_intersects(ds, i, [-180.0, b[1], b[2], b[3]]);
+    }
     use geo::Intersects;
     let lb = ds.geometry.la_bounds[i];
     if lb[2] < b[0] || lb[0] > b[2] || lb[3] < b[1] || lb[1] > b[3] {
@@ -766,4 +801,51 @@ pub async fn tileset(
     }
     let b = base_url(&state, &headers)?;
     Ok(json_response(&tileset_json(&state.dataset(), &b)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bbox_takes_what_its_pattern_describes_and_nothing_else() {
+        let pattern = regex::Regex::new(&bbox_pattern()).expect("a valid pattern");
+        for ok in [
+            "-0.12,51.5,-0.1,51.52",
+            "-180,-90,180,90",
+            "180.000,90.0,-180.0,-90.00",
+            "0,0,0,0",
+            "-0,-0.5,179.999,89.9",
+            "-5.7,49.9,-10.5,1.8,55.8,20",
+            "170,50,-170,55",
+            "1,60,2,50",
+        ] {
+            assert!(parse_bbox(ok).is_ok(), "{ok}");
+            assert!(pattern.is_match(ok), "{ok}");
+        }
+        for bad in [
+            "180.5,0,0,0",
+            "0,90.01,0,0",
+            "0,0,0,-91",
+            "181,0,0,0",
+            " 1,2,3,4",
+            "1,2,3,4 ",
+            "1,2,3,4\n",
+            "+1,2,3,4",
+            ".5,2,3,4",
+            "1.,2,3,4",
+            "01,2,3,4",
+            "1e1,2,3,4",
+            "1,2,3",
+            "1,2,3,4,5",
+            "1,2,3,4,5,6,7",
+            "",
+            "a,b,c,d",
+            "NaN,0,0,0",
+            "inf,0,0,0",
+        ] {
+            assert!(parse_bbox(bad).is_err(), "{bad:?}");
+            assert!(!pattern.is_match(bad), "{bad:?}");
+        }
+    }
 }

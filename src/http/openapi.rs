@@ -870,11 +870,34 @@ pub fn ogc_document(ds: &Dataset) -> Doc {
         "The OGC API part of partnership-map's description (the whole API is at /api/openapi.json)."
             .into(),
     );
+    let mut wanted = referenced(&doc.paths);
     if let Some(c) = doc.components.as_mut() {
         c.security_schemes.clear();
+        // Only the schemas the OGC operations use, directly or through one another.
+        let mut todo: Vec<String> = wanted.iter().cloned().collect();
+        while let Some(name) = todo.pop() {
+            if let Some(s) = c.schemas.get(&name) {
+                todo.extend(
+                    referenced(s)
+                        .into_iter()
+                        .filter(|n| wanted.insert(n.clone())),
+                );
+            }
+        }
+        c.schemas.retain(|name, _| wanted.contains(name));
     }
     doc.tags = None;
     doc
+}
+
+/// The component schemas `part` refers to.
+fn referenced(part: &impl serde::Serialize) -> std::collections::BTreeSet<String> {
+    let text = serde_json::to_string(part).unwrap_or_default();
+    text.split("\"#/components/schemas/")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .map(str::to_owned)
+        .collect()
 }
 
 fn json_schema(ty: FieldType) -> Schema {
@@ -1232,33 +1255,20 @@ fn query(name: &str, s: Schema, d: &str) -> utoipa::openapi::path::Parameter {
         .build()
 }
 
-fn degrees(limit: i32) -> Schema {
-    Schema::Object(
-        ObjectBuilder::new()
-            .schema_type(Type::Number)
-            .minimum(Some(-limit))
-            .maximum(Some(limit))
-            .build(),
-    )
-}
-
-/// `bbox=west,south,east,north` (CRS84 degrees, south ≤ north).
+/// `bbox=west,south,east,north` (CRS84 degrees), written as the server reads it.
 fn bbox_param() -> utoipa::openapi::path::Parameter {
-    let mut p = query(
+    query(
         "bbox",
-        Schema::Array(
-            ArrayBuilder::new()
-                .prefix_items([degrees(180), degrees(90), degrees(180), degrees(90)])
-                .items(utoipa::openapi::schema::ArrayItems::False)
-                .min_items(Some(4))
-                .max_items(Some(4))
+        Schema::Object(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(super::ogc::bbox_pattern()))
                 .build(),
         ),
-        "west,south,east,north in CRS84 degrees (south ≤ north); features that intersect it",
-    );
-    p.style = Some(utoipa::openapi::path::ParameterStyle::Form);
-    p.explode = Some(false);
-    p
+        "minLon,minLat,maxLon,maxLat in CRS84 degrees, plain decimals (or six numbers, with \
+         heights third and sixth): features that intersect it. West above east crosses the \
+         antimeridian; a box whose south is above its north holds nothing.",
+    )
 }
 
 fn json_response(schema: &str, d: &str, media: &str) -> utoipa::openapi::Response {
@@ -1366,28 +1376,25 @@ fn items_path(collection: &str, filters: &[(String, Schema, String)]) -> PathIte
 pub async fn api_json(State(state): State<AppState>) -> Result<Response, AppError> {
     let ds = state.dataset();
     let names = crate::downloads::names(&state.downloads.files(&ds), &ds.version);
-    openapi_response(&document(&ds, &names))
+    let doc = serde_json::to_value(document(&ds, &names))
+        .map_err(|e| AppError::Store(format!("OpenAPI document: {e}")))?;
+    Ok(openapi_response(
+        &doc,
+        "application/vnd.oai.openapi+json;version=3.1",
+    ))
 }
 
-/// `/ogc/api` and `/api/openapi.json` answer with this.
-///
-/// # Errors
-/// 500 if the document cannot be serialised (a bug).
-pub fn openapi_response(doc: &Doc) -> Result<Response, AppError> {
-    let body = doc
-        .to_json()
-        .map_err(|e| AppError::Store(format!("OpenAPI document: {e}")))?;
-    Ok((
+/// `/ogc/api` and `/api/openapi.json` answer with this: `doc` as JSON of `media_type`.
+#[must_use]
+pub fn openapi_response(doc: &serde_json::Value, media_type: &'static str) -> Response {
+    (
         [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/vnd.oai.openapi+json;version=3.1"),
-            ),
+            (header::CONTENT_TYPE, HeaderValue::from_static(media_type)),
             (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
         ],
-        body,
+        doc.to_string(),
     )
-        .into_response())
+        .into_response()
 }
 
 /// Swagger UI, copied from `web/node_modules/swagger-ui-dist` into the binary at build time.

@@ -140,6 +140,20 @@ pub fn start_small(extra: &[&str], envs: &[(&str, &str)]) -> (Server, tempfile::
     (server, dir)
 }
 
+/// The test venv's Python (`PARTNERSHIP_MAP_GDAL_PYTHON`, else `target/gdal-venv/bin/python`),
+/// with the PyPI packages of `tests/gdal/requirements.txt`; panics when it is missing.
+pub fn venv_python() -> PathBuf {
+    let p = std::env::var_os("PARTNERSHIP_MAP_GDAL_PYTHON")
+        .map_or_else(|| repo().join("target/gdal-venv/bin/python"), PathBuf::from);
+    assert!(
+        p.exists(),
+        "{} is missing: scripts/test.sh creates it with \
+         `python3 -m venv target/gdal-venv && target/gdal-venv/bin/pip install -r tests/gdal/requirements.txt`",
+        p.display()
+    );
+    p
+}
+
 /// The real binary, started with `args` on a free loopback port; killed when dropped.
 pub struct Server {
     pub child: std::process::Child,

@@ -4,12 +4,10 @@ Two rules of the API span several parameters, which OpenAPI cannot state:
 
 - a tile's column and row are below 2^zoom (the document gives each its own range: 0-4095,
   zoom 0-12);
-- a comparison's `with` must name some LA other than `la` itself;
-- a bounding box's south is not above its north.
+- a comparison's `with` must name some LA other than `la` itself.
 
 Just before a request is sent, these hooks bring a request whose parameters are each valid
-back inside those rules (the column modulo 2^zoom; `with` without `la` dropped; south and
-north swapped), so that the
+back inside those rules (the column modulo 2^zoom; `with` without `la` dropped), so that the
 positive-data check asks for things that exist. A request that breaks a documented rule
 (non-numbers, negative numbers, zoom too high, a bad extension, an unknown code) is sent
 unchanged, and the server must still reject it.
@@ -63,20 +61,6 @@ def _compare(q):
         del q["with"]
 
 
-def _bbox(q):
-    b = q.get("bbox")
-    parts = b.split(",") if isinstance(b, str) else b
-    if not isinstance(parts, list) or len(parts) != 4:
-        return
-    try:
-        w, s, e, n = (float(x) for x in parts)
-    except (TypeError, ValueError):
-        return
-    if all(-90 <= v <= 90 for v in (s, n)) and s > n:
-        parts = [parts[0], parts[3], parts[2], parts[1]]
-        q["bbox"] = ",".join(str(x) for x in parts) if isinstance(b, str) else parts
-
-
 @schemathesis.hook
 def before_call(ctx, case, **kwargs):
     path = case.operation.path
@@ -87,5 +71,3 @@ def before_call(ctx, case, **kwargs):
         _ogc_tiles(params)
     elif path in ("/api/compare", "/compare") and isinstance(case.query, dict):
         _compare(case.query)
-    elif path.endswith("/items") and isinstance(case.query, dict):
-        _bbox(case.query)
