@@ -1,9 +1,13 @@
 //! Open-data downloads: the published data as files (the LA polygons with every attribute as
-//! GeoJSON, GeoPackage and FlatGeobuf, the partnerships with their LAs and sources as CSV and JSON), built once per data
-//! version with their gzip and ETag, and the JSON form of a partnership that the API shares.
-//! `http::downloads` serves them.
+//! GeoJSON, GeoPackage and FlatGeobuf, the partnerships with their LAs and sources as CSV and
+//! JSON), built once per data version with their gzip and ETag and kept in a cache bounded in
+//! bytes, and the JSON form of a partnership that the API shares. `http::downloads` serves them.
+//!
+//! The text files are built as soon as a version is published; the GIS files (13 MB with their
+//! gzip) only when first asked for, so a server nobody downloads GeoPackages from does not hold
+//! them.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use serde_json::{Value, json};
@@ -58,30 +62,82 @@ impl File {
     }
 }
 
-/// The files built for one data version.
-type Versioned = (String, Arc<Vec<File>>);
+impl File {
+    /// Bytes it holds (plain and gzipped).
+    #[must_use]
+    pub fn size(&self) -> usize {
+        self.bytes.len() + self.gzip.len()
+    }
+}
 
-/// The files of one data version, built once per version.
-#[derive(Clone, Default)]
+/// Bytes the download cache holds at most: the current version's files (about 7 MB of text
+/// files, 13 MB of GIS files, each with its gzip) and those of a few dated requests.
+pub const CACHE_BYTES: u64 = 64 << 20;
+
+/// Which files of a data version a cache entry holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Part {
+    /// GeoJSON, CSV, JSON: [`build`].
+    Text,
+    /// GeoPackage, FlatGeobuf: [`build_gis`].
+    Gis,
+}
+
+/// The files of data versions, each built once (concurrent requests wait for one build), the
+/// least recently used evicted past [`CACHE_BYTES`].
+#[derive(Clone)]
 pub struct DownloadCache {
-    inner: Arc<Mutex<Option<Versioned>>>,
+    inner: moka::sync::Cache<(String, Part), Arc<Vec<File>>>,
+}
+
+impl Default for DownloadCache {
+    fn default() -> Self {
+        Self::new(CACHE_BYTES)
+    }
 }
 
 impl DownloadCache {
-    /// The files for `ds`, building them on first use of its version.
+    /// A cache holding at most `max_bytes` of files.
+    #[must_use]
+    pub fn new(max_bytes: u64) -> Self {
+        let inner = moka::sync::Cache::builder()
+            .max_capacity(max_bytes)
+            .eviction_policy(moka::policy::EvictionPolicy::lru())
+            .weigher(|_, files: &Arc<Vec<File>>| {
+                u32::try_from(files.iter().map(File::size).sum::<usize>()).unwrap_or(u32::MAX)
+            })
+            .build();
+        Self { inner }
+    }
+
+    /// The text files (GeoJSON, CSV, JSON) of `ds`, built on first use of its version.
     pub fn files(&self, ds: &Dataset) -> Arc<Vec<File>> {
-        let mut guard = self
-            .inner
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some((v, files)) = guard.as_ref()
-            && *v == ds.version
-        {
-            return files.clone();
-        }
-        let files = Arc::new(build(ds));
-        *guard = Some((ds.version.clone(), files.clone()));
-        files
+        self.inner
+            .get_with((ds.version.clone(), Part::Text), || Arc::new(build(ds)))
+    }
+
+    /// The GIS files (GeoPackage, FlatGeobuf) of `ds`, built on first use of its version.
+    pub fn gis_files(&self, ds: &Dataset) -> Arc<Vec<File>> {
+        self.inner
+            .get_with((ds.version.clone(), Part::Gis), || Arc::new(build_gis(ds)))
+    }
+
+    /// Bytes of files held now.
+    #[must_use]
+    pub fn bytes(&self) -> u64 {
+        self.inner.run_pending_tasks();
+        self.inner.weighted_size()
+    }
+
+    /// Every file of `ds`, in the order the downloads page lists them.
+    pub fn all(&self, ds: &Dataset) -> Vec<File> {
+        let mut all: Vec<File> = self.files(ds).iter().cloned().collect();
+        let at = all
+            .iter()
+            .position(|f| f.ext == "geojson")
+            .map_or(0, |i| i + 1);
+        all.splice(at..at, self.gis_files(ds).iter().cloned());
+        all
     }
 }
 
@@ -91,10 +147,10 @@ pub fn versioned(f: &File, version: &str) -> String {
     format!("{}-{version}.{}", f.stem, f.ext)
 }
 
-/// Build every download from the dataset (pure).
-#[must_use]
-pub fn build(ds: &Dataset) -> Vec<File> {
-    let features: Vec<serde_json::Value> = (0..ds.las.len())
+/// The LAs as GeoJSON features, every attribute a property: the GeoJSON download's features,
+/// and what the GIS files are written from.
+fn la_features(ds: &Dataset) -> Vec<Value> {
+    (0..ds.las.len())
         .map(|i| {
             let props: serde_json::Map<String, serde_json::Value> = ds.attributes[i]
                 .iter()
@@ -107,8 +163,13 @@ pub fn build(ds: &Dataset) -> Vec<File> {
                 "properties": props,
             })
         })
-        .collect();
-    let gis = gis_files(ds, &features);
+        .collect()
+}
+
+/// Build the text downloads from the dataset (pure): GeoJSON, CSV, JSON.
+#[must_use]
+pub fn build(ds: &Dataset) -> Vec<File> {
+    let features = la_features(ds);
     let geojson = json!({
         "type": "FeatureCollection",
         "name": "local_authorities",
@@ -162,7 +223,7 @@ pub fn build(ds: &Dataset) -> Vec<File> {
     }
     let csv_bytes = w.into_inner().unwrap_or_default();
     let json_doc = json!({ "licence": LICENCE, "data_version": ds.version, "data_as_of": ds.data_as_of, "partnerships": items });
-    let mut files = vec![
+    vec![
         File::new(
             "local_authorities",
             "geojson",
@@ -184,9 +245,7 @@ pub fn build(ds: &Dataset) -> Vec<File> {
             "Partnerships with their LAs and sources (JSON)",
             Bytes::from(json_doc.to_string()),
         ),
-    ];
-    files.splice(1..1, gis);
-    files
+    ]
 }
 
 /// What a GIS layer says about itself: its name and title, what it is with the data version,
@@ -241,11 +300,13 @@ pub fn partnerships_layer_about(ds: &Dataset) -> gis_formats::About {
     )
 }
 
-/// The LA polygons as GeoPackage and FlatGeobuf, from the GeoJSON download's own `features`
+/// The LA polygons as GeoPackage and FlatGeobuf (pure), from the GeoJSON download's features
 /// (so the same features and attributes). A failure is a bug: it is logged and the GIS files
 /// left out, rather than failing the other downloads.
-fn gis_files(ds: &Dataset, features: &[Value]) -> Vec<File> {
-    let built = gis_formats::Layer::new(la_layer_about(ds), features, &gis_formats::la_columns())
+#[must_use]
+pub fn build_gis(ds: &Dataset) -> Vec<File> {
+    let features = la_features(ds);
+    let built = gis_formats::Layer::new(la_layer_about(ds), &features, &gis_formats::la_columns())
         .and_then(|layer| {
             gis_formats::Format::ALL
                 .into_iter()
@@ -264,7 +325,7 @@ fn gis_files(ds: &Dataset, features: &[Value]) -> Vec<File> {
                         "LA polygons as FlatGeobuf with a spatial index (web GIS reads a bbox with range requests)"
                     }
                 };
-                File::new("local_authorities", format.ext(), format.mime(), title, Bytes::from(bytes))
+                File::new(GIS_STEM, format.ext(), format.mime(), title, Bytes::from(bytes))
             })
             .collect(),
         Err(e) => {
@@ -274,13 +335,29 @@ fn gis_files(ds: &Dataset, features: &[Value]) -> Vec<File> {
     }
 }
 
-/// Every name `/downloads/{name}` answers: the versioned files and their plain names.
+/// Every name `/downloads/{name}` answers: the versioned files (the text `files` and the GIS
+/// files, known without building them) and their plain names.
 #[must_use]
 pub fn names(files: &[File], version: &str) -> Vec<String> {
-    files
+    let stems = files
         .iter()
-        .flat_map(|f| [versioned(f, version), format!("{}.{}", f.stem, f.ext)])
+        .map(|f| (f.stem, f.ext))
+        .chain(gis_formats::Format::ALL.map(|f| (GIS_STEM, f.ext())));
+    stems
+        .flat_map(|(stem, ext)| [format!("{stem}-{version}.{ext}"), format!("{stem}.{ext}")])
         .collect()
+}
+
+/// The stem of the GIS files' names.
+pub const GIS_STEM: &str = "local_authorities";
+
+/// Whether `name` can only be a GIS file (so answering it needs [`DownloadCache::gis_files`]).
+#[must_use]
+pub fn is_gis_name(name: &str) -> bool {
+    name.starts_with(GIS_STEM)
+        && gis_formats::Format::ALL
+            .iter()
+            .any(|f| name.strip_suffix(f.ext()).is_some_and(|n| n.ends_with('.')))
 }
 
 /// A partnership as the API and the downloads publish it.

@@ -611,7 +611,8 @@ fn gdal_opens_both_files_over_http_with_every_feature_and_field() {
     let ds = common::dataset();
     let version = ds.version.clone();
     let n = common::coverage().las;
-    let files = partnership_map::downloads::build(&ds);
+    let mut files = partnership_map::downloads::build(&ds);
+    files.extend(partnership_map::downloads::build_gis(&ds));
     let file = |ext: &str| {
         files
             .iter()
@@ -955,4 +956,32 @@ async fn qgis_adds_both_as_vector_layers_with_every_feature_and_attribute() {
             .collect();
         assert_eq!(in_box, expected_in_box, "{source}: rectangle filter");
     }
+}
+
+#[test]
+fn the_gis_files_are_built_when_first_asked_for_and_the_cache_is_bounded_in_bytes() {
+    use partnership_map::downloads::DownloadCache;
+    let ds = common::dataset();
+    let cache = DownloadCache::default();
+    let text: usize = cache.files(&ds).iter().map(|f| f.size()).sum();
+    // The text files alone: publishing a version builds no GeoPackage or FlatGeobuf.
+    assert_eq!(cache.bytes(), text as u64);
+    let gis = cache.gis_files(&ds);
+    assert_eq!(
+        gis.iter().map(|f| f.ext).collect::<Vec<_>>(),
+        ["gpkg", "fgb"]
+    );
+    let gis: usize = gis.iter().map(|f| f.size()).sum();
+    assert_eq!(cache.bytes(), (text + gis) as u64);
+    let exts: Vec<&str> = cache.all(&ds).iter().map(|f| f.ext).collect();
+    assert_eq!(exts, ["geojson", "gpkg", "fgb", "csv", "json"]);
+    // A cache too small for both keeps under its bound and still answers.
+    let small = DownloadCache::new((text + gis / 2) as u64);
+    small.files(&ds);
+    assert_eq!(small.gis_files(&ds).len(), 2);
+    assert!(
+        small.bytes() <= (text + gis / 2) as u64,
+        "{}",
+        small.bytes()
+    );
 }

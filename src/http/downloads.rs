@@ -17,14 +17,14 @@ use super::conditional;
 use super::negotiate::accepts_gzip;
 use super::pages::{Framing, html_response, layout};
 use super::state::AppState;
-use crate::downloads::{File, LICENCE, OGL, versioned};
+use crate::downloads::{File, LICENCE, OGL, is_gis_name, versioned};
 use crate::error::AppError;
 
 /// `GET /downloads`: the list, with sizes and licence.
 #[utoipa::path(get, path = "/downloads", tag = "downloads", summary = "The open-data downloads page", responses((status = 200, description = "HTML", body = String, content_type = "text/html; charset=utf-8")))]
 pub async fn page(State(state): State<AppState>) -> Response {
     let ds = state.dataset();
-    let files = state.downloads.files(&ds);
+    let files = state.downloads.all(&ds);
     let body = html! {
         h1 { "Downloads" }
         p { "Data version " code { (ds.version) } ", data as of " (ds.data_as_of.clone().unwrap_or_default()) ". File names carry the data version, so a link to one always returns the same bytes." }
@@ -55,7 +55,7 @@ pub async fn page(State(state): State<AppState>) -> Response {
 ///
 /// # Errors
 /// 404 for an unknown name or a version no longer served.
-#[utoipa::path(get, path = "/downloads/{name}", tag = "downloads", summary = "A download (versioned name), or a redirect from the plain name", params(("name" = String, Path, description = "e.g. `local_authorities-<version>.geojson`, `partnerships-<version>.csv`, `local_authorities-<version>.gpkg`, `local_authorities-<version>.fgb`, `partnerships-<version>.json`, or the same without `-<version>`"), super::query::DateQuery, ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 when it still matches"), ("Range" = Option<String>, Header, description = "One byte range, e.g. `bytes=0-16383`: 206 with those bytes of the uncompressed file")), responses((status = 200, description = "The file (gzip-compressed when accepted)", content((Object = "application/geo+json"), (super::openapi::Binary = "text/csv; charset=utf-8"), (Object = "application/json"), (super::openapi::Binary = "application/geopackage+sqlite3"), (super::openapi::Binary = "application/flatgeobuf")), headers(("ETag" = String, description = "Weak: one tag for both encodings"))), (status = 206, description = "The requested byte range of the uncompressed file", content((super::openapi::Binary = "application/octet-stream")), headers(("Content-Range" = String, description = "bytes start-end/length"))), (status = 416, description = "No byte of the file is in the range", body = String, content_type = "text/plain; charset=utf-8", headers(("Content-Range" = String, description = "bytes */length"))), (status = 303, description = "The plain name: see the current version", headers(("Location" = String))), (status = 304, description = "If-None-Match matched"), (status = 404, description = "No such file, or a version no longer served", body = String, content_type = "text/plain; charset=utf-8")))]
+#[utoipa::path(get, path = "/downloads/{name}", tag = "downloads", summary = "A download (versioned name), or a redirect from the plain name", params(("name" = String, Path, description = "e.g. `local_authorities-<version>.geojson`, `partnerships-<version>.csv`, `local_authorities-<version>.gpkg`, `local_authorities-<version>.fgb`, `partnerships-<version>.json`, or the same without `-<version>`"), ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 when it still matches"), ("Range" = Option<String>, Header, description = "One byte range, e.g. `bytes=0-16383`: 206 with those bytes of the uncompressed file")), responses((status = 200, description = "The file (gzip-compressed when accepted)", content((Object = "application/geo+json"), (super::openapi::Binary = "text/csv; charset=utf-8"), (Object = "application/json"), (super::openapi::Binary = "application/geopackage+sqlite3"), (super::openapi::Binary = "application/flatgeobuf")), headers(("ETag" = String, description = "Weak: one tag for both encodings"))), (status = 206, description = "The requested byte range of the uncompressed file", content((super::openapi::Binary = "application/geo+json"), (super::openapi::Binary = "text/csv; charset=utf-8"), (super::openapi::Binary = "application/json"), (super::openapi::Binary = "application/geopackage+sqlite3"), (super::openapi::Binary = "application/flatgeobuf")), headers(("Content-Range" = String, description = "bytes start-end/length"))), (status = 416, description = "No byte of the file is in the range", body = String, content_type = "text/plain; charset=utf-8", headers(("Content-Range" = String, description = "bytes */length"))), (status = 303, description = "The plain name: see the current version", headers(("Location" = String))), (status = 304, description = "If-None-Match matched"), (status = 404, description = "No such file, or a version no longer served", body = String, content_type = "text/plain; charset=utf-8")))]
 pub async fn file(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -63,7 +63,12 @@ pub async fn file(
     super::query::ApiQuery(d): super::query::ApiQuery<super::query::DateQuery>,
 ) -> Result<Response, AppError> {
     let ds = state.dataset_on(d.date.as_deref()).await?;
-    let files = state.downloads.files(&ds);
+    // The GIS files are built on first request, so only a GIS name asks for them.
+    let files = if is_gis_name(&name) {
+        state.downloads.gis_files(&ds)
+    } else {
+        state.downloads.files(&ds)
+    };
     for f in files.iter() {
         if name == format!("{}.{}", f.stem, f.ext) {
             let to = match &d.date {

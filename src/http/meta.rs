@@ -114,7 +114,7 @@ async fn dated(
 ///
 /// # Errors
 /// 400 for a malformed `Host`.
-#[utoipa::path(get, path = "/tiles.json", tag = "tiles", summary = "TileJSON 3.0.0", description = "The map of `date` (default today): its tiles are at a dated URL, so caches never mix the councils of two days; a past day's tiles are pinned to its data version and immutable.", params(DateQuery), responses((status = 200, description = "TileJSON", body = super::openapi::TileJson), (status = 400, description = "A malformed Host header or date", body = String, content_type = "text/plain; charset=utf-8"), (status = 404, description = "A day before the map's records start", body = super::openapi::ErrorBody)))]
+#[utoipa::path(get, path = "/tiles.json", tag = "tiles", summary = "TileJSON 3.0.0", description = "The map of `date` (default today): its tiles are at a dated URL, so caches never mix the councils of two days; a past day's tiles are pinned to its data version and immutable.", responses((status = 200, description = "TileJSON", body = super::openapi::TileJson), (status = 400, description = "A malformed Host header or date", body = String, content_type = "text/plain; charset=utf-8"), (status = 404, description = "A day before the map's records start", body = super::openapi::ErrorBody)))]
 pub async fn tilejson_handler(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -134,7 +134,7 @@ pub async fn tilejson_handler(
 ///
 /// # Errors
 /// 404 for another name, 400 for a malformed `Host`.
-#[utoipa::path(get, path = "/styles/{name}", tag = "tiles", summary = "A MapLibre style", params(("name" = String, Path, description = "`default.json` (the web map) or `qgis.json` (for QGIS 3.22's converter)"), DateQuery), responses((status = 200, description = "MapLibre style v8 pointing at this server", body = super::openapi::Style), (status = 400, description = "A malformed Host header", body = String, content_type = "text/plain; charset=utf-8"), (status = 404, description = "No such style", body = String, content_type = "text/plain; charset=utf-8")))]
+#[utoipa::path(get, path = "/styles/{name}", tag = "tiles", summary = "A MapLibre style", params(("name" = String, Path, description = "`default.json` (the web map) or `qgis.json` (for QGIS 3.22's converter)")), responses((status = 200, description = "MapLibre style v8 pointing at this server", body = super::openapi::Style), (status = 400, description = "A malformed Host header", body = String, content_type = "text/plain; charset=utf-8"), (status = 404, description = "No such style", body = String, content_type = "text/plain; charset=utf-8")))]
 pub async fn style_handler(
     State(state): State<AppState>,
     Path(name): Path<String>,

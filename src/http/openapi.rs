@@ -1208,6 +1208,7 @@ fn constrain(doc: &mut Doc, ds: &Dataset, downloads: &[String]) {
 fn set_max_zoom(doc: &mut Doc, max: u8) {
     for (path, name) in [
         ("/tiles/{z}/{x}/{y}", "z"),
+        ("/tiles/{date}/{z}/{x}/{y}", "z"),
         ("/ogc/collections/{id}/tiles/{tms}/{z}/{row}/{col}", "z"),
     ] {
         let Some(op) = doc.paths.paths.get_mut(path).and_then(|p| p.get.as_mut()) else {

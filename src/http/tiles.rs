@@ -68,7 +68,7 @@ pub async fn dated_tile(
 ) -> Result<Response, AppError> {
     // `/tiles/1/0/0/0.pbf` is no tile at all, not a badly written date.
     if !looks_like_a_day(&date) {
-        return Err(AppError::NotFound(format!(
+        return Err(AppError::NoSuchDay(format!(
             "no tile at /tiles/{}/…: a dated tile is /tiles/YYYY-MM-DD/{{z}}/{{x}}/{{y}}.pbf",
             date.chars().take(20).collect::<String>()
         )));
