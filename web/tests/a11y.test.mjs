@@ -3,7 +3,8 @@
 // the server sends, at a desktop and at a 375 px phone viewport. Pages are checked as people
 // use them: the map with its tiles loaded, an LA selected, the list view and the share dialog
 // open; the comparison chooser and table; the corrections form, its errors and its
-// confirmation; the research team's page before and after the token, with the editor open.
+// confirmation; the research team's page before and after the token, with the editor open; a
+// council's verification page (the form, its errors, the thanks, a link that does not work).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -20,6 +21,7 @@ let server;
 let base;
 let browser;
 let hull;
+let verifyPath;
 
 before(async () => {
   const dir = tempDir('pm-a11y-');
@@ -34,6 +36,16 @@ before(async () => {
     body: JSON.stringify({ la: hull, kind: 'correction', message: 'A partnership is missing from this LA.', name: 'Axe Tester', email: 'axe@example.org', consent: true }),
   });
   assert.equal(sent.status, 201);
+  // A verification round for Hull: its private link opens the council's /verify page.
+  const round = await fetch(`${base}/api/verification/campaigns`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${TOKEN}` },
+    body: JSON.stringify({ name: 'Accessibility check', las: [hull], contact_role: 'Lead for school improvement' }),
+  });
+  assert.equal(round.status, 201, await round.clone().text());
+  const link = (await round.json()).invitations.map((i) => i.link).find(Boolean);
+  verifyPath = new URL(link).pathname;
+  assert.match(verifyPath, /^\/verify\/./);
 });
 
 after(async () => {
@@ -117,6 +129,23 @@ const PAGES = [
     await page.click('#edit-form button[type=submit]');
     await page.waitForSelector('#preview:not([hidden])');
   }],
+  ['verify form', () => verifyPath, null],
+  ['verify form with errors', () => verifyPath, async (page) => {
+    // Once answered, the form comes back filled in: empty the name and consent again.
+    await page.fill('#v-name', '');
+    await page.uncheck('#v-consent');
+    await page.evaluate(() => document.querySelector('#verify').submit());
+    await page.waitForSelector('.error-summary');
+  }],
+  ['verify answered', () => verifyPath, async (page) => {
+    for (const radio of await page.$$('#verify input[type=radio][value=correct]')) await radio.check();
+    await page.fill('#v-name', 'Axe Tester');
+    await page.fill('#v-job_title', 'Lead for school improvement');
+    await page.check('#v-consent');
+    await page.evaluate(() => document.querySelector('#verify').submit());
+    await page.waitForSelector('h1:has-text("Thank you")');
+  }],
+  ['verify, unknown link', '/verify/not-a-token', null],
   ['downloads', '/downloads', null],
   ['API reference', '/api', async (page) => {
     await page.waitForSelector('.opblock', { timeout: 30000 });
