@@ -146,6 +146,11 @@ const PAGES = [
     await page.waitForSelector('h1:has-text("Thank you")');
   }],
   ['verify, unknown link', '/verify/not-a-token', null],
+  // After 'verify answered': the council's answer waits for review on /admin.
+  ['admin, a verification answer', '/admin', async (page) => {
+    await signIn(page);
+    await page.waitForSelector('#vr-answers article.vr-answer tbody tr');
+  }],
   ['downloads', '/downloads', null],
   ['API reference', '/api', async (page) => {
     await page.waitForSelector('.opblock', { timeout: 30000 });
