@@ -3,7 +3,7 @@
 Two rules of the API span several parameters, which OpenAPI cannot state:
 
 - a tile's column and row are below 2^zoom (the document gives each its own range: 0-4095,
-  zoom 0-12);
+  zoom 0-12), on /tiles/{z}/{x}/{y}, /tiles/{date}/{z}/{x}/{y} and the OGC tile route;
 - a comparison's `with` must name some LA other than `la` itself.
 
 Just before a request is sent, these hooks bring a request whose parameters are each valid
@@ -65,7 +65,7 @@ def _compare(q):
 def before_call(ctx, case, **kwargs):
     path = case.operation.path
     params = case.path_parameters
-    if path == "/tiles/{z}/{x}/{y}" and params:
+    if path in ("/tiles/{z}/{x}/{y}", "/tiles/{date}/{z}/{x}/{y}") and params:
         _tiles(params)
     elif path == "/ogc/collections/{id}/tiles/{tms}/{z}/{row}/{col}" and params:
         _ogc_tiles(params)
