@@ -72,8 +72,32 @@ fn looks_like_code(s: &str) -> bool {
     s.len() == 9 && s.starts_with('E') && s[1..].bytes().all(|b| b.is_ascii_digit())
 }
 
+/// The LAs `with=` names (each value may hold several comma-separated codes; empty pieces are
+/// skipped), in the order given.
+///
+/// # Errors
+/// [`CompareError::MalformedWith`] or [`CompareError::UnknownWith`] for the first bad code.
+pub fn with_codes(ds: &Dataset, with: &[String]) -> Result<Vec<usize>, CompareError> {
+    let mut found = Vec::new();
+    for raw in with.iter().flat_map(|v| v.split(',')) {
+        let c = raw.trim().to_ascii_uppercase();
+        if c.is_empty() {
+            continue;
+        }
+        if !looks_like_code(&c) {
+            return Err(CompareError::MalformedWith(
+                raw.trim().chars().take(20).collect(),
+            ));
+        }
+        found.push(find(ds, &c).ok_or(CompareError::UnknownWith(c))?);
+    }
+    Ok(found)
+}
+
 /// Check `la=` and the `with=` values (each may hold several comma-separated codes; `None` when
 /// the parameter is absent). Codes are case-insensitive; duplicates and the LA itself are dropped.
+/// A `with=` that names only the LA itself chooses no other LA, which is what an absent `with=`
+/// means: the comparison with its statistical neighbours (`mode` says so in the answer).
 ///
 /// # Errors
 /// A [`CompareError`] naming the first problem.
@@ -95,20 +119,18 @@ pub fn select(
     };
     let mut chosen = Vec::new();
     let mut seen = HashSet::new();
-    for raw in with.iter().flat_map(|v| v.split(',')) {
-        let c = raw.trim().to_ascii_uppercase();
-        if c.is_empty() {
-            continue;
-        }
-        if !looks_like_code(&c) {
-            return Err(CompareError::MalformedWith(
-                raw.trim().chars().take(20).collect(),
-            ));
-        }
-        let i = find(ds, &c).ok_or(CompareError::UnknownWith(c))?;
+    let mut named_itself = false;
+    for i in with_codes(ds, with)? {
+        named_itself |= i == subject;
         if i != subject && seen.insert(i) {
             chosen.push(i);
         }
+    }
+    if chosen.is_empty() && named_itself {
+        return Ok(Selection {
+            subject,
+            chosen: None,
+        });
     }
     if chosen.is_empty() {
         return Err(CompareError::EmptyWith);

@@ -21,7 +21,13 @@ use crate::verification::VerificationError;
 pub enum AppError {
     /// The request names no valid tile.
     #[error("bad tile address: {0}")]
-    BadTile(#[from] TileCoordError),
+    BadTile(TileCoordError),
+    /// A well-formed address of a tile the tile matrix does not have: a column or row at or
+    /// above 2^z. OGC API – Tiles (OGC 20-057, /req/core/tc-error) answers an index outside
+    /// the tile matrix (set limits) with 404 or 400; 404, because each number alone is a valid
+    /// index (the limit depends on the zoom) and the tile simply does not exist.
+    #[error("{0}")]
+    NoSuchTile(TileCoordError),
     /// Some other malformed request (e.g. a bad Host header).
     #[error("bad request: {0}")]
     BadRequest(String),
@@ -126,7 +132,7 @@ impl AppError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::BadTile(_) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::NotFound(_) | Self::NoSuchDay(_) => StatusCode::NOT_FOUND,
+            Self::NotFound(_) | Self::NoSuchDay(_) | Self::NoSuchTile(_) => StatusCode::NOT_FOUND,
             Self::BadDate(_) => StatusCode::BAD_REQUEST,
             Self::ApiBadRequest(_) | Self::Invalid(_) => StatusCode::BAD_REQUEST,
             Self::ApiNotFound(_) | Self::AdminOff => StatusCode::NOT_FOUND,
@@ -172,6 +178,7 @@ impl AppError {
         !matches!(
             self,
             Self::BadTile(_)
+                | Self::NoSuchTile(_)
                 | Self::BadRequest(_)
                 | Self::NotFound(_)
                 | Self::Forbidden(_)
@@ -196,6 +203,16 @@ impl From<crate::store::StoreError> for AppError {
                 }
             }
             other => Self::Store(other.to_string()),
+        }
+    }
+}
+
+impl From<TileCoordError> for AppError {
+    fn from(e: TileCoordError) -> Self {
+        if matches!(e, TileCoordError::OutOfRange { .. }) {
+            Self::NoSuchTile(e)
+        } else {
+            Self::BadTile(e)
         }
     }
 }

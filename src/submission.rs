@@ -67,6 +67,10 @@ pub struct RawSubmission {
     pub website: String,
 }
 
+/// The strings a form may send for a ticked consent box: HTML's `on`, the checkbox's own `true`,
+/// and the spellings of form encoders (`True` is Python's).
+pub const CONSENT_WORDS: &[&str] = &["true", "True", "on", "yes", "1"];
+
 fn de_bool_ish<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
@@ -76,7 +80,7 @@ fn de_bool_ish<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error>
     }
     Ok(match B::deserialize(d)? {
         B::Bool(b) => b,
-        B::Str(s) => matches!(s.as_str(), "true" | "on" | "yes" | "1"),
+        B::Str(s) => CONSENT_WORDS.contains(&s.as_str()),
     })
 }
 
@@ -172,7 +176,7 @@ pub fn email_ok(e: &str) -> bool {
         return false;
     };
     !local.is_empty()
-        && local.len() <= 64
+        && local.chars().count() <= 64
         && !local.contains(char::is_whitespace)
         && domain.contains('.')
         && !domain.starts_with('.')
@@ -229,16 +233,19 @@ pub fn validate(raw: &RawSubmission, ds: &Dataset) -> Result<NewSubmission, Inva
         }
         Some(partnership.to_owned())
     };
-    let kind = raw.kind.trim();
+    // Exactly one of the form's values (the API description lists them).
+    let kind = raw.kind.as_str();
     if !KINDS.iter().any(|(k, _)| *k == kind) {
         e.insert(
             "kind",
             "Choose what kind of contribution this is.".to_owned(),
         );
     }
+    // Lengths count what was sent, the surrounding spaces too, as the API description's
+    // `maxLength` does; the minimum counts what is left once trimmed.
     let message = raw.message.trim();
-    let chars = message.chars().count();
-    if chars < 10 {
+    let chars = raw.message.chars().count();
+    if message.chars().count() < 10 {
         e.insert(
             "message",
             "Tell us what should change, in at least 10 characters.".to_owned(),
@@ -252,14 +259,14 @@ pub fn validate(raw: &RawSubmission, ds: &Dataset) -> Result<NewSubmission, Inva
     let name = raw.name.trim();
     if name.is_empty() {
         e.insert("name", "Give your name, so we can follow up.".to_owned());
-    } else if name.chars().count() > MAX_SHORT {
+    } else if raw.name.chars().count() > MAX_SHORT {
         e.insert(
             "name",
             format!("Keep your name under {MAX_SHORT} characters."),
         );
     }
     let organisation = raw.organisation.trim();
-    if organisation.chars().count() > MAX_SHORT {
+    if raw.organisation.chars().count() > MAX_SHORT {
         e.insert(
             "organisation",
             format!("Keep the organisation under {MAX_SHORT} characters."),
@@ -274,7 +281,7 @@ pub fn validate(raw: &RawSubmission, ds: &Dataset) -> Result<NewSubmission, Inva
             "email",
             "Give an email address, so we can follow up.".to_owned(),
         );
-    } else if email.len() > MAX_EMAIL || !email_ok(email) {
+    } else if raw.email.chars().count() > MAX_EMAIL || !email_ok(email) {
         e.insert(
             "email",
             "This does not look like an email address.".to_owned(),

@@ -82,8 +82,10 @@ pub enum TileCoordError {
         /// Configured maximum.
         max: u8,
     },
-    /// x or y outside 0..2^z.
-    #[error("{axis}={value} is outside 0..={limit} at zoom {z}")]
+    /// x or y outside 0..2^z: a well-formed address of a tile that does not exist.
+    #[error(
+        "no such tile: {axis}={value} is outside 0..={limit} at zoom {z} (2^{z} columns and rows)"
+    )]
     OutOfRange {
         /// `x` or `y`.
         axis: &'static str,

@@ -407,11 +407,6 @@ async fn bad_requests_get_a_clear_message_and_the_right_status() {
             "at least one",
         ),
         (
-            "/api/compare?la=E06000001&with=E06000001".to_owned(),
-            400,
-            "at least one",
-        ),
-        (
             "/api/compare?la=E06000001&format=xml".to_owned(),
             400,
             "not json or csv",
@@ -435,6 +430,13 @@ async fn bad_requests_get_a_clear_message_and_the_right_status() {
             "{uri}: {body}"
         );
     }
+    // `with` naming only the LA itself chooses no other LA: the same comparison as no `with`,
+    // its statistical neighbours.
+    let (status, alone) = json(&app, "/api/compare?la=E06000001&with=e06000001,E06000001").await;
+    assert_eq!(status, 200, "{alone}");
+    let (_, default) = json(&app, "/api/compare?la=E06000001").await;
+    assert_eq!(alone["mode"], "statistical_neighbours", "{alone}");
+    assert_eq!(alone, default);
     // Exactly 12 is fine.
     let twelve = thirteen[..12].join(",");
     let (status, body) = json(&app, &format!("/api/compare?la=E06000001&with={twelve}")).await;

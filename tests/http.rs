@@ -11,11 +11,42 @@ use partnership_map::schema;
 const LONDON: &str = "/tiles/10/511/340.pbf";
 
 #[tokio::test]
+async fn tiles_past_the_edge_of_the_matrix_are_404_naming_the_limit() {
+    let app = app();
+    for (uri, want) in [
+        (
+            "/tiles/2/4/0.pbf",
+            "no such tile: x=4 is outside 0..=3 at zoom 2",
+        ),
+        (
+            "/tiles/2/0/4.pbf",
+            "no such tile: y=4 is outside 0..=3 at zoom 2",
+        ),
+        ("/tiles/0/0/1.mvt", "y=1 is outside 0..=0 at zoom 0"),
+        (
+            "/tiles/3/99999999999999999999/0.pbf",
+            "outside 0..=7 at zoom 3",
+        ),
+        (
+            "/ogc/collections/local_authorities/tiles/WebMercatorQuad/1/2/0",
+            "y=2 is outside 0..=1 at zoom 1",
+        ),
+    ] {
+        let r = get(&app, uri, &[]).await;
+        assert_eq!(r.status, 404, "{uri}: {}", r.text());
+        assert!(r.text().contains(want), "{uri}: {}", r.text());
+        assert!(
+            r.header("content-type")
+                .is_some_and(|c| c.starts_with("text/plain")),
+            "{uri}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn bad_tile_addresses_get_400_with_a_plain_reason() {
     let app = app();
     let cases = [
-        ("/tiles/2/4/0.pbf", "x=4 is outside 0..=3 at zoom 2"),
-        ("/tiles/2/0/4.pbf", "y=4 is outside 0..=3"),
         ("/tiles/13/0/0.pbf", "above this server's maximum zoom 12"),
         (
             "/tiles/99999999999999999999/0/0.pbf",

@@ -78,8 +78,81 @@ fn methods_of(item: &Value) -> BTreeSet<String> {
 }
 
 fn document() -> Value {
-    let doc = partnership_map::http::openapi::document(&common::dataset(), &[]);
-    serde_json::to_value(&doc).expect("serialises")
+    partnership_map::http::openapi::document_json(&common::dataset(), &[], true)
+        .expect("serialises")
+}
+
+#[test]
+fn links_name_operations_and_parameters_that_exist() {
+    let doc = document();
+    let mut ops = BTreeMap::new();
+    for item in doc["paths"].as_object().expect("paths").values() {
+        for op in item.as_object().expect("item").values() {
+            if let Some(id) = op["operationId"].as_str() {
+                ops.insert(id.to_owned(), op.clone());
+            }
+        }
+    }
+    let mut links = 0;
+    for (id, op) in &ops {
+        for (status, r) in op["responses"].as_object().expect("responses") {
+            for (name, link) in r["links"].as_object().into_iter().flatten() {
+                links += 1;
+                let here = format!("{id} {status} {name}");
+                let target = link["operationId"].as_str().expect("operationId");
+                let to = ops
+                    .get(target)
+                    .unwrap_or_else(|| panic!("{here}: no {target}"));
+                for (param, expr) in link["parameters"].as_object().expect("parameters") {
+                    assert!(
+                        to["parameters"]
+                            .as_array()
+                            .is_some_and(|ps| ps.iter().any(|p| p["name"] == *param)),
+                        "{here}: {target} has no parameter {param}"
+                    );
+                    // The pointer names a property of the response's JSON body.
+                    let pointer = expr
+                        .as_str()
+                        .and_then(|e| e.strip_prefix("$response.body#/"))
+                        .expect("a body pointer");
+                    let first = pointer.split('/').next().unwrap_or_default();
+                    let schema = &r["content"]["application/json"]["schema"]["$ref"];
+                    let name = schema
+                        .as_str()
+                        .and_then(|s| s.rsplit('/').next())
+                        .expect("$ref");
+                    assert!(
+                        doc["components"]["schemas"][name]["properties"]
+                            .get(first)
+                            .is_some(),
+                        "{here}: {name} has no {first}"
+                    );
+                }
+            }
+        }
+    }
+    // Create → read → undo; submission → review; campaign → its parts.
+    for (from, to) in [
+        ("post_api_admin_edits", "get_api_changes_id"),
+        ("post_api_admin_edits", "post_api_admin_changes_id_revert"),
+        (
+            "post_api_submissions",
+            "post_api_admin_submissions_id_review",
+        ),
+        (
+            "get_api_verification_campaigns",
+            "get_api_verification_campaigns_id",
+        ),
+    ] {
+        let linked = ops[from]["responses"]
+            .as_object()
+            .expect("responses")
+            .values()
+            .flat_map(|r| r["links"].as_object().into_iter().flatten())
+            .any(|(_, l)| l["operationId"] == to);
+        assert!(linked, "no link from {from} to {to}");
+    }
+    assert!(links >= 10, "{links} links");
 }
 
 #[test]
@@ -238,6 +311,24 @@ async fn the_documents_and_the_browsable_page_are_served() {
     );
     let whole: Value = serde_json::from_slice(&r.body).expect("json");
     assert!(whole["paths"]["/api/las/{code}"]["get"].is_object());
+    // No editor is configured here: the admin API is off (its routes answer 404), so the
+    // served description leaves out every operation that needs an editor's token.
+    assert_eq!(get(&app, "/api/admin/submissions", &[]).await.status, 404);
+    let secured: Vec<String> = whole["paths"]
+        .as_object()
+        .expect("paths")
+        .iter()
+        .flat_map(|(p, item)| {
+            item.as_object()
+                .into_iter()
+                .flatten()
+                .filter(|(_, op)| op.get("security").is_some())
+                .map(move |(m, _)| format!("{m} {p}"))
+        })
+        .collect();
+    assert!(secured.is_empty(), "{secured:?}");
+    assert!(whole["paths"]["/api/admin/edits"].is_null());
+    assert!(whole["paths"]["/api/submissions"]["post"].is_object());
 
     // The OGC landing page points at its own part with rel service-desc.
     let landing: Value = serde_json::from_slice(&get(&app, "/ogc", &[]).await.body).expect("json");

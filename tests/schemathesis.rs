@@ -5,6 +5,14 @@
 //! failure and no error. Operations that change data (the POSTs) run against a second server
 //! with a throwaway database; the read-only ones against the first. Fails when Schemathesis
 //! cannot run.
+//!
+//! No hooks: every rule is in the description or in what the server answers. A tile column or
+//! row at or above 2^z is a tile that does not exist (404, as OGC API – Tiles allows), and a
+//! comparison `with` only the LA itself is its comparison with its statistical neighbours.
+//! Not yet the defaults: the stateful phase is left out because Schemathesis takes same-origin
+//! URLs in JSON answers as links, and TileJSON's `tiles` is a URL *template*: it then asks for
+//! `/tiles/{date}/%7Bz%7D/…` as a schema-valid tile (the server answers 400, a malformed
+//! address), which fails its positive-data check.
 
 mod common;
 
@@ -50,8 +58,6 @@ fn run(schema: &str, extra: &[&str], report: &str) {
     let junit = out_dir.join(format!("schemathesis-{report}.xml"));
     let out = Command::new(schemathesis())
         .current_dir(common::repo())
-        .env("SCHEMATHESIS_HOOKS", "hooks")
-        .env("PYTHONPATH", common::repo().join("tests/schemathesis"))
         .env("NO_COLOR", "1")
         .args([
             "run",

@@ -131,6 +131,15 @@ pub async fn page(
         Err(e) => return error_page(&ds, &e, None),
     };
     if q.la.as_deref().is_none_or(|s| s.trim().is_empty()) {
+        // No LA chosen yet: the chooser, unless a `with` given names no LA or something that
+        // is no LA's code.
+        if let Some(with) = q.with.as_deref() {
+            let named = compare::with_codes(&ds, with)
+                .and_then(|c| c.first().map(|_| ()).ok_or(CompareError::EmptyWith));
+            if let Err(e) = named {
+                return error_page(&ds, &e, None);
+            }
+        }
         return html_response(
             StatusCode::OK,
             shell(

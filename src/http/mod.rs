@@ -18,6 +18,7 @@ pub mod meta;
 pub mod metrics;
 pub mod ogc;
 pub mod openapi;
+pub mod openapi_rules;
 pub mod render;
 pub mod tiles;
 pub mod verification;

@@ -809,6 +809,26 @@ pub fn document(ds: &Dataset, downloads: &[String]) -> Doc {
     doc
 }
 
+/// [`document`] as JSON, as served: with the links between operations (see `openapi_rules`),
+/// and, while no editor is configured (`editors` false: the admin API is off and its routes
+/// answer 404 like any unknown path), without the operations that need an editor's token.
+///
+/// # Errors
+/// When the document does not serialise (a bug).
+pub fn document_json(
+    ds: &Dataset,
+    downloads: &[String],
+    editors: bool,
+) -> Result<serde_json::Value, AppError> {
+    let mut doc = serde_json::to_value(document(ds, downloads))
+        .map_err(|e| AppError::Store(format!("OpenAPI document: {e}")))?;
+    if !editors {
+        super::openapi_rules::without_secured(&mut doc);
+    }
+    super::openapi_rules::add_links(&mut doc);
+    Ok(doc)
+}
+
 /// The operations' descriptions come from the handlers' doc comments, whose rustdoc sections
 /// (`# Errors`) would be top-level headings inside each operation wherever the description is
 /// rendered (Swagger UI at /api breaks its heading order): each becomes a bold lead-in.
@@ -1036,14 +1056,36 @@ fn constrain(doc: &mut Doc, ds: &Dataset, downloads: &[String]) {
         ("/api/las/{code}", "code"),
         ("/api/partnerships", "la"),
         ("/api/compare", "la"),
-        ("/compare", "la"),
-        ("/api/changes", "la"),
-        ("/changes.atom", "la"),
-        ("/api/admin/changes", "la"),
         ("/render/{file}", "la"),
         ("/render/{file}", "similar"),
     ] {
         set_param(doc, path, name, code.clone(), false);
+    }
+    // The page takes an empty `la` (nothing chosen yet) and shows the chooser.
+    let mut page_codes = vec![serde_json::Value::String(String::new())];
+    page_codes.extend(codes.iter().cloned());
+    set_param(doc, "/compare", "la", enum_schema(&page_codes), false);
+    // The change history reads an empty `la` or `limit` as none given (every LA, the default
+    // number), as it does `since`.
+    let empty = || {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .max_length(Some(0))
+    };
+    let limit = Schema::OneOf(
+        utoipa::openapi::schema::OneOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(1))
+                    .maximum(Some(1000)),
+            )
+            .item(empty())
+            .build(),
+    );
+    for path in ["/api/changes", "/changes.atom", "/api/admin/changes"] {
+        set_param(doc, path, "la", enum_schema(&page_codes), false);
+        set_param(doc, path, "limit", limit.clone(), false);
     }
     for (path, max) in [
         ("/api/compare", 12),
@@ -1377,8 +1419,7 @@ fn items_path(collection: &str, filters: &[(String, Schema, String)]) -> PathIte
 pub async fn api_json(State(state): State<AppState>) -> Result<Response, AppError> {
     let ds = state.dataset();
     let names = crate::downloads::names(&state.downloads.files(&ds), &ds.version);
-    let doc = serde_json::to_value(document(&ds, &names))
-        .map_err(|e| AppError::Store(format!("OpenAPI document: {e}")))?;
+    let doc = document_json(&ds, &names, !state.config.editors.is_empty())?;
     Ok(openapi_response(
         &doc,
         "application/vnd.oai.openapi+json;version=3.1",
