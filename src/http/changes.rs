@@ -77,7 +77,9 @@ pub fn store_query(ds: &Dataset, q: &ListQuery) -> Result<ChangeQuery, AppError>
     let la = match q.la.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(code) => {
-            if ds.la_index(code).is_none() {
+            // Any LA of any day: an abolished council's history stays readable, and a new
+            // one's starts before its vesting day.
+            if ds.any_la(code).is_none() {
                 return Err(AppError::ApiNotFound(format!(
                     "no local authority with code {:?}",
                     code.chars().take(20).collect::<String>()

@@ -20,6 +20,7 @@ pub mod ogc;
 pub mod openapi;
 pub mod openapi_rules;
 pub mod render;
+pub mod reorganisations;
 pub mod tiles;
 pub mod verification;
 pub mod verify;
@@ -70,6 +71,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/las/{code}", get(api::la))
         .route("/api/las/{code}/verification", get(verify::public_status))
         .route("/api/partnerships", get(api::partnerships))
+        .route(
+            "/api/reorganisations",
+            get(reorganisations::reorganisations),
+        )
         .route("/api/changes", get(changes::list))
         .route("/api/changes/{id}", get(changes::one))
         .route("/changes.atom", get(changes::atom))
@@ -131,6 +136,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/verification/campaigns/{id}/links",
             post(verification::links),
+        )
+        .route(
+            "/api/verification/campaigns/{id}/mail/retry",
+            post(verification::retry_mail),
         )
         .route(
             "/api/verification/invitations/{id}/revoke",
