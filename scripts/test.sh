@@ -34,7 +34,7 @@ fi
 venv=target/gdal-venv
 if ! "$venv/bin/python" -c 'import pyogrio' 2>/dev/null \
    || ! cmp -s tests/gdal/requirements.txt "$venv/requirements.txt"; then
-  echo "== python venv from PyPI: a current GDAL (pyogrio), feedparser, Schemathesis"
+  echo "== python venv from PyPI: a current GDAL (pyogrio), feedparser, Schemathesis, aiosmtpd"
   rm -rf "$venv"
   if ! python3 -m venv "$venv" 2>/dev/null; then
     $SUDO apt-get update -qq

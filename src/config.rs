@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::editors::Editors;
 use crate::logging::LogFormat;
+use crate::verification::mail::{Mailer, Template};
 
 /// partnership-map: vector tiles and a web map of England's area-based education partnerships.
 #[derive(Debug, Parser)]
@@ -190,6 +191,20 @@ pub struct ServeArgs {
     #[arg(long, global = true, env = "PARTNERSHIP_MAP_SHUTDOWN_TIMEOUT", default_value = "20s",
           value_parser = parse_duration)]
     pub shutdown_timeout: std::time::Duration,
+    /// SMTP server that mails verification invitations, e.g. `smtp://127.0.0.1:25` (no TLS),
+    /// `smtp://user:password@host:587?tls=required` (STARTTLS) or `smtps://user:password@host`.
+    /// Without it nothing is mailed: the team sends the mail merge.
+    #[arg(long, global = true, env = "PARTNERSHIP_MAP_SMTP_URL")]
+    pub smtp_url: Option<String>,
+    /// The From of invitation mails.
+    #[arg(long, global = true, env = "PARTNERSHIP_MAP_MAIL_FROM",
+          default_value = crate::verification::mail::DEFAULT_FROM)]
+    pub mail_from: String,
+    /// Plain-text template of invitation mails: `Subject: …`, a blank line, the body, with
+    /// {la_name}, {la_code}, {link}, {expires}, {contact_role} and {campaign}. Default: the
+    /// built-in templates/invitation.txt.
+    #[arg(long, global = true, env = "PARTNERSHIP_MAP_MAIL_TEMPLATE")]
+    pub mail_template: Option<PathBuf>,
     /// Do not render the tile pyramid in the background at start and after each data change
     /// (tiles are then rendered on first request only).
     #[arg(long, global = true, env = "PARTNERSHIP_MAP_NO_PRERENDER")]
@@ -299,6 +314,33 @@ impl ServeArgs {
             Editors::parse_file(&shown, &content, &mut editors)?;
         }
         Ok(editors)
+    }
+
+    /// The invitation template (`--mail-template`, else the built-in one), checked.
+    ///
+    /// # Errors
+    /// `path:line: what is wrong`, or why the file cannot be read.
+    pub fn mail_template(&self) -> Result<Template, String> {
+        match &self.mail_template {
+            Some(path) => Template::load(path),
+            None => Template::default_template(),
+        }
+        .map_err(|e| e.to_string())
+    }
+
+    /// The mailer of `--smtp-url` (none without it), with `--mail-from` and the template,
+    /// all checked; nothing is connected yet.
+    ///
+    /// # Errors
+    /// A message naming the bad flag (never the URL: it may hold a password).
+    pub fn mailer(&self) -> Result<Option<Mailer>, String> {
+        let template = self.mail_template()?;
+        match &self.smtp_url {
+            None => Ok(None),
+            Some(url) => Mailer::new(url, &self.mail_from, template)
+                .map(Some)
+                .map_err(|e| e.to_string()),
+        }
     }
 
     /// Where `/metrics` goes (see `--metrics-bind`).

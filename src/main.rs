@@ -63,6 +63,21 @@ fn run(mut cli: Cli) -> Result<(), String> {
     match cli.command.take().unwrap_or(Command::Serve) {
         Command::Check => {
             println!("ok: {}", summary_line(&dataset));
+            // The invitation template (and, with --smtp-url, the mail settings) are checked
+            // here as at startup: a mistake is found before a round is started.
+            let mails = cli.serve.mailer()?.is_some();
+            println!(
+                "ok: invitation mail template {}{}",
+                cli.serve
+                    .mail_template
+                    .as_ref()
+                    .map_or_else(|| "(built in)".to_owned(), |p| p.display().to_string()),
+                if mails {
+                    ", mailed through --smtp-url"
+                } else {
+                    " (no --smtp-url: nothing is mailed)"
+                }
+            );
             for (old, new) in &dataset.summary.joined_by_former_code {
                 println!("note: boundary {old} joined to {new} through former_codes");
             }

@@ -53,6 +53,7 @@ struct Metrics {
     log_dropped: IntCounter,
     verification_answers: IntCounterVec,
     verification_invitations: IntGaugeVec,
+    verification_mails: IntCounterVec,
 }
 
 // Metric names, help texts and label sets are constants, so building them cannot fail; the unit
@@ -249,6 +250,17 @@ impl Metrics {
                 )
                 .unwrap_or_else(|_| unreachable!()),
             ),
+            verification_mails: reg(
+                &r,
+                IntCounterVec::new(
+                    Opts::new(
+                        "verification_mails_total",
+                        "Invitation mails handed to the SMTP server (--smtp-url), by outcome: sent, failed.",
+                    ),
+                    &["outcome"],
+                )
+                .unwrap_or_else(|_| unreachable!()),
+            ),
             verification_invitations: reg(
                 &r,
                 IntGaugeVec::new(
@@ -382,6 +394,14 @@ pub fn submission_refused(outcome: &'static str) {
 /// `previewed`, `rejected`, `conflict` or `failed`.
 pub fn edit_counted(kind: &'static str, outcome: &'static str) {
     METRICS.edits.with_label_values(&[kind, outcome]).inc();
+}
+
+/// An invitation mail was `sent` or `failed`.
+pub fn verification_mail(outcome: &'static str) {
+    METRICS
+        .verification_mails
+        .with_label_values(&[outcome])
+        .inc();
 }
 
 /// An LA's answer through a verification link ended with `outcome`: `stored`, `invalid`,

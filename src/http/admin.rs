@@ -266,7 +266,8 @@ fn vocabulary() -> String {
 }
 
 /// The verification rounds on `/admin`: start a round (the mail merge is downloaded at once:
-/// its links are shown only then), follow each round's counts and CSVs, and review the answers
+/// its links are shown only then; with `--smtp-url` the links are also mailed to the addresses
+/// given), follow each round's counts, mails (failures listed, retried) and CSVs, and review the answers
 /// side by side with what the map says (`verification.js` fills it from the API).
 fn verification_section() -> maud::Markup {
     html! {
@@ -299,6 +300,12 @@ fn verification_section() -> maud::Markup {
                     input #vr-days type="number" min="1" max=(crate::verification::MAX_EXPIRY_DAYS) value=(crate::verification::DEFAULT_EXPIRY_DAYS) aria-describedby="vr-days-error";
                     p.error #vr-days-error hidden {}
                 }
+                div.field {
+                    label for="vr-recipients" { "Email addresses, for the server to mail each council its link (optional; needs --smtp-url)" }
+                    p.hint #vr-recipients-hint { "One council per line: its code, then the address, e.g. E06000026 officer@plymouth.gov.uk. Addresses are never shown again or exported." }
+                    textarea #vr-recipients rows="4" aria-describedby="vr-recipients-hint vr-recipients-error" {}
+                    p.error #vr-recipients-error hidden {}
+                }
                 button type="submit" { "Start the round and download the mail merge" }
             }
             p #vr-created.confirmation role="status" aria-live="polite" tabindex="-1" {}
@@ -307,6 +314,7 @@ fn verification_section() -> maud::Markup {
                 thead { tr {
                     th scope="col" { "Round" } th scope="col" { "Started" }
                     @for s in crate::verification::Status::ALL { th scope="col" { (s.as_str()) } }
+                    th scope="col" { "Mail" }
                     th scope="col" { "Files" }
                 } }
                 tbody {}

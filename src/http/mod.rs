@@ -132,6 +132,10 @@ pub fn router(state: AppState) -> Router {
             post(verification::links),
         )
         .route(
+            "/api/verification/campaigns/{id}/mail/retry",
+            post(verification::retry_mail),
+        )
+        .route(
             "/api/verification/invitations/{id}/revoke",
             post(verification::revoke),
         )

@@ -739,6 +739,7 @@ pub struct OgcTiles {
         super::verification::status_csv,
         super::verification::reminders_csv,
         super::verification::links,
+        super::verification::retry_mail,
         super::verification::revoke,
         super::verification::answers,
         super::verification::answer,

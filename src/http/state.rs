@@ -19,6 +19,7 @@ use crate::render::PictureCache;
 use crate::stewardship::{DataSource, Steward};
 use crate::store::Store;
 use crate::style::{QGIS_STYLE_TEMPLATE, STYLE_TEMPLATE};
+use crate::verification::mail::Mailer;
 use crate::verification::rounds::Rounds;
 
 /// Settings the handlers need, validated at startup.
@@ -45,6 +46,8 @@ pub struct HttpConfig {
     pub metrics: MetricsBind,
     /// What "today" is (`--now` starts it at another time).
     pub clock: Arc<Clock>,
+    /// Mails verification invitations (`--smtp-url`); none: the team sends the mail merge.
+    pub mailer: Option<Arc<Mailer>>,
 }
 
 impl Default for HttpConfig {
@@ -60,6 +63,7 @@ impl Default for HttpConfig {
             prerender: false,
             metrics: MetricsBind::Off,
             clock: Arc::new(Clock::system()),
+            mailer: None,
         }
     }
 }
@@ -89,7 +93,9 @@ impl HttpConfig {
             }
         };
         let editors = args.editors()?;
+        let mailer = args.mailer()?.map(Arc::new);
         Ok(Self {
+            mailer,
             cache_control,
             public_url,
             editors,
@@ -171,7 +177,11 @@ impl AppState {
         ));
         let downloads = DownloadCache::default();
         steward.subscribe(warm_downloads(downloads.clone(), Arc::downgrade(&steward)));
-        let verification = Arc::new(Rounds::new(Arc::clone(&store), Arc::clone(&steward)));
+        let verification = Arc::new(Rounds::new(
+            Arc::clone(&store),
+            Arc::clone(&steward),
+            config.mailer.clone(),
+        ));
         Ok(Self(Arc::new(StateInner {
             steward,
             cache,

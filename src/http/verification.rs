@@ -392,6 +392,46 @@ pub async fn links(
     issued(&state, &made, csv, StatusCode::OK).await
 }
 
+/// `POST /api/verification/campaigns/{id}/mail/retry`: what retrying the failed mails did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MailRetryView {
+    /// Invitations given a fresh link and mailed again (their old links stop working).
+    pub retried: usize,
+    /// Of those, mails the SMTP server took.
+    pub sent: usize,
+    /// Of those, mails that failed again (each invitation says why).
+    pub failed: usize,
+    /// The campaign as now, with each fresh link (shown only in this answer).
+    pub campaign: CampaignView,
+}
+
+/// `POST /api/verification/campaigns/{id}/mail/retry`.
+///
+/// # Errors
+/// 401/404, 400 for a bad id, 409 when the server sends no mail, 503.
+#[utoipa::path(post, path = "/api/verification/campaigns/{id}/mail/retry", tag = "verification", summary = "Retry the failed invitation mails (--smtp-url): each failed, unused invitation gets a fresh link, mailed now; the old link stops working", security(("editor_token" = [])), params(("id" = i64, Path, description = "Campaign id", minimum = 1)), responses((status = 200, description = "What the retry did, and the campaign as now with the fresh links", body = MailRetryView), (status = 400, description = "Not a campaign id", body = super::openapi::ErrorBody), (status = 401, description = "No or wrong bearer token", body = super::openapi::ErrorBody, headers(("WWW-Authenticate" = String, description = "Bearer realm"))), (status = 404, description = "No such campaign; also every admin route while no editor is configured", body = super::openapi::ErrorBody), (status = 409, description = "This server sends no mail (no --smtp-url)", body = super::openapi::ErrorBody), (status = 503, description = "The database is unavailable", body = super::openapi::ErrorBody)))]
+pub async fn retry_mail(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    authorize(&state, &headers)?;
+    let id = id_param("campaign", &id)?;
+    let base = base_url(&state, &headers)?;
+    let ds = state.dataset();
+    let (issued, mailed) = state.verification.retry_mail(id, &ds, &base).await?;
+    let c = state.verification.campaign(id).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        MailRetryView {
+            retried: issued.links.len(),
+            sent: mailed.sent,
+            failed: mailed.failed,
+            campaign: CampaignView::of(&ds, &c, &issued.links),
+        },
+    ))
+}
+
 /// `POST /api/verification/invitations/{id}/revoke`.
 ///
 /// # Errors

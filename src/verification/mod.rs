@@ -3,10 +3,11 @@
 //! by item; an editor settles the answer (accepting it records `la.verify`, linked to the
 //! response like a submission). This module is the pure half: the records, the statuses and
 //! their counts, the checks of a campaign request and of a response, the items an LA is asked
-//! about, and the CSV exports. Tokens are in [`token`]; storage is
+//! about, and the CSV exports. Tokens are in [`token`]; invitation mails in [`mail`]; storage is
 //! `crate::store`. Nothing here knows HTTP.
 
 pub mod export;
+pub mod mail;
 pub mod response;
 pub mod rounds;
 pub mod token;

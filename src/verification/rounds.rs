@@ -3,18 +3,25 @@
 //! its link (constant-time comparison of the whole hash), recording that the page was opened,
 //! storing an answer (rate-limited like submissions), revoking and reissuing links, and settling
 //! an answer: accepting records `la.verify` dated on the answer, through the steward, linked to
-//! the response; closing settles it without a verification.
+//! the response; closing settles it without a verification. With a [`Mailer`] (`--smtp-url`),
+//! each new link whose invitation has an address is mailed, and what the SMTP server did is
+//! recorded per invitation; failed mails are retried with a fresh link (tokens are stored only
+//! hashed, so the old link cannot be mailed again: it stops working).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use futures_util::StreamExt;
 use serde_json::Value;
 
 use super::export::IssuedLink;
+use super::mail::{Invite, Mailer};
 use super::response::{self, NewAnswer, RawResponse, Refused, StoredAnswer};
 use super::token::{self, TokenHash};
-use super::{Campaign, Invitation, NewLink, VerificationError, counts, expiry, link};
+use super::{
+    Campaign, Invitation, MailStatus, NewLink, Status, VerificationError, counts, expiry, link,
+};
 use crate::changes::{Change, Edit};
 use crate::dataset::Dataset;
 use crate::stewardship::{Outcome, Steward};
@@ -24,6 +31,8 @@ use crate::store::{Slot, Store};
 /// How long the per-LA "last invited" dates are served from memory before the store is asked
 /// again (another replica may have created a campaign meanwhile).
 const LAST_INVITED_TTL: Duration = Duration::from_secs(15);
+/// Mails handed to the SMTP server at once.
+const MAIL_CONCURRENCY: usize = 4;
 
 fn now_text(now: chrono::DateTime<chrono::Utc>) -> String {
     now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
@@ -55,6 +64,15 @@ impl CampaignStatus {
     }
 }
 
+/// What mailing some links did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Mailed {
+    /// Handed to the SMTP server.
+    pub sent: usize,
+    /// Not sent (the reason is stored with each invitation).
+    pub failed: usize,
+}
+
 /// A page opened through a valid link.
 #[derive(Debug, Clone)]
 pub struct Opened {
@@ -68,6 +86,7 @@ pub struct Opened {
 pub struct Rounds {
     store: Arc<dyn Store>,
     steward: Arc<Steward>,
+    mailer: Option<Arc<Mailer>>,
     last_invited: RwLock<Option<LastInvited>>,
 }
 
@@ -75,12 +94,14 @@ pub struct Rounds {
 type LastInvited = (Instant, Arc<HashMap<String, String>>);
 
 impl Rounds {
-    /// Rounds over `store`, publishing accepted verifications through `steward`.
+    /// Rounds over `store`, publishing accepted verifications through `steward`, mailing
+    /// links through `mailer` when there is one.
     #[must_use]
-    pub fn new(store: Arc<dyn Store>, steward: Arc<Steward>) -> Self {
+    pub fn new(store: Arc<dyn Store>, steward: Arc<Steward>, mailer: Option<Arc<Mailer>>) -> Self {
         Self {
             store,
             steward,
+            mailer,
             last_invited: RwLock::new(None),
         }
     }
@@ -118,7 +139,7 @@ impl Rounds {
             .await?;
         self.forget_last_invited();
         let status = self.campaign(id).await?;
-        let issued = status
+        let issued: Vec<(i64, IssuedLink)> = status
             .invitations
             .iter()
             .zip(&tokens)
@@ -138,10 +159,159 @@ impl Rounds {
             invitations = tokens.len(),
             "verification campaign created"
         );
+        // The campaign stands whatever the mail does: failures are recorded, to retry.
+        self.mail(&status.campaign, &issued, ds).await;
         Ok(Issued {
             campaign: status.campaign,
             links: issued,
         })
+    }
+
+    /// Whether invitations are mailed (`--smtp-url`).
+    #[must_use]
+    pub fn mails(&self) -> bool {
+        self.mailer.is_some()
+    }
+
+    /// Mail each of `links` whose invitation has an address (with a mailer), recording per
+    /// invitation `sent`, or `failed` with the SMTP server's words. Never fails: a store error
+    /// while recording is logged (the mail status then stays as it was).
+    async fn mail(&self, campaign: &Campaign, links: &[(i64, IssuedLink)], ds: &Dataset) -> Mailed {
+        let Some(mailer) = &self.mailer else {
+            return Mailed::default();
+        };
+        // The futures are made first: a stream over a closure borrowing them would not be
+        // `Send` for every lifetime, as the handlers' futures must be.
+        let sends: Vec<_> = links
+            .iter()
+            .map(|(id, l)| self.mail_one(mailer, campaign, *id, l, ds))
+            .collect();
+        let outcomes: Vec<Option<bool>> = futures_util::stream::iter(sends)
+            .buffer_unordered(MAIL_CONCURRENCY)
+            .collect()
+            .await;
+        let outcomes: Vec<bool> = outcomes.into_iter().flatten().collect();
+        let sent = outcomes.iter().filter(|s| **s).count();
+        Mailed {
+            sent,
+            failed: outcomes.len() - sent,
+        }
+    }
+
+    /// Mail one link if its invitation has an address: `Some(sent)`, or `None` if not tried.
+    async fn mail_one(
+        &self,
+        mailer: &Mailer,
+        campaign: &Campaign,
+        id: i64,
+        l: &IssuedLink,
+        ds: &Dataset,
+    ) -> Option<bool> {
+        let to = match self.store.recipient(id).await {
+            Ok(Some(to)) => to,
+            Ok(None) => return None,
+            Err(e) => {
+                tracing::warn!(
+                    campaign = campaign.id,
+                    invitation = id,
+                    "cannot read where to mail the invitation: {e}"
+                );
+                return None;
+            }
+        };
+        let la_name = ds
+            .la_index(&l.la_code)
+            .map_or(l.la_code.as_str(), |i| ds.las[i].name.as_str());
+        let invite = Invite {
+            la_name,
+            la_code: &l.la_code,
+            link: &l.link,
+            expires_at: &l.expires_at,
+            contact_role: &campaign.contact_role,
+            campaign: &campaign.name,
+        };
+        let result = mailer.send(&to, &invite).await;
+        let now = now_text(chrono::Utc::now());
+        // No address and no link in the log: the campaign, the invitation and the LA.
+        let recorded = match &result {
+            Ok(()) => {
+                crate::metrics::verification_mail("sent");
+                tracing::info!(
+                    campaign = campaign.id,
+                    invitation = id,
+                    la = l.la_code,
+                    "verification invitation mailed"
+                );
+                self.store
+                    .record_mail(id, MailStatus::Sent, None, &now)
+                    .await
+            }
+            Err(why) => {
+                crate::metrics::verification_mail("failed");
+                tracing::warn!(
+                    campaign = campaign.id,
+                    invitation = id,
+                    la = l.la_code,
+                    reason = why.as_str(),
+                    "verification invitation not mailed"
+                );
+                self.store
+                    .record_mail(id, MailStatus::Failed, Some(why), &now)
+                    .await
+            }
+        };
+        if let Err(e) = recorded {
+            tracing::warn!(
+                campaign = campaign.id,
+                invitation = id,
+                "cannot record what the mail did: {e}"
+            );
+        }
+        Some(result.is_ok())
+    }
+
+    /// Retry the campaign's failed mails: each invitation whose mail failed and whose link the
+    /// LA has not used (invited or expired; not opened, answered, settled or revoked) gets a
+    /// fresh link (the old one stops working: only its hash is stored, so it cannot be mailed
+    /// again), mailed now. The links issued are returned, shown this once.
+    ///
+    /// # Errors
+    /// [`VerificationError::NotFound`], [`VerificationError::Conflict`] without a mailer, the
+    /// store's error, no randomness.
+    pub async fn retry_mail(
+        &self,
+        campaign: i64,
+        ds: &Dataset,
+        base: &str,
+    ) -> Result<(Issued, Mailed), VerificationError> {
+        let status = self.campaign(campaign).await?;
+        if self.mailer.is_none() {
+            return Err(VerificationError::Conflict(
+                "this server sends no mail (start it with --smtp-url); send the mail merge instead"
+                    .into(),
+            ));
+        }
+        let now = now_text(chrono::Utc::now());
+        let which: Vec<i64> = status
+            .invitations
+            .iter()
+            .filter(|i| {
+                i.mail_status == MailStatus::Failed
+                    && i.has_recipient
+                    && matches!(i.status(&now), Status::Invited | Status::Expired)
+            })
+            .map(|i| i.id)
+            .collect();
+        let issued = self.reissue(campaign, &which, base).await?;
+        let mailed = self.mail(&issued.campaign, &issued.links, ds).await;
+        tracing::info!(
+            campaign,
+            retried = which.len(),
+            sent = mailed.sent,
+            failed = mailed.failed,
+            "failed verification mails retried"
+        );
+        Ok((issued, mailed))
     }
 
     /// Every campaign, newest first, with its invitations.

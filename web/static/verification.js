@@ -1,5 +1,6 @@
 // partnership-map: verification rounds on /admin. Start a round (the mail merge is downloaded at
-// once: its links are shown only then), follow each round's counts and files, and review the
+// once: its links are shown only then; with --smtp-url the server also mails them to the
+// addresses given), follow each round's counts, mails (failures listed and retried) and files, and review the
 // LAs' answers side by side with what the map says: accept (records la.verify), open a requested
 // change in the editor (linked to the answer), or close. Text is only ever inserted with
 // textContent; the API is called with the editor's token through `api`.
@@ -72,6 +73,16 @@ function clearErrors() {
   for (const i of document.querySelectorAll('#vr-form [aria-invalid]')) i.removeAttribute('aria-invalid');
 }
 
+/** `{code: address}` from the lines "CODE address" of the addresses box, or null if empty. */
+function recipients() {
+  const out = {};
+  for (const line of $('vr-recipients').value.split('\n')) {
+    const [code, ...rest] = line.trim().split(/[\s,;]+/);
+    if (code) out[code.toUpperCase()] = rest.join(' ');
+  }
+  return Object.keys(out).length ? out : null;
+}
+
 async function create(e) {
   e.preventDefault();
   clearErrors();
@@ -82,6 +93,8 @@ async function create(e) {
     contact_role: $('vr-role').value.trim() || null,
     expires_in_days: Number($('vr-days').value),
   };
+  const to = recipients();
+  if (to) body.recipients = to;
   const res = await api('/api/verification/campaigns?format=csv', {
     method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
   });
@@ -108,6 +121,32 @@ async function create(e) {
   await load();
 }
 
+/** What the server's mail did for a round: counts, each failure and its reason, and a retry. */
+function mailCell(c) {
+  const td = el('td');
+  const mailed = c.invitations.filter((i) => i.has_recipient);
+  if (!mailed.length) {
+    td.textContent = 'Not mailed';
+    return td;
+  }
+  const n = (s) => mailed.filter((i) => i.mail_status === s).length;
+  td.append(el('span', `${n('sent')} sent, ${n('failed')} failed${n('not_sent') ? `, ${n('not_sent')} not sent` : ''}`));
+  const failed = mailed.filter((i) => i.mail_status === 'failed');
+  if (!failed.length) return td;
+  const ul = el('ul', null, 'mail-failures');
+  for (const i of failed) ul.append(el('li', `${i.la_name}: ${i.mail_error || 'no reason given'}`));
+  td.append(ul, button('Retry failed mails', async () => {
+    const res = await api(`/api/verification/campaigns/${c.id}/mail/retry`, { method: 'POST' });
+    const out = await res.json();
+    if (!res.ok) throw new Error(out.error);
+    const done = $('vr-created');
+    done.textContent = `“${c.name}”: ${out.retried} mail(s) retried with fresh links (the old ones stop working): ${out.sent} sent, ${out.failed} failed again.`;
+    done.focus();
+    await load();
+  }, `Retry failed mails of ${c.name}`));
+  return td;
+}
+
 function campaignRow(c) {
   const tr = el('tr');
   tr.dataset.campaign = c.id;
@@ -115,6 +154,7 @@ function campaignRow(c) {
   th.scope = 'row';
   tr.append(th, el('td', day(c.created_at)));
   for (const s of STATUSES) tr.append(el('td', String(c.counts[s] ?? 0)));
+  tr.append(mailCell(c));
   const td = el('td');
   td.append(
     button('Status CSV', () => download(`/api/verification/campaigns/${c.id}/status.csv`, `verification-${c.id}-status.csv`), `Status CSV of ${c.name}`), ' ',
