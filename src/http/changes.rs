@@ -373,11 +373,7 @@ pub fn feed(
             Some(l) if l.valid_from.as_str() > today => {
                 format!("{base}/?la={c}&date={}", l.valid_from)
             }
-            Some(l) => match l
-                .valid_to
-                .as_deref()
-                .and_then(|d| crate::clock::day_before(d))
-            {
+            Some(l) => match l.valid_to.as_deref().and_then(crate::clock::day_before) {
                 Some(d) => format!("{base}/?la={c}&date={d}"),
                 None => format!("{base}/?la={c}"),
             },
