@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod ogc;
 pub mod openapi;
 pub mod render;
+pub mod reorganisations;
 pub mod tiles;
 pub mod verification;
 pub mod verify;
@@ -69,6 +70,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/las/{code}", get(api::la))
         .route("/api/las/{code}/verification", get(verify::public_status))
         .route("/api/partnerships", get(api::partnerships))
+        .route(
+            "/api/reorganisations",
+            get(reorganisations::reorganisations),
+        )
         .route("/api/changes", get(changes::list))
         .route("/api/changes/{id}", get(changes::one))
         .route("/changes.atom", get(changes::atom))

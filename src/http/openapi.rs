@@ -94,7 +94,7 @@ pub struct LaList {
     pub data_version: String,
     /// Date of the newest evidence, `YYYY-MM-DD`.
     pub data_as_of: Option<String>,
-    /// Number of LAs (153).
+    /// Number of LAs in force on the day.
     pub count: u32,
     /// Every LA.
     pub local_authorities: Vec<LaSummary>,
@@ -690,6 +690,7 @@ pub struct OgcTiles {
         super::api::las,
         super::api::la,
         super::api::partnerships,
+        super::reorganisations::reorganisations,
         super::compare::api,
         super::render::england,
         super::render::la,

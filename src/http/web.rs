@@ -115,7 +115,14 @@ fn words(s: &str) -> String {
     })
 }
 
-fn shell(title: &str, embed: bool, head_extra: &Markup, body: &Markup) -> Markup {
+/// The day a map page shows, for map.js: `today` in England and the `date=` it was asked for
+/// and serves (empty: today's map).
+struct Day<'a> {
+    today: &'a str,
+    date: Option<&'a str>,
+}
+
+fn shell(title: &str, embed: bool, day: &Day<'_>, head_extra: &Markup, body: &Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en-GB" {
@@ -128,20 +135,46 @@ fn shell(title: &str, embed: bool, head_extra: &Markup, body: &Markup) -> Markup
                 script type="module" src="/static/map.js" {}
                 @if !embed { script type="module" src="/static/share.js" {} }
             }
-            body.map-page.embed[embed] data-mode=(if embed { "embed" } else { "full" }) { (body) }
+            body.map-page.embed[embed] data-mode=(if embed { "embed" } else { "full" })
+                data-today=(day.today) data-date=(day.date.unwrap_or("")) { (body) }
         }
     }
 }
 
-/// The map page's `la=` (a known LA) and `measure=`, read leniently: the page never fails on
-/// its query, it just ignores what it does not know.
-fn map_query(ds: &crate::dataset::Dataset, raw: Option<&str>) -> (Option<usize>, Measure) {
+/// The map page's query, read leniently: the page never fails on it, it just ignores what it
+/// does not know.
+struct MapQuery {
+    /// `la=`: the selected LA (a code).
+    la: Option<String>,
+    /// `measure=`.
+    measure: Measure,
+    /// `date=`, when it is a well-formed day.
+    date: Option<String>,
+}
+
+fn map_query(raw: Option<&str>) -> MapQuery {
     let pairs: Vec<(String, String)> =
         serde_urlencoded::from_str(raw.unwrap_or("")).unwrap_or_default();
     let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-    let la = get("la").and_then(|c| ds.las.iter().position(|l| l.code == c));
-    let measure = get("measure").and_then(Measure::parse).unwrap_or_default();
-    (la, measure)
+    MapQuery {
+        la: get("la").map(str::to_owned),
+        measure: get("measure").and_then(Measure::parse).unwrap_or_default(),
+        date: get("date")
+            .filter(|d| crate::clock::parse_day(d).is_ok())
+            .map(str::to_owned),
+    }
+}
+
+/// The day a map page shows: the dataset of its `date=` (today's without one, or when the day
+/// has no map), and that date when it is served (`None`: today's map).
+async fn page_dataset(
+    state: &AppState,
+    date: Option<&str>,
+) -> (std::sync::Arc<crate::dataset::Dataset>, Option<String>) {
+    match state.dataset_on(date).await {
+        Ok(ds) => (ds, date.map(str::to_owned)),
+        Err(_) => (state.dataset(), None),
+    }
 }
 
 /// Link-preview tags and the print picture's address for the map page.
@@ -153,20 +186,23 @@ fn preview_head(
     match base_url(state, headers) {
         Ok(base) => preview::tags(&preview(&base)),
         Err(_) => html! {
-            meta name="description" content="Area-based education partnerships and the role of each local authority in school improvement, across England's 153 upper-tier local authorities.";
+            meta name="description" content="Area-based education partnerships and the role of each local authority in school improvement, across England's upper-tier local authorities.";
         },
     }
 }
 
 /// `GET /`: the interactive map.
-#[utoipa::path(get, path = "/", tag = "pages", summary = "The interactive map", description = "Unknown or bad filter values are ignored by the page.", params(("la" = Option<String>, Query, description = "Selected LA (GSS code)"), ("measure" = Option<String>, Query, description = "`count`, `role` or `verified`"), ("form" = Option<String>, Query, description = "Forms, comma-separated"), ("focus" = Option<String>, Query, description = "Focus tags, comma-separated"), ("phase" = Option<String>, Query, description = "Phases, comma-separated"), ("role" = Option<String>, Query, description = "LA roles, comma-separated"), ("region" = Option<String>, Query, description = "Regions, comma-separated"), ("la_type" = Option<String>, Query, description = "LA types, comma-separated"), ("fsm" = Option<String>, Query, description = "`low`, `mid`, `high`, comma-separated"), ("rural" = Option<String>, Query, description = "Rurality classes, comma-separated"), ("verified" = Option<String>, Query, description = "`1` or `0`"), ("similar" = Option<String>, Query, description = "Outline this LA and its statistical neighbours")), responses((status = 200, description = "HTML", body = String, content_type = "text/html; charset=utf-8")))]
+#[utoipa::path(get, path = "/", tag = "pages", summary = "The interactive map", description = "Unknown or bad filter values are ignored by the page.", params(("la" = Option<String>, Query, description = "Selected LA (GSS code)"), ("measure" = Option<String>, Query, description = "`count`, `role` or `verified`"), ("form" = Option<String>, Query, description = "Forms, comma-separated"), ("focus" = Option<String>, Query, description = "Focus tags, comma-separated"), ("phase" = Option<String>, Query, description = "Phases, comma-separated"), ("role" = Option<String>, Query, description = "LA roles, comma-separated"), ("region" = Option<String>, Query, description = "Regions, comma-separated"), ("la_type" = Option<String>, Query, description = "LA types, comma-separated"), ("fsm" = Option<String>, Query, description = "`low`, `mid`, `high`, comma-separated"), ("rural" = Option<String>, Query, description = "Rurality classes, comma-separated"), ("verified" = Option<String>, Query, description = "`1` or `0`"), ("similar" = Option<String>, Query, description = "Outline this LA and its statistical neighbours"), ("date" = Option<String>, Query, description = "The day to map, `YYYY-MM-DD` (default today); the page ignores anything else, and a day with no map")), responses((status = 200, description = "HTML", body = String, content_type = "text/html; charset=utf-8")))]
 pub async fn index(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let ds = state.dataset();
-    let (selected, measure) = map_query(&ds, raw.as_deref());
+    let mut q = map_query(raw.as_deref());
+    let (ds, date) = page_dataset(&state, q.date.as_deref()).await;
+    q.date = date;
+    let measure = q.measure;
+    let selected = q.la.as_deref().and_then(|c| ds.la_index(c));
     let head = preview_head(&state, &headers, |base| {
         preview::map(&ds, base, selected, measure)
     });
@@ -176,10 +212,15 @@ pub async fn index(
     } else {
         format!("&measure={}", measure.key())
     };
+    let d = q
+        .date
+        .as_ref()
+        .map_or_else(String::new, |d| format!("&date={d}"));
     let print_src = match selected {
-        Some(i) => format!("/render/la/{}.png?w=1200&h=630{m}", ds.las[i].code),
-        None => format!("/render/england.png?w=1200{m}"),
+        Some(i) => format!("/render/la/{}.png?w=1200&h=630{m}{d}", ds.las[i].code),
+        None => format!("/render/england.png?w=1200{m}{d}"),
     };
+    let shown = q.date.clone().unwrap_or_else(|| state.today());
     let mut regions: Vec<&str> = ds.las.iter().map(|l| l.region_name.as_str()).collect();
     regions.sort_unstable();
     regions.dedup();
@@ -207,6 +248,18 @@ pub async fn index(
                 figure #print-map hidden {
                     img src=(print_src) alt="Map of the current view, drawn by the server" width="1200" decoding="async" fetchpriority="low";
                     figcaption { "Map: partnership-map, data as of " (ds.data_as_of.clone().unwrap_or_default()) ". " (crate::tileset::ATTRIBUTION) }
+                }
+                // "Map as of": map.js adds a button for today and for each vesting date
+                // (from /api/reorganisations) and keeps the date in the URL.
+                section #when aria-labelledby="when-h" {
+                    h2 #when-h { "Councils over time" }
+                    div.field {
+                        label for="map-date" { "Map as of" }
+                        input #map-date type="date" name="date" value=(shown)
+                            min=(crate::dataset::timeline::RECORD_START) aria-describedby="date-shown";
+                    }
+                    div #date-marks role="group" aria-label="Jump to a date" {}
+                    p #date-shown role="status" { "Showing the councils in force on " (shown) "." }
                 }
                 section #details aria-labelledby="details-h" aria-live="polite" {
                     h2 #details-h { "Local authority" }
@@ -286,6 +339,10 @@ pub async fn index(
         shell(
             "partnership-map: area-based education partnerships in England",
             false,
+            &Day {
+                today: &state.today(),
+                date: q.date.as_deref(),
+            },
             &head,
             &body,
         ),
@@ -294,14 +351,16 @@ pub async fn index(
 }
 
 /// `GET /embed?measure=…&role=…`: the map alone, for iframes on any site.
-#[utoipa::path(get, path = "/embed", tag = "pages", summary = "The map alone, for iframes on any site (postMessage protocol: README)", params(("la" = Option<String>, Query, description = "Selected LA (GSS code)"), ("measure" = Option<String>, Query, description = "`count`, `role` or `verified`"), ("form" = Option<String>, Query, description = "Forms, comma-separated"), ("focus" = Option<String>, Query, description = "Focus tags, comma-separated"), ("phase" = Option<String>, Query, description = "Phases, comma-separated"), ("role" = Option<String>, Query, description = "LA roles, comma-separated"), ("region" = Option<String>, Query, description = "Regions, comma-separated"), ("la_type" = Option<String>, Query, description = "LA types, comma-separated"), ("fsm" = Option<String>, Query, description = "`low`, `mid`, `high`, comma-separated"), ("rural" = Option<String>, Query, description = "Rurality classes, comma-separated"), ("verified" = Option<String>, Query, description = "`1` or `0`"), ("similar" = Option<String>, Query, description = "Outline this LA and its statistical neighbours")), responses((status = 200, description = "HTML", body = String, content_type = "text/html; charset=utf-8")))]
+#[utoipa::path(get, path = "/embed", tag = "pages", summary = "The map alone, for iframes on any site (postMessage protocol: README)", params(("la" = Option<String>, Query, description = "Selected LA (GSS code)"), ("measure" = Option<String>, Query, description = "`count`, `role` or `verified`"), ("form" = Option<String>, Query, description = "Forms, comma-separated"), ("focus" = Option<String>, Query, description = "Focus tags, comma-separated"), ("phase" = Option<String>, Query, description = "Phases, comma-separated"), ("role" = Option<String>, Query, description = "LA roles, comma-separated"), ("region" = Option<String>, Query, description = "Regions, comma-separated"), ("la_type" = Option<String>, Query, description = "LA types, comma-separated"), ("fsm" = Option<String>, Query, description = "`low`, `mid`, `high`, comma-separated"), ("rural" = Option<String>, Query, description = "Rurality classes, comma-separated"), ("verified" = Option<String>, Query, description = "`1` or `0`"), ("similar" = Option<String>, Query, description = "Outline this LA and its statistical neighbours"), ("date" = Option<String>, Query, description = "The day to map, `YYYY-MM-DD` (default today); the page ignores anything else, and a day with no map")), responses((status = 200, description = "HTML", body = String, content_type = "text/html; charset=utf-8")))]
 pub async fn embed(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let ds = state.dataset();
-    let (_, measure) = map_query(&ds, raw.as_deref());
+    let mut q = map_query(raw.as_deref());
+    let (ds, date) = page_dataset(&state, q.date.as_deref()).await;
+    q.date = date;
+    let measure = q.measure;
     let head = preview_head(&state, &headers, |base| {
         preview::england(&ds, base, "/embed", measure)
     });
@@ -316,7 +375,16 @@ pub async fn embed(
     // script). Host pages talk to it with postMessage (`web/static/map.js`, README).
     html_response(
         StatusCode::OK,
-        shell("partnership-map (embedded)", true, &head, &body),
+        shell(
+            "partnership-map (embedded)",
+            true,
+            &Day {
+                today: &state.today(),
+                date: q.date.as_deref(),
+            },
+            &head,
+            &body,
+        ),
         Framing::Anyone,
     )
 }

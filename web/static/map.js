@@ -2,6 +2,9 @@
 // Everything comes from this server: style, tiles, glyphs, MapLibre itself and the JSON API.
 // Filters run in the browser with feature-state (no tile refetch). Text from the data is only
 // ever inserted with textContent. State lives in the URL (query + #map=zoom/lat/lon).
+// "Map as of": the day shown (`date=`; none means today) picks the tiles, the LA list and the
+// panel, all from the server's dated API (`?date=`); the vesting dates come from
+// /api/reorganisations.
 // The embed also speaks a small postMessage protocol with its host page (see "embedding API"
 // at the end, and the README).
 import * as maplibregl from '/vendor/maplibre-gl/maplibre-gl.mjs';
@@ -41,8 +44,12 @@ export const MEASURES = {
 
 // ---------- state <-> URL ----------
 function emptyState() {
-  return { measure: 'count', filters: Object.fromEntries(GROUPS.map((g) => [g, []])), verified: false, similar: '', la: '', list: false };
+  return { measure: 'count', filters: Object.fromEntries(GROUPS.map((g) => [g, []])), verified: false, similar: '', la: '', list: false, date: '' };
 }
+
+// Today in England (the server's clock) and the `date=` the server served this page for.
+const TODAY = document.body.dataset.today || '';
+const DAY_RE = /^\d{4}-\d{2}-\d{2}$/;
 
 function readUrl(search = location.search) {
   const p = new URLSearchParams(search);
@@ -53,6 +60,8 @@ function readUrl(search = location.search) {
   s.similar = p.get('similar') || '';
   s.la = p.get('la') || '';
   s.list = p.get('list') === '1';
+  const d = p.get('date') || '';
+  s.date = DAY_RE.test(d) && d !== TODAY ? d : '';
   return s;
 }
 
@@ -64,10 +73,27 @@ function query(s, { forEmbed = false } = {}) {
   if (s.similar) p.set('similar', s.similar);
   if (!forEmbed && s.la) p.set('la', s.la);
   if (!forEmbed && s.list) p.set('list', '1');
+  if (s.date) p.set('date', s.date);
   return p.toString();
 }
 
 let state = readUrl();
+// A date the server has no map for (before its records start) falls back to today, and says so.
+let refusedDate = '';
+if (state.date && state.date !== document.body.dataset.date) {
+  refusedDate = state.date;
+  state.date = '';
+  if (!EMBED) history.replaceState(null, '', `${location.pathname}${query(state) ? `?${query(state)}` : ''}${location.hash}`);
+}
+
+/** `?date=…` (with `sep` first) for the day shown, or nothing for today's map. */
+function dateQuery(sep = '?') { return state.date ? `${sep}date=${state.date}` : ''; }
+
+/** The address of the current view (what "Share" offers). */
+function viewUrl(s = state) {
+  const q = query(s);
+  return `${location.origin}${location.pathname}${q ? `?${q}` : ''}${location.hash}`;
+}
 
 function pushUrl() {
   if (EMBED) return;
@@ -79,6 +105,21 @@ function pushUrl() {
 // ---------- data ----------
 const las = [];
 const byCode = new Map();
+// The day the loaded LAs are of (YYYY-MM-DD) and their data's date.
+let shownDay = state.date || TODAY;
+
+/** The LAs in force on the day of `state.date`, from `/api/las?date=`. */
+async function loadLas() {
+  const res = await fetch(`/api/las${dateQuery()}`);
+  if (!res.ok) throw new Error(`/api/las${dateQuery()}: HTTP ${res.status}`);
+  const j = await res.json();
+  las.length = 0;
+  byCode.clear();
+  for (const la of j.local_authorities) { las.push(la); byCode.set(la.code, la); }
+  shownDay = j.date;
+  if ($('data-as-of') && j.data_as_of) $('data-as-of').textContent = j.data_as_of;
+  return j;
+}
 
 function fsmBand(la) {
   const v = la.fsm_primary_pct;
@@ -107,7 +148,7 @@ function matching() { return las.filter(matches); }
 const VIEW_IN_URL = location.hash.includes('map=');
 const map = new maplibregl.Map({
   container: 'map',
-  style: '/styles/default.json',
+  style: `/styles/default.json${dateQuery()}`,
   hash: EMBED ? false : 'map',
   attributionControl: { compact: true },
   dragRotate: false,
@@ -117,7 +158,7 @@ map.touchZoomRotate.disableRotation();
 map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
 
 const ready = Promise.all([
-  fetch('/api/las').then((r) => r.json()).then((j) => { for (const la of j.local_authorities) { las.push(la); byCode.set(la.code, la); } return j; }),
+  loadLas(),
   new Promise((resolve) => map.on('load', resolve)),
 ]);
 
@@ -163,6 +204,9 @@ function renderLegend() {
   el.replaceChildren();
   const h = document.createElement('h2');
   h.textContent = m.label;
+  const when = document.createElement('p');
+  when.className = 'legend-date';
+  when.textContent = shownDay === TODAY ? `Councils as of today, ${longDate(shownDay)}` : `Councils as of ${longDate(shownDay)}`;
   const ul = document.createElement('ul');
   // "No data yet" only while some LA has no evidence at all (none since the 2026 release).
   const noData = las.some((la) => !la.has_data) ? [['No data yet', NO_DATA]] : [];
@@ -174,7 +218,7 @@ function renderLegend() {
     li.append(sw, ` ${label}`);
     ul.append(li);
   }
-  el.append(h, ul);
+  el.append(h, when, ul);
   if (state.similar) {
     const p = document.createElement('p');
     p.className = 'legend-note';
@@ -279,6 +323,77 @@ function detailsHeading(text) {
   return h;
 }
 
+// ---------- days ----------
+const LONG_DATE = new Intl.DateTimeFormat('en-GB', { day: 'numeric', month: 'long', year: 'numeric', timeZone: 'UTC' });
+/** `2027-04-01` → `1 April 2027`. */
+export function longDate(day) {
+  const [y, m, d] = String(day).split('-').map(Number);
+  return Number.isFinite(d) ? LONG_DATE.format(new Date(Date.UTC(y, m - 1, d))) : String(day);
+}
+
+/** `nodes` joined as English prose: `a`, `a and b`, `a, b and c`. */
+function andList(nodes) {
+  const out = [];
+  nodes.forEach((n, i) => {
+    if (i > 0) out.push(i === nodes.length - 1 ? ' and ' : ', ');
+    out.push(n);
+  });
+  return out;
+}
+
+/** A link to LA `code` on `day`: the map of that day with the LA selected. */
+function dayLink(code, name, day) {
+  const a = el('a', name);
+  a.href = viewUrl({ ...state, la: code, date: day === TODAY ? '' : day, similar: '' });
+  a.dataset.day = day;
+  a.dataset.la = code;
+  a.addEventListener('click', (e) => {
+    if (e.button !== 0 || e.ctrlKey || e.metaKey || e.shiftKey) return;
+    e.preventDefault();
+    goTo(code, day);
+  });
+  return a;
+}
+
+/** Before and after of a reorganised LA `h` (`history` of /api/las/{code}) on the day shown. */
+function historyParts(name, h, inForce) {
+  const out = [];
+  if (!inForce && h.valid_to && shownDay >= h.valid_to) {
+    out.push(el('p', `${name} was abolished: it was in force until ${longDate(dayBefore(h.valid_to))}.`, 'gone'));
+  }
+  if (!inForce && shownDay < h.valid_from) {
+    const p = el('p', null, 'gone');
+    p.append(`${name} is a new council from ${longDate(h.valid_from)}. `, dayLink(state.la, `See the map of ${longDate(h.valid_from)}`, h.valid_from), '.');
+    out.push(p);
+  }
+  if (h.replaces.length) {
+    // Grouped by the predecessors' last day (one vesting date in practice).
+    for (const day of [...new Set(h.replaces.map((r) => r.date))]) {
+      const those = h.replaces.filter((r) => r.date === day);
+      const p = el('p', null, 'replaces');
+      p.append('Replaces ', ...andList(those.map((r) => dayLink(r.code, r.name, r.date || h.valid_from))), day ? ` (until ${longDate(day)}).` : '.');
+      out.push(p);
+    }
+  }
+  if (h.replaced_by.length) {
+    for (const day of [...new Set(h.replaced_by.map((r) => r.date))]) {
+      const those = h.replaced_by.filter((r) => r.date === day);
+      const p = el('p', null, 'replaced-by');
+      p.append(shownDay < day ? 'To be replaced by ' : 'Replaced by ', ...andList(those.map((r) => dayLink(r.code, r.name, r.date))), ` on ${longDate(day)}.`);
+      out.push(p);
+    }
+  }
+  return out;
+}
+
+/** The day before `day` (an abolished LA's last day is the one before its `valid_to`). */
+function dayBefore(day) {
+  const [y, m, d] = day.split('-').map(Number);
+  return new Date(Date.UTC(y, m - 1, d - 1)).toISOString().slice(0, 10);
+}
+
+const inheritedNote = (from) => el('p', `Inherited from ${from}, not yet confirmed for the new council.`, 'inherited');
+
 async function renderDetails() {
   const box = $('details');
   if (!box) return;
@@ -286,16 +401,35 @@ async function renderDetails() {
     box.replaceChildren(detailsHeading('Local authority'), el('p', 'Select a local authority on the map, in the list view or with the search.', 'hint'));
     return;
   }
-  const res = await fetch(`/api/las/${encodeURIComponent(state.la)}`);
+  const code = state.la;
+  const day = shownDay;
+  const res = await fetch(`/api/las/${encodeURIComponent(code)}${dateQuery()}`);
+  if (state.la !== code || shownDay !== day) return; // a newer selection or day won
   if (!res.ok) { box.replaceChildren(detailsHeading('Local authority'), el('p', 'No such local authority.', 'error')); return; }
   const d = await res.json();
-  if (d.local_authority.code !== state.la) return; // a newer selection won
+  if (d.local_authority.code !== state.la) return;
   const la = d.local_authority;
+  const h = d.history || { replaces: [], replaced_by: [], valid_from: '', valid_to: null };
   const parts = [detailsHeading(la.name)];
+  if (d.in_force === false) {
+    // A council of another day: when it was in force and which councils replaced it (or it replaces).
+    parts.push(el('p', `Not a council on ${longDate(day)}.`, 'meta'));
+    const hist = el('div', null, 'history');
+    hist.append(...historyParts(la.name, h, false));
+    parts.push(hist);
+    box.replaceChildren(...parts);
+    return;
+  }
   parts.push(el('p', [la.region, words(la.la_type), la.london_inner_outer ? `${la.london_inner_outer} London` : ''].filter(Boolean).join(' · '), 'meta'));
+  const hist = historyParts(la.name, h, true);
+  if (hist.length) {
+    const box2 = el('div', null, 'history');
+    box2.append(...hist);
+    parts.push(box2);
+  }
   const verification = el('p', la.verified ? `Verified by the LA on ${la.verified_date || 'an unrecorded date'}.` : 'Not yet verified by the LA.', la.verified ? 'verified' : 'unverified');
   parts.push(verification);
-  if (!la.verified) {
+  if (!la.verified && !state.date) {
     // When the LA was last asked to verify (GET /api/las/{code}/verification), filled in after.
     fetch(`/api/las/${encodeURIComponent(la.code)}/verification`).then((r) => (r.ok ? r.json() : null)).then((v) => {
       if (v && v.last_invited && !v.verified) verification.textContent = `Not yet verified (last invited ${v.last_invited.slice(0, 10)}).`;
@@ -307,6 +441,7 @@ async function renderDetails() {
 
   parts.push(el('h3', "The LA's role in school improvement"));
   if (d.role) {
+    if (d.role.inherited_from) parts.push(inheritedNote(d.role.inherited_from));
     const roles = ['funder', 'convener', 'deliverer', 'traded_service'].filter((r) => d.role[r]).map(words);
     parts.push(el('p', roles.length ? `Roles: ${roles.join(', ')}.` : 'No role flagged.', 'roles'));
     parts.push(el('p', d.role.summary));
@@ -321,6 +456,7 @@ async function renderDetails() {
   for (const p of d.partnerships) {
     const art = el('article', null, 'partnership');
     art.append(el('h4', p.name));
+    if (p.inherited_from) art.append(inheritedNote(p.inherited_from));
     const dl = el('dl');
     const row = (k, v) => { dl.append(el('dt', k), el('dd', v)); };
     row('Form', words(p.form));
@@ -335,17 +471,34 @@ async function renderDetails() {
   }
   parts.push(list);
 
+  const unpublished = [['neighbours_status', 'Statistical neighbours: not yet published.'], ['figures_status', 'Context figures (pupils, free school meals, rurality): not yet published.']]
+    .filter(([k]) => d[k] === 'not_yet_published');
+  if (unpublished.length) {
+    parts.push(el('h3', 'Statistical neighbours and figures'));
+    for (const [, text] of unpublished) parts.push(el('p', text, 'not-published'));
+    if (d.status_note) parts.push(el('p', d.status_note, 'hint'));
+  }
+
   const actions = el('div', null, 'actions-row');
-  const correct = el('a', 'Suggest a correction', 'button');
-  correct.href = `/contribute?la=${encodeURIComponent(la.code)}`;
-  correct.id = 'suggest-correction';
-  const sim = el('button', 'Show similar LAs');
-  sim.type = 'button';
-  sim.addEventListener('click', () => { state.similar = la.code; $('similar').value = la.code; applySimilar(); fitCodes(lastSimilar); pushUrl(); });
-  const compare = el('a', 'Compare with similar LAs', 'button');
-  compare.href = `/compare?la=${encodeURIComponent(la.code)}`;
-  compare.id = 'compare-similar';
-  actions.append(compare, correct, sim);
+  const existsToday = (la.valid_from || h.valid_from || '') <= TODAY && !((la.valid_to || h.valid_to) && TODAY >= (la.valid_to || h.valid_to));
+  if (la.stat_neighbours?.length && existsToday) {
+    const compare = el('a', 'Compare with similar LAs', 'button');
+    compare.href = `/compare?la=${encodeURIComponent(la.code)}`;
+    compare.id = 'compare-similar';
+    actions.append(compare);
+  }
+  if (existsToday) {
+    const correct = el('a', 'Suggest a correction', 'button');
+    correct.href = `/contribute?la=${encodeURIComponent(la.code)}`;
+    correct.id = 'suggest-correction';
+    actions.append(correct);
+  }
+  if (la.stat_neighbours?.length) {
+    const sim = el('button', 'Show similar LAs');
+    sim.type = 'button';
+    sim.addEventListener('click', () => { state.similar = la.code; $('similar').value = la.code; applySimilar(); fitCodes(lastSimilar); pushUrl(); });
+    actions.append(sim);
+  }
   parts.push(actions);
   parts.push(changes);
   box.replaceChildren(...parts);
@@ -482,6 +635,117 @@ function syncControls() {
   }
 }
 
+// ---------- "Map as of": the day shown ----------
+let dayLoad = 0;
+
+/** Load the map of `state.date` (today's when empty): its LAs, then its tiles (the dated
+ * TileJSON of the day's style), and re-apply filters, selection and panel to it. */
+async function switchDay() {
+  const n = ++dayLoad;
+  delete document.body.dataset.shown;
+  const [, style] = await Promise.all([
+    loadLas(),
+    fetch(`/styles/default.json${dateQuery()}`).then((r) => {
+      if (!r.ok) throw new Error(`style of ${state.date || 'today'}: HTTP ${r.status}`);
+      return r.json();
+    }),
+  ]);
+  if (n !== dayLoad) return;
+  const src = style.sources[SOURCE];
+  const source = map.getSource(SOURCE);
+  if (src.tiles) source.setTiles(src.tiles); else source.setUrl(src.url);
+  if (state.similar && !byCode.has(state.similar)) state.similar = '';
+  fillSimilarOptions();
+  applyAll();
+  renderDay();
+  map.once('idle', () => { if (n === dayLoad) document.body.dataset.shown = shownDay; });
+}
+
+/** Show the map of `day` (`YYYY-MM-DD`; today's is kept out of the URL). */
+async function setDate(day, { push = true } = {}) {
+  const want = !day || day === TODAY ? '' : day;
+  if (want === state.date && shownDay === (want || TODAY)) { renderDay(); return; }
+  state.date = want;
+  refusedDate = '';
+  if (push) pushUrl();
+  await switchDay();
+}
+
+/** Follow a link of the panel: LA `code` on `day`. */
+async function goTo(code, day) {
+  state.la = code;
+  await setDate(day, { push: false });
+  applySelection();
+  renderDetails();
+  if (byCode.has(code)) fitCodes([code]);
+  pushUrl();
+}
+
+/** The "LAs similar to…" choices: the LAs of the day shown. */
+function fillSimilarOptions() {
+  const select = $('similar');
+  if (!select) return;
+  const none = select.querySelector('option[value=""]');
+  const opts = [...las].sort((a, b) => a.name.localeCompare(b.name)).map((la) => {
+    const o = el('option', la.name);
+    o.value = la.code;
+    return o;
+  });
+  select.replaceChildren(none, ...opts);
+  select.value = state.similar;
+}
+
+let vesting = [];
+
+/** The date control: its value, which mark is pressed, and the sentence saying which day it is. */
+function renderDay() {
+  document.body.dataset.day = shownDay;
+  const input = $('map-date');
+  if (!input) return;
+  input.value = shownDay;
+  for (const b of document.querySelectorAll('#date-marks button')) b.setAttribute('aria-pressed', String(b.dataset.day === shownDay));
+  let text;
+  if (shownDay === TODAY) text = `Showing the councils in force today, ${longDate(shownDay)}.`;
+  else if (shownDay > TODAY) text = `Showing the councils of ${longDate(shownDay)}, a future day, as decided so far (today is ${longDate(TODAY)}).`;
+  else text = `Showing the councils and data of ${longDate(shownDay)}, as published then (today is ${longDate(TODAY)}).`;
+  if (refusedDate) text = `There is no map for ${refusedDate}: the map's records start on ${longDate(input.min)}. ${text}`;
+  $('date-shown').textContent = text;
+}
+
+/** "Today" and one button per vesting date, from /api/reorganisations. */
+async function setupDateControl() {
+  const input = $('map-date');
+  if (!input) return;
+  input.addEventListener('change', () => {
+    if (!input.value) return;
+    if (!input.validity.valid) {
+      $('date-shown').textContent = `The map's records start on ${longDate(input.min)}: choose ${longDate(input.min)} or later.`;
+      return;
+    }
+    setDate(input.value);
+  });
+  const res = await fetch('/api/reorganisations');
+  if (!res.ok) return;
+  const j = await res.json();
+  vesting = j.vesting_dates;
+  if (j.record_start) input.min = j.record_start;
+  const mark = (day, text) => {
+    const b = el('button', text);
+    b.type = 'button';
+    b.dataset.day = day;
+    b.addEventListener('click', () => setDate(day));
+    return b;
+  };
+  const marks = [mark(TODAY, `Today (${longDate(TODAY)})`)];
+  for (const v of vesting) {
+    const made = v.new.map((n) => n.name);
+    const what = made.length <= 3 ? `${made.join(made.length === 2 ? ' and ' : ', ')} replace ${v.abolished.map((a) => a.name).join(', ')}` : `${made.length} new councils`;
+    marks.push(mark(v.date, `${longDate(v.date)}: ${what}`));
+  }
+  $('date-marks').replaceChildren(...marks);
+  renderDay();
+}
+
 function applyAll({ zoomToSimilar = false } = {}) {
   applyMeasure();
   applyFilters();
@@ -506,7 +770,7 @@ function setupControls() {
     }
   }
   $('clear').addEventListener('click', () => {
-    const keep = { la: state.la, list: state.list };
+    const keep = { la: state.la, list: state.list, date: state.date };
     state = { ...emptyState(), ...keep };
     applyAll();
     pushUrl();
@@ -529,11 +793,14 @@ function setupControls() {
   $('open-share').addEventListener('click', () => {
     const q = query(state, { forEmbed: true });
     const embedUrl = `${location.origin}/embed${q ? `?${q}` : ''}`;
-    $('share-url').value = location.href;
+    $('share-url').value = viewUrl();
     $('share-embed').value = `<iframe src="${embedUrl}" title="Map of area-based education partnerships in England" width="100%" height="480" style="border:0" loading="lazy"></iframe>`;
     $('share').showModal();
   });
-  window.addEventListener('popstate', () => { state = readUrl(); applyAll(); });
+  window.addEventListener('popstate', () => {
+    state = readUrl();
+    if ((state.date || TODAY) !== shownDay) switchDay(); else { applyAll(); renderDay(); }
+  });
 }
 
 map.on('click', (e) => {
@@ -544,7 +811,7 @@ map.on('click', (e) => {
     const la = byCode.get(f.properties.code);
     const div = el('div');
     div.append(el('strong', la.name), el('br'), `${la.partnership_count} partnership(s)`, el('br'));
-    const a = link(`/?la=${encodeURIComponent(la.code)}`, 'Open in the full map');
+    const a = link(`/?la=${encodeURIComponent(la.code)}${dateQuery('&')}`, 'Open in the full map');
     div.append(a);
     new maplibregl.Popup().setLngLat(e.lngLat).setDOMContent(div).addTo(map);
     return;
@@ -577,12 +844,13 @@ map.getCanvas().addEventListener('keydown', (e) => {
 ready.then(() => {
   addHighlightLayers();
   if (EMBED || !VIEW_IN_URL) {
-    if (state.la && !EMBED) fitCodes([state.la]); else if (state.similar) fitCodes([state.similar, ...(byCode.get(state.similar)?.stat_neighbours || [])]); else fitEngland();
+    if (state.la && !EMBED && byCode.has(state.la)) fitCodes([state.la]); else if (byCode.has(state.similar)) fitCodes([state.similar, ...(byCode.get(state.similar)?.stat_neighbours || [])]); else fitEngland();
   }
-  if (!EMBED) { setupControls(); setupSearch(); }
+  if (!EMBED) { setupControls(); setupSearch(); fillSimilarOptions(); setupDateControl(); }
   if (EMBED) updateOpenFull();
   applyAll();
-  map.once('idle', () => { document.body.dataset.ready = 'true'; });
+  renderDay();
+  map.once('idle', () => { document.body.dataset.ready = 'true'; document.body.dataset.shown = shownDay; });
   announceReady();
 });
 
@@ -594,7 +862,7 @@ function updateOpenFull() {
 // For same-origin scripts, tests and power users: the MapLibre map itself as `window.map`, and
 // the data and current matches under `window.partnershipMap`.
 window.map = map;
-window.partnershipMap = { map, ready, matching: () => matching().map((la) => la.code), state: () => state, search: (q) => search(q).map((la) => la.name) };
+window.partnershipMap = { map, ready, matching: () => matching().map((la) => la.code), state: () => state, search: (q) => search(q).map((la) => la.name), day: () => shownDay, inForce: (code) => byCode.has(code), loading: () => (state.date || TODAY) !== shownDay, setDate, viewUrl: () => viewUrl() };
 
 // ---------- embedding API: postMessage protocol, version 1 (README "Embed the map") ----------
 // Only in /embed, and only when framed. The embed announces `ready`, reports `select` (code and
@@ -655,7 +923,7 @@ function onCommand(msg) {
     case `${PROTOCOL}filter`: {
       const q = hasExactly(msg, ['type', 'v', 'params']) ? filterQuery(msg.params) : null;
       if (q === null) return;
-      state = { ...readUrl(q), la: state.la, list: state.list };
+      state = { ...readUrl(q), la: state.la, list: state.list, date: state.date };
       applyAll();
       updateOpenFull();
       post('filtered', { matching: matching().length });

@@ -12,15 +12,21 @@ const $ = (id) => document.getElementById(id);
 /** The server-rendered picture of the current view (`/render/…`). */
 export function pictureUrl(state) {
   const m = state.measure && state.measure !== 'count' ? `&measure=${encodeURIComponent(state.measure)}` : '';
-  if (state.la) return `/render/la/${encodeURIComponent(state.la)}.png?w=1200&h=630${m}`;
+  const d = state.date ? `&date=${encodeURIComponent(state.date)}` : '';
+  if (state.la) return `/render/la/${encodeURIComponent(state.la)}.png?w=1200&h=630${m}${d}`;
   const sim = state.similar ? `&similar=${encodeURIComponent(state.similar)}` : '';
-  return `/render/england.png?w=1200${m}${sim}`;
+  return `/render/england.png?w=1200${m}${sim}${d}`;
 }
 
 function syncPrintPicture() {
   const img = document.querySelector('#print-map img');
   if (!img) return;
-  const want = new URL(pictureUrl(pm.state()), location.origin).href;
+  // An LA that is not a council on the day shown (abolished, or not yet made) has no picture
+  // of that day: England's is printed instead.
+  const st = pm.state();
+  // While another day loads, wait for it: the legend's redraw (observed below) calls again.
+  if (pm.loading()) return;
+  const want = new URL(pictureUrl(pm.inForce(st.la) ? st : { ...st, la: '' }), location.origin).href;
   if (img.src !== want) img.src = want;
 }
 
@@ -52,11 +58,13 @@ function save(blob, name) {
 }
 
 async function downloadCsv() {
-  const data = await (await fetch('/api/las')).json();
+  const date = pm.state().date;
+  const data = await (await fetch(`/api/las${date ? `?date=${encodeURIComponent(date)}` : ''}`)).json();
   const codes = new Set(pm.matching());
   const rows = data.local_authorities.filter((la) => codes.has(la.code)).sort((a, b) => a.name.localeCompare(b.name));
   const filtered = rows.length < data.local_authorities.length ? '-filtered' : '';
-  save(new Blob([lasCsv(rows)], { type: 'text/csv;charset=utf-8' }), `partnership-map-las${filtered}-${data.data_as_of || data.data_version}.csv`);
+  const day = date ? `-on-${date}` : '';
+  save(new Blob([lasCsv(rows)], { type: 'text/csv;charset=utf-8' }), `partnership-map-las${filtered}${day}-${data.data_as_of || data.data_version}.csv`);
 }
 
 // ---------- PNG of the current view ----------
@@ -201,7 +209,7 @@ async function downloadImage() {
       heading,
       legend: legendFromPage(),
       attribution,
-      footer: `Data as of ${dataAsOf}. ${location.href}`,
+      footer: `Councils as of ${pm.day()}. Data as of ${dataAsOf}. ${location.href}`,
     });
     const blob = await new Promise((resolve) => canvas.toBlob(resolve, 'image/png'));
     const png = withPngText(new Uint8Array(await blob.arrayBuffer()), [

@@ -1,8 +1,8 @@
 // Accessibility: axe-core (from web/node_modules, injected into the page) finds no violation of
 // any impact, with its default rules (WCAG 2.x A and AA, and best practices), on every HTML page
 // the server sends, at a desktop and at a 375 px phone viewport. Pages are checked as people
-// use them: the map with its tiles loaded, an LA selected, the list view and the share dialog
-// open; the comparison chooser and table; the corrections form, its errors and its
+// use them: the map with its tiles loaded, an LA selected, the map as of a vesting day (a new
+// council and an abolished one selected), the list view and the share dialog open; the comparison chooser and table; the corrections form, its errors and its
 // confirmation; the research team's page before and after the token, with the editor open; a
 // council's verification page (the form, its errors, the thanks, a link that does not work).
 import { test, before, after } from 'node:test';
@@ -22,6 +22,8 @@ let base;
 let browser;
 let hull;
 let verifyPath;
+// The first vesting date (from the server), one council it makes and one it abolishes.
+let vesting;
 
 before(async () => {
   const dir = tempDir('pm-a11y-');
@@ -30,6 +32,8 @@ before(async () => {
   // Something in the review queue, so its table has a row with its buttons.
   const las = (await (await fetch(`${base}/api/las`)).json()).local_authorities;
   hull = las.find((l) => l.name === 'Kingston upon Hull, City of')?.code ?? las[0].code;
+  vesting = (await (await fetch(`${base}/api/reorganisations`)).json()).vesting_dates[0];
+  assert.ok(vesting, 'the shipped reorganisation table has a vesting date');
   const sent = await fetch(`${base}/api/submissions`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
@@ -80,6 +84,18 @@ const PAGES = [
     await mapReady(page);
     // The panel names the LA: its region and type, and whether the LA verified it.
     await page.waitForSelector('#details .meta');
+  }],
+  ['map as of a vesting day, a new council selected', () => `/?date=${vesting.date}&la=${vesting.new[0].code}`, async (page) => {
+    await mapReady(page);
+    await page.waitForSelector(`body[data-shown="${vesting.date}"]`);
+    // Its history, what it inherits and the figures not yet published.
+    await page.waitForSelector('#details .replaces');
+    await page.waitForSelector('#date-marks button[aria-pressed=true]');
+  }],
+  ['map as of a vesting day, an abolished council selected', () => `/?date=${vesting.date}&la=${vesting.abolished[0].code}`, async (page) => {
+    await mapReady(page);
+    await page.waitForSelector('#details .replaced-by');
+    await page.waitForSelector('#date-marks button[aria-pressed=true]');
   }],
   ['map, list view', '/', async (page) => {
     await mapReady(page);
