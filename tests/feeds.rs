@@ -96,11 +96,7 @@ async fn feed_on(now: &str, uri: &str) -> Value {
 /// data/reorganisations.csv through the loaded dataset, never written here).
 fn first_reorganisation() -> (String, String, String, Vec<(String, String)>) {
     let ds = common::dataset();
-    let old = ds
-        .all_las
-        .iter()
-        .find(|l| !l.replaced_by.is_empty())
-        .expect("the shipped table abolishes an LA");
+    let old = common::first_abolished(&ds);
     let new = old
         .replaced_by
         .iter()

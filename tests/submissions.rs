@@ -442,11 +442,7 @@ async fn names_and_emails_never_appear_in_public_responses() {
 fn submissions_about_a_council_not_in_force_point_to_the_right_one() {
     use partnership_map::submission::{Invalid, RawSubmission, validate};
     let ds = common::dataset();
-    let old = ds
-        .all_las
-        .iter()
-        .find(|l| !l.replaced_by.is_empty())
-        .expect("the shipped table abolishes an LA");
+    let old = common::first_abolished(&ds);
     let vesting = old.valid_to.clone().expect("an end");
     // The maps of the day before vesting day and of vesting day (whatever today is).
     let k = ds.timeline().vintage_of(&vesting).expect("a vintage");

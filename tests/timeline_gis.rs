@@ -15,11 +15,7 @@ use serde_json::Value;
 /// The first reorganisation of the shipped table: (vesting day, abolished code, new codes).
 fn reorganisation() -> (String, String, Vec<String>) {
     let ds = common::dataset();
-    let old = ds
-        .all_las
-        .iter()
-        .find(|l| !l.replaced_by.is_empty())
-        .expect("the shipped table abolishes an LA");
+    let old = common::first_abolished(&ds);
     (
         old.valid_to.clone().expect("an end"),
         old.code.clone(),
