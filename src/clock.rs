@@ -91,6 +91,16 @@ pub fn london_midnight(day: NaiveDate) -> i64 {
         .map_or_else(|| midnight.and_utc().timestamp(), |t| t.timestamp())
 }
 
+/// The day before `d` (`YYYY-MM-DD`), written the same way: the last day an LA abolished on
+/// `d` was in force. `None` if `d` is not a date.
+#[must_use]
+pub fn day_before(d: &str) -> Option<String> {
+    parse_day(d)
+        .ok()
+        .and_then(|d| d.pred_opt())
+        .map(|d| d.format("%Y-%m-%d").to_string())
+}
+
 /// Parse a date written `YYYY-MM-DD`.
 ///
 /// # Errors

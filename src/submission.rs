@@ -187,6 +187,44 @@ pub fn email_ok(e: &str) -> bool {
             .all(|c| c.is_alphanumeric() || c == '.' || c == '-')
 }
 
+/// Why `code` cannot be the subject of a new submission on the dataset's day: unknown, or an
+/// LA of another day, with a pointer to the LAs that replaced it (or that it will replace).
+fn not_in_force(ds: &Dataset, code: &str) -> String {
+    let Some(la) = ds.any_la(code) else {
+        return format!("\"{}\" is not a local authority code we know.", clip(code));
+    };
+    let names = |codes: &[String]| -> String {
+        let names: Vec<String> = codes
+            .iter()
+            .filter_map(|c| ds.name_of(c).map(|n| format!("{n} ({c})")))
+            .collect();
+        match names.as_slice() {
+            [] => String::new(),
+            [one] => one.clone(),
+            [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
+        }
+    };
+    if la.replaces.is_empty() && la.replaced_by.is_empty() {
+        format!("{} is not a local authority on this day.", la.name)
+    } else if la.valid_from.as_str() > ds.vintage_start() {
+        format!(
+            "{} only exists from {}: until then, send it about {}.",
+            la.name,
+            la.valid_from,
+            names(&la.replaces)
+        )
+    } else {
+        format!(
+            "{} was abolished on {}: send it about {} instead. Earlier submissions about {} \
+             stay on record.",
+            la.name,
+            la.valid_to.as_deref().unwrap_or("an earlier date"),
+            names(&la.replaced_by),
+            la.name
+        )
+    }
+}
+
 /// Validate a raw submission against the dataset.
 ///
 /// # Errors
@@ -201,10 +239,7 @@ pub fn validate(raw: &RawSubmission, ds: &Dataset) -> Result<NewSubmission, Inva
     if la.is_empty() {
         e.insert("la", "Choose the local authority this is about.".to_owned());
     } else if la_index.is_none() {
-        e.insert(
-            "la",
-            format!("\"{}\" is not a local authority code we know.", clip(la)),
-        );
+        e.insert("la", not_in_force(ds, la));
     }
     let partnership = raw.partnership.trim();
     let partnership_id = if partnership.is_empty() {

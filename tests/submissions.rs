@@ -432,3 +432,61 @@ async fn names_and_emails_never_appear_in_public_responses() {
         );
     }
 }
+
+/// A new submission about a council on a day it does not exist is refused on its `la` field,
+/// with a pointer to the councils to write about instead: after vesting day, the successors
+/// of an abolished council; before it, the council a new one will replace. The same LA is
+/// accepted on a day it is in force. (Codes and names come from the shipped reorganisation
+/// table through the dataset.)
+#[test]
+fn submissions_about_a_council_not_in_force_point_to_the_right_one() {
+    use partnership_map::submission::{Invalid, RawSubmission, validate};
+    let ds = common::dataset();
+    let old = common::first_abolished(&ds);
+    let vesting = old.valid_to.clone().expect("an end");
+    // The maps of the day before vesting day and of vesting day (whatever today is).
+    let k = ds.timeline().vintage_of(&vesting).expect("a vintage");
+    let (before, after) = (ds.on_vintage(k - 1), ds.on_vintage(k));
+    assert_eq!(after.vintage_start(), vesting);
+    let ds = &before;
+    let raw = |la: &str| RawSubmission {
+        la: la.to_owned(),
+        kind: "correction".to_owned(),
+        message: "The partnership has a new chair and a new website.".to_owned(),
+        name: "Sam Example".to_owned(),
+        email: "sam@example.org".to_owned(),
+        consent: true,
+        ..RawSubmission::default()
+    };
+    let la_error = |ds: &Dataset, la: &str| match validate(&raw(la), ds) {
+        Err(Invalid::Fields(f)) => f.get("la").cloned(),
+        Err(Invalid::Spam) => panic!("not spam"),
+        Ok(_) => None,
+    };
+    // Today the old council is in force; after vesting day it is not.
+    assert_eq!(la_error(ds, &old.code), None);
+    let msg = la_error(&after, &old.code).expect("refused after vesting day");
+    assert!(
+        msg.starts_with(&format!("{} was abolished on {vesting}", old.name)),
+        "{msg}"
+    );
+    for code in &old.replaced_by {
+        let name = ds.name_of(code).expect("named");
+        assert!(msg.contains(&format!("{name} ({code})")), "{msg}");
+        // A successor is refused today, pointing back to the old council; fine after.
+        let early = la_error(ds, code).expect("refused before vesting day");
+        assert_eq!(
+            early,
+            format!(
+                "{name} only exists from {vesting}: until then, send it about {} ({}).",
+                old.name, old.code
+            )
+        );
+        assert_eq!(la_error(&after, code), None);
+    }
+    // An unknown code is still just unknown.
+    assert_eq!(
+        la_error(ds, "E99999999").as_deref(),
+        Some("\"E99999999\" is not a local authority code we know.")
+    );
+}

@@ -59,17 +59,9 @@ fn history(ds: &Dataset, la: &crate::model::LocalAuthority) -> Value {
         "valid_from": la.valid_from,
         "valid_to": la.valid_to,
         "provisional_code": la.provisional_code,
-        "replaces": la_links(ds, &la.replaces, |l| l.valid_to.as_ref().and_then(|d| day_before(d))),
+        "replaces": la_links(ds, &la.replaces, |l| l.valid_to.as_ref().and_then(|d| crate::clock::day_before(d))),
         "replaced_by": la_links(ds, &la.replaced_by, |l| Some(l.valid_from.clone())),
     })
-}
-
-/// The day before `d` (`YYYY-MM-DD`): the last day an abolished LA was in force.
-fn day_before(d: &str) -> Option<String> {
-    crate::clock::parse_day(d)
-        .ok()
-        .and_then(|d| d.pred_opt())
-        .map(|d| d.format("%Y-%m-%d").to_string())
 }
 
 fn find_la(ds: &Dataset, code: &str) -> Result<usize, AppError> {

@@ -77,8 +77,8 @@ pub fn store_query(ds: &Dataset, q: &ListQuery) -> Result<ChangeQuery, AppError>
     let la = match q.la.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(code) => {
-            // Any LA of any day: an abolished council's history stays readable, and a new
-            // one's starts before its vesting day.
+            // Any LA of the timeline: an abolished council's history (and feed) stays
+            // readable, and a council about to be created has a feed to subscribe to.
             if ds.any_la(code).is_none() {
                 return Err(AppError::ApiNotFound(format!(
                     "no local authority with code {:?}",
@@ -205,18 +205,180 @@ fn show(v: &Value) -> String {
     }
 }
 
-/// The feed as Atom 1.0 XML (pure).
+/// "A", "A and B", "A, B and C".
+fn and_list(names: &[&str]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => (*one).to_owned(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+/// `2027-04-01` as "1 April 2027" (the text unchanged if it is not a date).
+fn long_day(d: &str) -> String {
+    crate::clock::parse_day(d).map_or_else(|_| d.to_owned(), |d| d.format("%-d %B %Y").to_string())
+}
+
+/// A reorganisation seen from one feed: the abolished LA, the vesting day and the new LAs.
+struct Reorganised<'a> {
+    old: &'a crate::model::LocalAuthority,
+    day: &'a str,
+    new: Vec<&'a crate::model::LocalAuthority>,
+}
+
+/// The reorganisations that abolished an LA, from the timeline (pure).
+fn reorganisations(ds: &Dataset) -> Vec<Reorganised<'_>> {
+    ds.all_las
+        .iter()
+        .filter(|l| !l.replaced_by.is_empty())
+        .filter_map(|old| {
+            Some(Reorganised {
+                old,
+                day: old.valid_to.as_deref()?,
+                new: old
+                    .replaced_by
+                    .iter()
+                    .filter_map(|c| ds.any_la(c))
+                    .collect(),
+            })
+        })
+        .collect()
+}
+
+/// What a feed says about the reorganisation of its LA (or of none): a subtitle and links
+/// to the feeds of the LAs before or after it, each with a title.
+fn lineage(ds: &Dataset, base: &str, la: &str, today: &str) -> (Option<String>, Vec<Link>) {
+    let mut lines = Vec::new();
+    let mut links = Vec::new();
+    let related = |code: &str, title: String| {
+        let mut l = Link::default();
+        l.set_href(format!("{base}/changes.atom?la={code}"));
+        l.set_rel("related");
+        l.set_mime_type(Some("application/atom+xml".to_owned()));
+        l.set_title(Some(title));
+        l
+    };
+    for r in reorganisations(ds) {
+        let names: Vec<&str> = r.new.iter().map(|l| l.name.as_str()).collect();
+        let when = long_day(r.day);
+        if r.old.code == la {
+            let verb = if today >= r.day {
+                "Replaced"
+            } else {
+                "To be replaced"
+            };
+            lines.push(format!("{verb} by {} on {when}.", and_list(&names)));
+            for n in &r.new {
+                links.push(related(&n.code, format!("{} (from {when})", n.name)));
+            }
+        } else if r.new.iter().any(|n| n.code == la) {
+            let verb = if today >= r.day {
+                "Replaced"
+            } else {
+                "Replaces"
+            };
+            let last = crate::clock::day_before(r.day).map_or_else(String::new, |d| long_day(&d));
+            lines.push(format!(
+                "{verb} {} on {when} (in force until {last}).",
+                r.old.name
+            ));
+            links.push(related(
+                &r.old.code,
+                format!("{} (until {last})", r.old.name),
+            ));
+        }
+    }
+    ((!lines.is_empty()).then(|| lines.join(" ")), links)
+}
+
+/// One entry per reorganisation in force by `today` that concerns `la` (or every one, for the
+/// feed of all changes): "Surrey replaced by East Surrey and West Surrey", dated at the
+/// midnight it took effect in England, linking to the new LAs on the map of that day.
+fn reorganisation_entries(ds: &Dataset, base: &str, la: Option<&str>, today: &str) -> Vec<Entry> {
+    reorganisations(ds)
+        .into_iter()
+        .filter(|r| today >= r.day)
+        .filter(|r| la.is_none_or(|c| r.old.code == c || r.new.iter().any(|n| n.code == c)))
+        .filter_map(|r| {
+            let day = crate::clock::parse_day(r.day).ok()?;
+            let at = chrono::DateTime::from_timestamp(crate::clock::london_midnight(day), 0)?
+                .with_timezone(&chrono_tz::Europe::London)
+                .fixed_offset();
+            let names: Vec<&str> = r.new.iter().map(|l| l.name.as_str()).collect();
+            let mut e = Entry::default();
+            e.set_id(format!(
+                "{base}/api/las/{}?date={}#replaced",
+                r.old.code, r.day
+            ));
+            e.set_title(Text::plain(format!(
+                "{} replaced by {}",
+                r.old.name,
+                and_list(&names)
+            )));
+            e.set_updated(at);
+            e.set_published(Some(at));
+            let mut links = vec![{
+                let mut l = Link::default();
+                l.set_href(format!("{base}/?la={}&date={}", r.old.code, r.day));
+                l.set_rel("alternate");
+                l.set_mime_type(Some("text/html".to_owned()));
+                l
+            }];
+            for n in &r.new {
+                let mut l = Link::default();
+                l.set_href(format!("{base}/api/las/{}?date={}", n.code, r.day));
+                l.set_rel("related");
+                l.set_mime_type(Some("application/json".to_owned()));
+                l.set_title(Some(n.name.clone()));
+                links.push(l);
+            }
+            e.set_links(links);
+            let mut content = Content::default();
+            content.set_content_type(Some("text".to_owned()));
+            content.set_value(Some(format!(
+                "On {} {} was abolished and replaced by {}. Their partnerships and LA role were \
+                 carried across, marked as inherited until editors confirm them for the new \
+                 councils.\n",
+                long_day(r.day),
+                r.old.name,
+                and_list(&names)
+            )));
+            e.set_content(Some(content));
+            let mut cat = atom_syndication::Category::default();
+            cat.set_term("la.reorganised");
+            e.set_categories(vec![cat]);
+            Some(e)
+        })
+        .collect()
+}
+
+/// The feed as Atom 1.0 XML (pure). `today` (`YYYY-MM-DD`, England) decides which
+/// reorganisations have taken effect.
 #[must_use]
-pub fn feed(ds: &Dataset, base: &str, la: Option<&str>, items: &[LoggedChange]) -> String {
-    let la_name = la
-        .and_then(|c| ds.la_index(c))
-        .map(|i| ds.las[i].name.clone());
+pub fn feed(
+    ds: &Dataset,
+    base: &str,
+    la: Option<&str>,
+    today: &str,
+    items: &[LoggedChange],
+) -> String {
+    let la_name = la.and_then(|c| ds.name_of(c)).map(str::to_owned);
     let self_url = match la {
         Some(c) => format!("{base}/changes.atom?la={c}"),
         None => format!("{base}/changes.atom"),
     };
     let page = match la {
-        Some(c) => format!("{base}/?la={c}"),
+        // An LA not in force today opens on a day it was (or will be).
+        Some(c) => match ds.any_la(c).filter(|_| ds.la_index(c).is_none()) {
+            Some(l) if l.valid_from.as_str() > today => {
+                format!("{base}/?la={c}&date={}", l.valid_from)
+            }
+            Some(l) => match l.valid_to.as_deref().and_then(crate::clock::day_before) {
+                Some(d) => format!("{base}/?la={c}&date={d}"),
+                None => format!("{base}/?la={c}"),
+            },
+            None => format!("{base}/?la={c}"),
+        },
         None => format!("{base}/"),
     };
     let link = |href: String, rel: &str, ty: &str| {
@@ -226,7 +388,7 @@ pub fn feed(ds: &Dataset, base: &str, la: Option<&str>, items: &[LoggedChange]) 
         l.set_mime_type(Some(ty.to_owned()));
         l
     };
-    let entries: Vec<Entry> = items
+    let mut entries: Vec<Entry> = items
         .iter()
         .map(|c| {
             let mut e = Entry::default();
@@ -265,14 +427,25 @@ pub fn feed(ds: &Dataset, base: &str, la: Option<&str>, items: &[LoggedChange]) 
             e
         })
         .collect();
+    // Reorganisations among the changes, newest first; the feed keeps its length.
+    let total = entries.len();
+    entries.extend(reorganisation_entries(ds, base, la, today));
+    entries.sort_by(|a, b| b.updated().cmp(a.updated()));
+    entries.truncate(
+        usize::try_from(FEED_ENTRIES)
+            .unwrap_or(usize::MAX)
+            .max(total),
+    );
+    let (subtitle, related) = la.map_or((None, Vec::new()), |c| lineage(ds, base, c, today));
     let mut f = Feed::default();
     f.set_id(self_url.clone());
+    f.set_subtitle(subtitle.map(Text::plain));
     f.set_title(Text::plain(match &la_name {
         Some(n) => format!("{n}: changes to the partnership map"),
         None => "Changes to the partnership map".to_owned(),
     }));
     // The newest change, or (with none yet) the day the data files were last changed.
-    let updated = items.first().map_or_else(
+    let updated = entries.first().map_or_else(
         || {
             ds.data_as_of
                 .as_deref()
@@ -280,16 +453,18 @@ pub fn feed(ds: &Dataset, base: &str, la: Option<&str>, items: &[LoggedChange]) 
                     time(&format!("{d}T00:00:00Z"))
                 })
         },
-        |c| time(&c.created_at),
+        |e| *e.updated(),
     );
     f.set_updated(updated);
     let mut author = Person::default();
     author.set_name("partnership-map research team");
     f.set_authors(vec![author]);
-    f.set_links(vec![
+    let mut links = vec![
         link(self_url, "self", "application/atom+xml"),
         link(page, "alternate", "text/html"),
-    ]);
+    ];
+    links.extend(related);
+    f.set_links(links);
     f.set_entries(entries);
     f.to_string()
 }
@@ -310,7 +485,7 @@ pub async fn atom(
     query.limit = query.limit.min(FEED_ENTRIES);
     let log = state.steward.log_status();
     let items: Vec<LoggedChange> = query.select(log.published()).cloned().collect();
-    let xml = feed(&ds, &base, query.la.as_deref(), &items);
+    let xml = feed(&ds, &base, query.la.as_deref(), &state.today(), &items);
     Ok(revalidated(
         &headers,
         xml,

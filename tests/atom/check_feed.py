@@ -80,6 +80,19 @@ summary = {
     "titles": [e.title for e in parsed.entries],
     "links": [e.link for e in parsed.entries],
     "feed_title": parsed.feed.get("title"),
+    "subtitle": parsed.feed.get("subtitle"),
+    "feed_link": parsed.feed.get("link"),
+    "related": [
+        {"href": l.get("href"), "title": l.get("title"), "type": l.get("type")}
+        for l in parsed.feed.get("links", [])
+        if l.get("rel") == "related"
+    ],
+    "updated": [e.get("updated") for e in parsed.entries],
+    "categories": [[t.get("term") for t in e.get("tags", [])] for e in parsed.entries],
+    "entry_related": [
+        [l.get("href") for l in e.get("links", []) if l.get("rel") == "related"]
+        for e in parsed.entries
+    ],
 }
 if problems:
     print("\n".join(problems), file=sys.stderr)

@@ -40,6 +40,15 @@ pub fn dataset() -> Arc<Dataset> {
         .clone()
 }
 
+/// The first LA the shipped reorganisation table abolishes (read through the dataset, so that
+/// tests follow the table instead of naming a council).
+pub fn first_abolished(ds: &Dataset) -> &partnership_map::model::LocalAuthority {
+    ds.all_las
+        .iter()
+        .find(|l| !l.replaced_by.is_empty())
+        .expect("the shipped table abolishes an LA")
+}
+
 pub fn state_with(ds: Dataset, cache_bytes: u64) -> AppState {
     AppState::new(
         ds,
