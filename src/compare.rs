@@ -36,9 +36,17 @@ pub enum CompareError {
     /// A code in `with=` names no LA.
     #[error("with= names {0:?}, which is no local authority's code")]
     UnknownWith(String),
-    /// Too many LAs in `with=`.
-    #[error("with= lists {0} local authorities; compare with at most 12 at a time")]
-    TooMany(usize),
+    /// Too many LAs in `with=`: how many, and the most allowed.
+    #[error("with= lists {0} local authorities; at most {1} at a time")]
+    TooMany(usize, usize),
+    /// An empty item in a program's `with=` list.
+    #[error(
+        "with= has an empty item (a comma at an end, or two in a row): list LA codes like E06000001,E06000002"
+    )]
+    EmptyItem,
+    /// A code named twice in a program's `with=` list.
+    #[error("with= names {0} twice: name each local authority once")]
+    Repeated(String),
     /// `with=` is present but names no other LA.
     #[error("with= names no other local authority: choose at least one to compare with")]
     EmptyWith,
@@ -94,6 +102,62 @@ pub fn with_codes(ds: &Dataset, with: &[String]) -> Result<Vec<usize>, CompareEr
     Ok(found)
 }
 
+/// The rules of a `with=` list sent by a program (the API and the pictures), as their OpenAPI
+/// schema states them: each comma-separated item a code (checked later against the data), none
+/// empty, none twice, at most `max`. The comparison page instead takes what its form sends,
+/// see [`select_from_form`].
+///
+/// # Errors
+/// [`CompareError::EmptyItem`], [`CompareError::Repeated`] or [`CompareError::TooMany`].
+pub fn check_list(with: &[String], max: usize) -> Result<(), CompareError> {
+    let mut seen = HashSet::new();
+    for raw in with.iter().flat_map(|v| v.split(',')) {
+        let c = raw.trim().to_ascii_uppercase();
+        if c.is_empty() {
+            return Err(CompareError::EmptyItem);
+        }
+        if !seen.insert(c) {
+            return Err(CompareError::Repeated(
+                raw.trim().chars().take(20).collect(),
+            ));
+        }
+    }
+    if seen.len() > max {
+        return Err(CompareError::TooMany(seen.len(), max));
+    }
+    Ok(())
+}
+
+/// [`select`] for the comparison page's form, which sends what a person ticked and picked: empty
+/// items (the "(none)" choice) and repeats are dropped; a form that chose no other LA shows the
+/// statistical neighbours; more than [`MAX_CHOSEN`] LAs compare the first [`MAX_CHOSEN`]. Returns
+/// the selection and how many chosen LAs were left out. Codes that name no LA are still errors.
+///
+/// # Errors
+/// A [`CompareError`] for a missing or unknown `la`, or a `with` code that names no LA.
+pub fn select_from_form(
+    ds: &Dataset,
+    la: Option<&str>,
+    with: Option<&[String]>,
+) -> Result<(Selection, usize), CompareError> {
+    let mut sel = select(ds, la, None)?;
+    let Some(with) = with else {
+        return Ok((sel, 0));
+    };
+    let mut chosen: Vec<usize> = Vec::new();
+    for i in with_codes(ds, with)? {
+        if i != sel.subject && !chosen.contains(&i) {
+            chosen.push(i);
+        }
+    }
+    let left_out = chosen.len().saturating_sub(MAX_CHOSEN);
+    chosen.truncate(MAX_CHOSEN);
+    if !chosen.is_empty() {
+        sel.chosen = Some(chosen);
+    }
+    Ok((sel, left_out))
+}
+
 /// Check `la=` and the `with=` values (each may hold several comma-separated codes; `None` when
 /// the parameter is absent). Codes are case-insensitive; duplicates and the LA itself are dropped.
 /// A `with=` that names only the LA itself chooses no other LA, which is what an absent `with=`
@@ -136,7 +200,7 @@ pub fn select(
         return Err(CompareError::EmptyWith);
     }
     if chosen.len() > MAX_CHOSEN {
-        return Err(CompareError::TooMany(chosen.len()));
+        return Err(CompareError::TooMany(chosen.len(), MAX_CHOSEN));
     }
     Ok(Selection {
         subject,

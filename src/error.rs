@@ -19,14 +19,17 @@ use crate::verification::VerificationError;
 /// Everything a handler can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
-    /// The request names no valid tile.
+    /// A zoom above the server's maximum: the one tile-address mistake a client can fix by
+    /// asking differently (overzoom from the maximum), so 400 with that advice.
     #[error("bad tile address: {0}")]
     BadTile(TileCoordError),
-    /// A well-formed address of a tile the tile matrix does not have: a column or row at or
-    /// above 2^z. OGC API – Tiles (OGC 20-057, /req/core/tc-error) answers an index outside
-    /// the tile matrix (set limits) with 404 or 400; 404, because each number alone is a valid
-    /// index (the limit depends on the zoom) and the tile simply does not exist.
-    #[error("{0}")]
+    /// An address that names no tile: a segment that is not a whole number, another extension,
+    /// or a column or row at or above 2^z. OGC API – Tiles (OGC 20-057, /req/core/tc-error)
+    /// answers an index outside the tile matrix (set limits) with 404 or 400; 404, because the
+    /// tile simply does not exist there, as with a path the router does not know (martin's
+    /// numeric route patterns answer such paths 404 too). It also keeps a client that takes
+    /// TileJSON's `{z}/{x}/{y}` template for a link from counting a valid address as rejected.
+    #[error("no such tile: {0}")]
     NoSuchTile(TileCoordError),
     /// Some other malformed request (e.g. a bad Host header).
     #[error("bad request: {0}")]
@@ -209,10 +212,10 @@ impl From<crate::store::StoreError> for AppError {
 
 impl From<TileCoordError> for AppError {
     fn from(e: TileCoordError) -> Self {
-        if matches!(e, TileCoordError::OutOfRange { .. }) {
-            Self::NoSuchTile(e)
-        } else {
+        if matches!(e, TileCoordError::ZoomTooHigh { .. }) {
             Self::BadTile(e)
+        } else {
+            Self::NoSuchTile(e)
         }
     }
 }

@@ -83,9 +83,7 @@ pub enum TileCoordError {
         max: u8,
     },
     /// x or y outside 0..2^z: a well-formed address of a tile that does not exist.
-    #[error(
-        "no such tile: {axis}={value} is outside 0..={limit} at zoom {z} (2^{z} columns and rows)"
-    )]
+    #[error("{axis}={value} is outside 0..={limit} at zoom {z} (2^{z} columns and rows)")]
     OutOfRange {
         /// `x` or `y`.
         axis: &'static str,

@@ -8,6 +8,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 
 use common::{csv_rows, get, split};
+use partnership_map::compare;
 use partnership_map::schema::{FOCUS, FORMS, PHASES, ROLES};
 use serde_json::Value;
 
@@ -307,23 +308,20 @@ async fn a_chosen_set_puts_neighbours_first_by_rank_then_the_rest_in_the_order_g
     let app = common::app();
     let subject = "E06000001";
     let neighbours = split(&f.las[subject]["stat_neighbours"]);
-    // One LA that is not a neighbour, then the 3rd and 1st neighbours, a duplicate and the LA itself.
+    // One LA that is not a neighbour, then the 3rd and 1st neighbours (in a second `with`) and
+    // the LA itself. (A repeat is refused by the API, see below; the page drops it.)
     let outsider = f
         .las
         .keys()
         .find(|c| *c != subject && !neighbours.contains(c))
         .expect("an LA outside the neighbours")
         .clone();
-    let with = format!(
-        "{outsider},{},{}",
-        neighbours[2],
-        neighbours[0].to_lowercase()
-    );
+    let with = format!("{outsider},{}", neighbours[2]);
     let (status, body) = json(
         &app,
         &format!(
             "/api/compare?la={subject}&with={with}&with={}&with={subject}",
-            neighbours[2]
+            neighbours[0].to_lowercase()
         ),
     )
     .await;
@@ -404,7 +402,17 @@ async fn bad_requests_get_a_clear_message_and_the_right_status() {
         (
             "/api/compare?la=E06000001&with=".to_owned(),
             400,
-            "at least one",
+            "empty item",
+        ),
+        (
+            "/api/compare?la=E06000001&with=E06000002,,E06000003".to_owned(),
+            400,
+            "empty item",
+        ),
+        (
+            "/api/compare?la=E06000001&with=E06000002,e06000002".to_owned(),
+            400,
+            "names e06000002 twice",
         ),
         (
             "/api/compare?la=E06000001&format=xml".to_owned(),
@@ -432,7 +440,7 @@ async fn bad_requests_get_a_clear_message_and_the_right_status() {
     }
     // `with` naming only the LA itself chooses no other LA: the same comparison as no `with`,
     // its statistical neighbours.
-    let (status, alone) = json(&app, "/api/compare?la=E06000001&with=e06000001,E06000001").await;
+    let (status, alone) = json(&app, "/api/compare?la=E06000001&with=e06000001").await;
     assert_eq!(status, 200, "{alone}");
     let (_, default) = json(&app, "/api/compare?la=E06000001").await;
     assert_eq!(alone["mode"], "statistical_neighbours", "{alone}");
@@ -606,4 +614,57 @@ async fn the_page_answers_errors_as_pages_with_a_way_on() {
     assert_eq!(r.status, 400);
     assert!(r.text().contains("role=\"alert\""));
     assert!(r.text().contains("selected"), "the chooser keeps the LA");
+}
+
+#[tokio::test]
+async fn the_page_takes_what_its_form_sends() {
+    let app = common::app();
+    let ds = common::dataset();
+    let subject = &ds.las[0].code;
+    let others: Vec<&str> = ds
+        .las
+        .iter()
+        .skip(1)
+        .take(compare::MAX_CHOSEN + 1)
+        .map(|l| l.code.as_str())
+        .collect();
+    // The "(none)" choice and a repeat are dropped; nothing else chosen is the neighbours.
+    let r = get(&app, &format!("/compare?la={subject}&with="), &[]).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().contains("statistical neighbours"), "{}", r.text());
+    let twice = format!("/compare?la={subject}&with={0}&with={0}&with=", others[0]);
+    let r = get(&app, &twice, &[]).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    // Columns: the subject and the one LA chosen (`scope="col"` is only in the table head).
+    assert_eq!(r.text().matches("scope=\"col\"").count(), 2, "{}", r.text());
+    // One more than the most: the first ones, and the page says what it left out.
+    let r = get(
+        &app,
+        &format!("/compare?la={subject}&with={}", others.join(",")),
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let text = r.text();
+    let head = text
+        .split_once("<thead>")
+        .and_then(|(_, t)| t.split_once("</thead>"))
+        .map(|(h, _)| h)
+        .expect("table head");
+    assert!(
+        text.contains(&format!(
+            "You chose {} local authorities; this compares the first {}",
+            compare::MAX_CHOSEN + 1,
+            compare::MAX_CHOSEN
+        )),
+        "{text}"
+    );
+    assert_eq!(
+        head.matches("scope=\"col\"").count(),
+        compare::MAX_CHOSEN + 1
+    );
+    for (i, code) in others.iter().enumerate() {
+        let heading = format!("href=\"#ev-{code}\"");
+        assert_eq!(head.contains(&heading), i < compare::MAX_CHOSEN, "{code}");
+    }
 }

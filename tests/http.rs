@@ -44,24 +44,35 @@ async fn tiles_past_the_edge_of_the_matrix_are_404_naming_the_limit() {
 }
 
 #[tokio::test]
-async fn bad_tile_addresses_get_400_with_a_plain_reason() {
+async fn tile_addresses_that_name_no_tile_get_404_and_a_too_high_zoom_400_with_a_plain_reason() {
     let app = app();
     let cases = [
-        ("/tiles/13/0/0.pbf", "above this server's maximum zoom 12"),
+        (
+            "/tiles/13/0/0.pbf",
+            400,
+            "above this server's maximum zoom 12",
+        ),
         (
             "/tiles/99999999999999999999/0/0.pbf",
+            400,
             "above this server's maximum zoom",
         ),
-        ("/tiles/3/-1/0.pbf", "x \"-1\" is not a whole number"),
-        ("/tiles/a/0/0.pbf", "z \"a\" is not a whole number"),
-        ("/tiles/3/0/1e3.pbf", "y \"1e3\" is not a whole number"),
-        ("/tiles/3/0/0.png", "unknown tile format \".png\""),
-        ("/tiles/3/0/0", "unknown tile format"),
-        ("/tiles/3/0/%FF.pbf", ""),
+        ("/tiles/3/-1/0.pbf", 404, "x \"-1\" is not a whole number"),
+        ("/tiles/a/0/0.pbf", 404, "z \"a\" is not a whole number"),
+        ("/tiles/3/0/1e3.pbf", 404, "y \"1e3\" is not a whole number"),
+        ("/tiles/3/0/0.png", 404, "unknown tile format \".png\""),
+        ("/tiles/3/0/0", 404, "unknown tile format"),
+        // TileJSON's template taken literally (as a client following it as a link would).
+        (
+            "/tiles/%7Bz%7D/%7Bx%7D/%7By%7D.pbf",
+            404,
+            "z \"{z}\" is not a whole number",
+        ),
+        ("/tiles/3/8/0.pbf", 404, "outside 0..=7 at zoom 3"),
     ];
-    for (uri, want) in cases {
+    for (uri, status, want) in cases {
         let r = get(&app, uri, &[]).await;
-        assert_eq!(r.status, 400, "{uri}: {}", r.text());
+        assert_eq!(r.status, status, "{uri}: {}", r.text());
         assert!(r.text().contains(want), "{uri}: {}", r.text());
         assert!(
             r.header("content-type")
@@ -69,6 +80,9 @@ async fn bad_tile_addresses_get_400_with_a_plain_reason() {
             "{uri}"
         );
     }
+    // A path that is not UTF-8 once decoded is refused before it reaches the handler.
+    let r = get(&app, "/tiles/3/0/%FF.pbf", &[]).await;
+    assert_eq!(r.status, 400, "{}", r.text());
 }
 
 #[tokio::test]

@@ -1,18 +1,16 @@
 //! Schemathesis (PyPI, pinned in `tests/gdal/requirements.txt`, installed by `scripts/test.sh`
-//! into `target/gdal-venv`) fuzzes the real server over both OpenAPI documents with every
-//! check: server errors, status codes, content types, response headers and schemas, negative
-//! and positive data, missing headers, unsupported methods, ignored auth. It must end with no
-//! failure and no error. Operations that change data (the POSTs) run against a second server
-//! with a throwaway database; the read-only ones against the first. Fails when Schemathesis
-//! cannot run.
+//! into `target/gdal-venv`) over both OpenAPI documents of the real server, exactly as a new
+//! user would run it: `st run --checks all URL` with nothing else (no hooks, no config, every
+//! default: 100 examples, every phase including the stateful one that follows the documents'
+//! links), against a server started with default flags (a throwaway database and a free port
+//! aside). Each run must exit 0 with no failure and no error. Fails when Schemathesis cannot run.
 //!
-//! No hooks: every rule is in the description or in what the server answers. A tile column or
-//! row at or above 2^z is a tile that does not exist (404, as OGC API – Tiles allows), and a
-//! comparison `with` only the LA itself is its comparison with its statistical neighbours.
-//! Not yet the defaults: the stateful phase is left out because Schemathesis takes same-origin
-//! URLs in JSON answers as links, and TileJSON's `tiles` is a URL *template*: it then asks for
-//! `/tiles/{date}/%7Bz%7D/…` as a schema-valid tile (the server answers 400, a malformed
-//! address), which fails its positive-data check.
+//! A third run, beyond the defaults, covers what a default server does not describe: the
+//! editors' operations (edits, reverts, reviews, verification rounds), on a server with an
+//! editor token and a database of its own, with the token as a header. Its positive-data check
+//! is left out: whether an edit applies (the partnership it updates exists, the role row is
+//! there to remove) is decided against the data, and the server answers 422 or 400 naming the
+//! field; those answers are still checked for status, content type and schema.
 
 mod common;
 
@@ -20,9 +18,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const TOKEN: &str = "schemathesis-editor-token-0123456789";
-/// Examples per operation and phase: enough to find shape and status mistakes, small enough
-/// for CI (about two minutes in all on two cores).
-const MAX_EXAMPLES: &str = "25";
+/// Examples per operation and phase of the editors' run (the default runs take Schemathesis's
+/// own default, 100).
+const EDITOR_MAX_EXAMPLES: &str = "25";
 
 fn schemathesis() -> PathBuf {
     let st = common::venv_python().with_file_name("schemathesis");
@@ -35,51 +33,13 @@ fn schemathesis() -> PathBuf {
     st
 }
 
-fn start(dir: &Path) -> common::Server {
-    common::Server::start(
-        &[
-            "--max-zoom".as_ref(),
-            "8".as_ref(),
-            "--db".as_ref(),
-            dir.join("pm.db").as_os_str(),
-            // `/metrics` on this router too, so that its description is checked as well.
-            "--metrics-bind".as_ref(),
-            "main".as_ref(),
-        ],
-        &[("PARTNERSHIP_MAP_ADMIN_TOKEN", TOKEN)],
-    )
-}
-
-/// Run Schemathesis on `schema` with `extra` arguments; panics with its report unless it
-/// passes and tested at least one operation.
-fn run(schema: &str, extra: &[&str], report: &str) {
-    let out_dir = common::repo().join("test-artifacts");
-    std::fs::create_dir_all(&out_dir).expect("test-artifacts");
-    let junit = out_dir.join(format!("schemathesis-{report}.xml"));
+/// Run `schemathesis run --checks all <schema> <extra…>` in `cwd` (where it keeps its example
+/// database); panics with its report unless it exits 0, tested something, and found no
+/// failure and no error.
+fn run(cwd: &Path, schema: &str, extra: &[&str], report: &str) {
     let out = Command::new(schemathesis())
-        .current_dir(common::repo())
-        .env("NO_COLOR", "1")
-        .args([
-            "run",
-            schema,
-            "--checks",
-            "all",
-            "--max-examples",
-            MAX_EXAMPLES,
-        ])
-        .args([
-            "--workers",
-            "2",
-            "--seed",
-            "1",
-            "--no-color",
-            "--generation-database",
-            "none",
-        ])
-        .args(["--phases", "examples,coverage,fuzzing"])
-        .args(["--header", &format!("Authorization: Bearer {TOKEN}")])
-        .args(["--report", "junit", "--report-junit-path"])
-        .arg(&junit)
+        .current_dir(cwd)
+        .args(["run", "--checks", "all", schema])
         .args(extra)
         .output()
         .expect("run schemathesis");
@@ -115,35 +75,36 @@ fn run(schema: &str, extra: &[&str], report: &str) {
 }
 
 #[test]
-fn schemathesis_finds_nothing_over_both_documents() {
+fn schemathesis_with_its_defaults_finds_nothing_over_both_documents() {
     let dir = tempfile::tempdir().expect("tmp");
-    let server = start(dir.path());
+    let db = dir.path().join("pm.db");
+    let server = common::Server::start(&["--db".as_ref(), db.as_os_str()], &[]);
     let base = &server.base;
-    // Read-only operations: the whole description, then the OGC part on its own.
-    run(
-        &format!("{base}/api/openapi.json"),
-        &["--exclude-method", "POST"],
-        "read",
-    );
-    run(&format!("{base}/ogc/api"), &[], "ogc");
-    drop(server);
+    run(dir.path(), &format!("{base}/api/openapi.json"), &[], "api");
+    run(dir.path(), &format!("{base}/ogc/api"), &[], "ogc");
+}
 
-    // Operations that change data, on a server with a database of its own.
-    let throwaway = tempfile::tempdir().expect("tmp");
-    let server = start(throwaway.path());
-    // Every check but one: the positive-data check would have each schema-valid edit or
-    // submission accepted, but whether an edit applies (the partnership exists, the role row
-    // is there to remove, the fields fit) is decided against the data, and the server answers
-    // 422 or 400 with the field named. Those answers are still checked for status, content
-    // type and schema.
+#[test]
+fn schemathesis_finds_nothing_in_the_editors_operations() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = dir.path().join("pm.db");
+    let server = common::Server::start(
+        &["--db".as_ref(), db.as_os_str()],
+        &[("PARTNERSHIP_MAP_ADMIN_TOKEN", TOKEN)],
+    );
     run(
+        dir.path(),
         &format!("{}/api/openapi.json", server.base),
         &[
             "--include-method",
             "POST",
+            "--max-examples",
+            EDITOR_MAX_EXAMPLES,
             "--exclude-checks",
             "positive_data_acceptance",
+            "--header",
+            &format!("Authorization: Bearer {TOKEN}"),
         ],
-        "write",
+        "editors",
     );
 }

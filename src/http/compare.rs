@@ -82,13 +82,16 @@ fn select(ds: &Dataset, q: &CompareQuery) -> Result<Selection, CompareError> {
 /// # Errors
 /// 404 (JSON) for an unknown `la`; 400 (JSON) for a missing `la`, an unknown or malformed
 /// `with` code, more than 12 LAs, an unknown parameter or format.
-#[utoipa::path(get, path = "/api/compare", tag = "api", summary = "Compare an LA with its statistical neighbours or chosen LAs", params(("la" = String, Query, description = "GSS code of the LA compared"), ("with" = Option<String>, Query, description = "Up to 12 GSS codes, comma-separated (instead of the statistical neighbours)"), ("format" = Option<String>, Query, description = "`csv` for the table as CSV"), ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 when it still matches")), responses((status = 200, description = "The comparison", content((super::openapi::Comparison = "application/json"), (String = "text/csv; charset=utf-8")), headers(("ETag" = String, description = "Weak"))), (status = 304, description = "If-None-Match matched"), (status = 400, description = "A missing la, a bad or unknown with code, too many LAs, an unknown or repeated parameter", body = super::openapi::ErrorBody), (status = 404, description = "No LA with this code", body = super::openapi::ErrorBody)))]
+#[utoipa::path(get, path = "/api/compare", tag = "api", summary = "Compare an LA with its statistical neighbours or chosen LAs", params(("la" = String, Query, description = "GSS code of the LA compared"), ("with" = Option<String>, Query, description = "Up to 12 GSS codes, comma-separated, each once (instead of the statistical neighbours)"), ("format" = Option<String>, Query, description = "`csv` for the table as CSV"), ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 when it still matches")), responses((status = 200, description = "The comparison", content((super::openapi::Comparison = "application/json"), (String = "text/csv; charset=utf-8")), headers(("ETag" = String, description = "Weak"))), (status = 304, description = "If-None-Match matched"), (status = 400, description = "A missing la, a bad or unknown with code, too many LAs, an unknown or repeated parameter", body = super::openapi::ErrorBody), (status = 404, description = "No LA with this code", body = super::openapi::ErrorBody)))]
 pub async fn api(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let q = parse_query(raw.as_deref(), true)?;
+    if let Some(with) = q.with.as_deref() {
+        compare::check_list(with, compare::MAX_CHOSEN)?;
+    }
     let ds = state.dataset_on(q.date.as_deref()).await?;
     let sel = select(&ds, &q)?;
     let cmp = compare::compare(&ds, &sel);
@@ -118,7 +121,7 @@ pub async fn api(
 }
 
 /// `GET /compare?la={code}[&with=…]`: the comparison page; without `la`, a form to choose one.
-#[utoipa::path(get, path = "/compare", tag = "pages", summary = "The comparison view (without la: a form to choose one)", params(("la" = Option<String>, Query, description = "GSS code"), ("with" = Option<String>, Query, description = "Up to 12 GSS codes, comma-separated")), responses((status = 200, description = "HTML", body = String, content_type = "text/html; charset=utf-8"), (status = 400, description = "A bad parameter (HTML page saying which)", body = String, content_type = "text/html; charset=utf-8"), (status = 404, description = "No LA with this code (HTML)", body = String, content_type = "text/html; charset=utf-8")))]
+#[utoipa::path(get, path = "/compare", tag = "pages", summary = "The comparison view (without la: a form to choose one)", params(("la" = Option<String>, Query, description = "GSS code"), ("with" = Option<String>, Query, description = "GSS codes, comma-separated or repeated, as the page's form sends them: empty items and repeats are dropped, no other LA means the statistical neighbours, and more than 12 compare the first 12 (the page says so)")), responses((status = 200, description = "HTML", body = String, content_type = "text/html; charset=utf-8"), (status = 400, description = "A bad parameter (HTML page saying which)", body = String, content_type = "text/html; charset=utf-8"), (status = 404, description = "No LA with this code (HTML)", body = String, content_type = "text/html; charset=utf-8")))]
 pub async fn page(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
@@ -131,14 +134,12 @@ pub async fn page(
         Err(e) => return error_page(&ds, &e, None),
     };
     if q.la.as_deref().is_none_or(|s| s.trim().is_empty()) {
-        // No LA chosen yet: the chooser, unless a `with` given names no LA or something that
-        // is no LA's code.
-        if let Some(with) = q.with.as_deref() {
-            let named = compare::with_codes(&ds, with)
-                .and_then(|c| c.first().map(|_| ()).ok_or(CompareError::EmptyWith));
-            if let Err(e) = named {
-                return error_page(&ds, &e, None);
-            }
+        // No LA chosen yet: the chooser, unless a `with` given holds something that is no
+        // LA's code.
+        if let Some(with) = q.with.as_deref()
+            && let Err(e) = compare::with_codes(&ds, with)
+        {
+            return error_page(&ds, &e, None);
         }
         return html_response(
             StatusCode::OK,
@@ -155,7 +156,7 @@ pub async fn page(
             Framing::SameOrigin,
         );
     }
-    let sel = match select(&ds, &q) {
+    let (sel, left_out) = match compare::select_from_form(&ds, q.la.as_deref(), q.with.as_deref()) {
         Ok(s) => s,
         Err(e) => {
             let subject =
@@ -174,7 +175,14 @@ pub async fn page(
             &ds,
             &format!("How {} compares", la.name),
             preview.as_ref(),
-            &comparison(&ds, &cmp, &query, base.as_deref()),
+            &html! {
+                @if left_out > 0 {
+                    div.notice role="status" {
+                        p { "You chose " (left_out + compare::MAX_CHOSEN) " local authorities; this compares the first " (compare::MAX_CHOSEN) ", the most at a time." }
+                    }
+                }
+                (comparison(&ds, &cmp, &query, base.as_deref()))
+            },
         ),
         Framing::SameOrigin,
     )

@@ -797,6 +797,11 @@ pub fn document(ds: &Dataset, downloads: &[String]) -> Doc {
             .insert("LaSummary".into(), RefOr::T(la_schema(true)));
         c.schemas
             .insert("LaProperties".into(), RefOr::T(la_schema(false)));
+        // What the corrections form accepts, built from the data (see `openapi_rules`).
+        c.schemas.insert(
+            "RawSubmission".into(),
+            RefOr::T(super::openapi_rules::submission_schema(ds)),
+        );
     }
     set_max_zoom(&mut doc, ds.max_zoom());
     doc.paths.paths.insert(
@@ -1090,12 +1095,25 @@ fn constrain(doc: &mut Doc, ds: &Dataset, downloads: &[String]) {
         set_param(doc, path, "limit", limit.clone(), false);
     }
     for (path, max) in [
-        ("/api/compare", 12),
-        ("/compare", 12),
-        ("/render/{file}", 13),
+        ("/api/compare", crate::compare::MAX_CHOSEN),
+        ("/render/{file}", crate::render::MAX_WITH),
     ] {
         set_param(doc, path, "with", codes_list(&codes, max), true);
     }
+    // The page takes what its form sends: repeats and the empty "(none)" choice are dropped,
+    // and more than 12 LAs compare the first 12 (saying so).
+    set_param(
+        doc,
+        "/compare",
+        "with",
+        Schema::Array(
+            ArrayBuilder::new()
+                .items(enum_builder(&page_codes))
+                .min_items(Some(1))
+                .build(),
+        ),
+        true,
+    );
     let pictures = strings(
         ds.las
             .iter()

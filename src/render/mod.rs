@@ -216,21 +216,12 @@ impl Picture {
             View::La(i) => (Some(i), None),
         };
         let mut with = Vec::new();
-        for code in get("with")
-            .unwrap_or("")
-            .split(',')
-            .filter(|c| !c.trim().is_empty())
-        {
-            let i = la_param(ds, "with", code)?;
-            if !with.contains(&i) {
-                with.push(i);
+        if let Some(list) = get("with") {
+            crate::compare::check_list(&[list.to_owned()], MAX_WITH)
+                .map_err(|e| bad(e.to_string()))?;
+            for code in list.split(',') {
+                with.push(la_param(ds, "with", code)?);
             }
-        }
-        if with.len() > MAX_WITH {
-            return Err(bad(format!(
-                "with= lists {} local authorities; at most {MAX_WITH}",
-                with.len()
-            )));
         }
         Ok(Self {
             view,
