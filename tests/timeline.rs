@@ -298,7 +298,24 @@ async fn every_surface_serves_the_map_of_the_date_asked_for() {
         assert_eq!(r.status, status, "/compare date={q}");
         assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
         assert!(r.text().contains("This comparison cannot be shown"), "{q}");
-        // Pictures answer a bad day in plain text, like their other parameters.
+        // Tile documents, downloads and pictures answer a bad day in plain text, like their
+        // other mistakes.
+        for doc in [
+            "/tiles.json?",
+            "/styles/default.json?",
+            "/downloads/partnerships.csv?",
+        ] {
+            for query in [format!("date={q}"), format!("date={q}&date={q}")] {
+                let r = common::get(&app, &format!("{doc}{query}"), &[]).await;
+                let want = if query.contains('&') { 400 } else { status };
+                assert_eq!(r.status, want, "{doc}{query}: {}", r.text());
+                assert_eq!(
+                    r.header("content-type"),
+                    Some("text/plain; charset=utf-8"),
+                    "{doc}{query}"
+                );
+            }
+        }
         let p = common::get(&app, &format!("/render/england.svg?date={q}"), &[]).await;
         assert_eq!(p.status, status, "/render date={q}: {}", p.text());
         assert_eq!(p.header("content-type"), Some("text/plain; charset=utf-8"));

@@ -60,7 +60,7 @@ pub async fn file(
     State(state): State<AppState>,
     Path(name): Path<String>,
     headers: HeaderMap,
-    super::query::ApiQuery(d): super::query::ApiQuery<super::query::DateQuery>,
+    super::query::TextQuery(d): super::query::TextQuery<super::query::DateQuery>,
 ) -> Result<Response, AppError> {
     // A file answers in plain text: a malformed date is a bad request, a day with no map
     // is not found.

@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value as Json, json};
 
-use super::query::{ApiQuery, DateQuery};
+use super::query::{DateQuery, TextQuery};
 use super::state::AppState;
 use crate::dataset::Dataset;
 use crate::error::AppError;
@@ -126,7 +126,7 @@ async fn dated(
 pub async fn tilejson_handler(
     State(state): State<AppState>,
     headers: HeaderMap,
-    ApiQuery(q): ApiQuery<DateQuery>,
+    TextQuery(q): TextQuery<DateQuery>,
 ) -> Result<Response, AppError> {
     let base = base_url(&state, &headers)?;
     let (ds, tiles, day, cc) = dated(&state, &base, &q).await?;
@@ -147,7 +147,7 @@ pub async fn style_handler(
     State(state): State<AppState>,
     Path(name): Path<String>,
     headers: HeaderMap,
-    ApiQuery(q): ApiQuery<DateQuery>,
+    TextQuery(q): TextQuery<DateQuery>,
 ) -> Result<Response, AppError> {
     let template = match name.as_str() {
         "default.json" => &state.style_template,
