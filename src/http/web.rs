@@ -136,7 +136,8 @@ fn shell(title: &str, embed: bool, day: &Day<'_>, head_extra: &Markup, body: &Ma
                 @if !embed { script type="module" src="/static/share.js" {} }
             }
             body.map-page.embed[embed] data-mode=(if embed { "embed" } else { "full" })
-                data-today=(day.today) data-date=(day.date.unwrap_or("")) { (body) }
+                data-today=(day.today) data-date=(day.date.unwrap_or(""))
+                data-record-start=(crate::dataset::timeline::RECORD_START) { (body) }
         }
     }
 }

@@ -50,6 +50,8 @@ function emptyState() {
 // Today in England (the server's clock) and the `date=` the server served this page for.
 const TODAY = document.body.dataset.today || '';
 const DAY_RE = /^\d{4}-\d{2}-\d{2}$/;
+// The first day the server has a map of.
+const RECORD_START = document.body.dataset.recordStart || '';
 
 function readUrl(search = location.search) {
   const p = new URLSearchParams(search);
@@ -866,8 +868,9 @@ window.partnershipMap = { map, ready, matching: () => matching().map((la) => la.
 
 // ---------- embedding API: postMessage protocol, version 1 (README "Embed the map") ----------
 // Only in /embed, and only when framed. The embed announces `ready`, reports `select` (code and
-// name) whenever an LA is selected, by the user or by a command, and `filtered` (how many LAs
-// match) after a `filter` command. It accepts `select`, `filter` and `fitBounds` from any origin:
+// name) whenever an LA is selected, by the user or by a command, `filtered` (how many LAs
+// match) after a `filter` command, and `dated` (the day shown and how many LAs it has) after a
+// `date` command. It accepts `select`, `filter`, `fitBounds` and `date` from any origin:
 // the embed is public and read-only, and its messages carry only public data, so they are posted
 // to any origin too. Every command is checked strictly; anything malformed is ignored.
 const PROTOCOL = 'partnership-map:';
@@ -909,10 +912,13 @@ function filterQuery(params) {
   return new URLSearchParams(params).toString();
 }
 
+/** A real calendar day written YYYY-MM-DD. */
+const isDay = (d) => DAY_RE.test(d) && new Date(`${d}T00:00:00Z`).toISOString().slice(0, 10) === d;
+
 const isBbox = (b) => Array.isArray(b) && b.length === 4 && b.every((n) => typeof n === 'number' && Number.isFinite(n))
   && b[0] >= -180 && b[0] <= b[2] && b[2] <= 180 && b[1] >= -90 && b[1] <= b[3] && b[3] <= 90;
 
-function onCommand(msg) {
+async function onCommand(msg) {
   if (!isPlainObject(msg) || typeof msg.type !== 'string' || msg.v !== PROTOCOL_VERSION) return;
   switch (msg.type) {
     case `${PROTOCOL}select`:
@@ -929,6 +935,24 @@ function onCommand(msg) {
       post('filtered', { matching: matching().length });
       break;
     }
+    case `${PROTOCOL}date`: {
+      // The map of another day ('' for today's), as loading `/embed?date=…` would; a day the
+      // server has no map for is ignored like any malformed command, and the map stays.
+      if (!hasExactly(msg, ['type', 'v', 'date']) || typeof msg.date !== 'string') return;
+      if (msg.date !== '' && (!isDay(msg.date) || msg.date < RECORD_START)) return;
+      const before = state.date;
+      try {
+        await setDate(msg.date, { push: false });
+      } catch {
+        state.date = before;
+        await setDate(before, { push: false }).catch(() => {});
+        document.body.dataset.shown = shownDay;
+        return;
+      }
+      updateOpenFull();
+      post('dated', { date: shownDay, las: las.length });
+      break;
+    }
     case `${PROTOCOL}fitBounds`:
       if (hasExactly(msg, ['type', 'v', 'bbox']) && isBbox(msg.bbox)) {
         const [w, s, e, n] = msg.bbox;
@@ -941,5 +965,9 @@ function onCommand(msg) {
 
 if (EMBED) {
   // Commands that arrive before the map and data are ready wait for them, in order.
-  window.addEventListener('message', (e) => { if (e.source !== window) ready.then(() => onCommand(e.data)); });
+  // A `date` command takes a moment: the next command waits for it.
+  let commands = ready;
+  window.addEventListener('message', (e) => {
+    if (e.source !== window) commands = commands.then(() => onCommand(e.data)).catch(() => {});
+  });
 }

@@ -166,6 +166,45 @@ test('a host page on another origin drives the embed and hears what the user pic
   await page.close();
 });
 
+test('a host page switches the embed to another day with `date`, and back', async () => {
+  const { page, frame, problems } = await openHost();
+  await frame.waitForSelector('body[data-ready=true]', { timeout: 60000 });
+  const reorg = await (await fetch(`${base}/api/reorganisations`)).json();
+  const vesting = reorg.vesting_dates[0];
+  const day = vesting.date;
+  const dayLas = (await (await fetch(`${base}/api/las?date=${day}`)).json()).local_authorities;
+  const dayBefore = new Date(Date.parse(`${reorg.record_start}T00:00:00Z`) - 86400000).toISOString().slice(0, 10);
+  // Malformed days and a day before the records start are ignored; the valid one after them is
+  // answered alone, with the day's number of LAs.
+  const answers = await exchange(page, [
+    { type: 'partnership-map:date', v: 1, date: '2027-02-30' },
+    { type: 'partnership-map:date', v: 1, date: 'tomorrow' },
+    { type: 'partnership-map:date', v: 1, date: 20270401 },
+    { type: 'partnership-map:date', v: 1, date: day, extra: 1 },
+    { type: 'partnership-map:date', v: 2, date: day },
+    { type: 'partnership-map:date', v: 1, date: dayBefore },
+    { type: 'partnership-map:date', v: 1, date: day },
+  ], 1);
+  assert.deepEqual(answers, [{ type: 'partnership-map:dated', v: 1, date: day, las: dayLas.length }]);
+  for (const n of vesting.new) assert.equal(await frame.evaluate((c) => window.partnershipMap.inForce(c), n.code), true, n.name);
+  for (const a of vesting.abolished) assert.equal(await frame.evaluate((c) => window.partnershipMap.inForce(c), a.code), false, a.name);
+  assert.match(await frame.getAttribute('#open-full', 'href'), new RegExp(`date=${day}`));
+  // The day's tiles are drawn: the new council is in the map's own features.
+  await frame.waitForFunction((d) => document.body.dataset.shown === d, day, { timeout: 60000 });
+  const drawn = await frame.evaluate(() => window.map.querySourceFeatures('partnership-map', { sourceLayer: 'local_authorities' }).map((f) => f.properties.code));
+  assert.ok(drawn.includes(vesting.new[0].code), `${vesting.new[0].name} is drawn`);
+  assert.ok(!drawn.some((c) => vesting.abolished.some((a) => a.code === c)), 'an abolished council is drawn');
+  // A command after it sees that day's councils.
+  const picked = await exchange(page, [{ type: 'partnership-map:select', v: 1, code: vesting.new[0].code }], 1);
+  assert.deepEqual(picked, [{ type: 'partnership-map:select', v: 1, code: vesting.new[0].code, name: vesting.new[0].name }]);
+  // '' is today's map again.
+  const back = await exchange(page, [{ type: 'partnership-map:date', v: 1, date: '' }], 1);
+  assert.deepEqual(back, [{ type: 'partnership-map:dated', v: 1, date: reorg.today, las: las.length }]);
+  assert.doesNotMatch(await frame.getAttribute('#open-full', 'href'), /date=/);
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
 test('commands sent straight after the frame loads wait for the map, in order', async () => {
   const rec = await recordingPage(browser, { width: 900, height: 700 });
   const { page, problems } = rec;
