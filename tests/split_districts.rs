@@ -342,7 +342,7 @@ async fn a_county_with_a_split_district_becomes_two_new_las_that_add_up_to_it() 
         .find(|m| m.date == s.date)
         .expect("the split's coverage is measured");
     println!("{}", m.summary());
-    assert_eq!(m.replaced, [s.county.clone()]);
+    assert_eq!(m.replaced, std::slice::from_ref(&s.county));
     assert!(m.coverage.sum_difference.abs() < AREA_TOLERANCE, "{m:?}");
     assert!(m.coverage.gap < AREA_TOLERANCE, "{m:?}");
     assert!(
