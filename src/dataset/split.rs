@@ -217,12 +217,14 @@ mod tests {
         let whole = square(0.0, 51.0, 1.0, 52.0);
         let (west, east) = (square(0.0, 51.0, 0.5, 52.0), square(0.5, 51.0, 1.0, 52.0));
         let c = Coverage::measure(&[&whole], &[&west, &east]);
-        assert!(c.sum_difference.abs() < 1e-9, "{c:?}");
+        // Edges are geodesics, not parallels: the halves' top edges bend a little less than
+        // the whole's (1.6e-5 of a 1° square), well within the tolerance.
+        assert!(c.sum_difference.abs() < AREA_TOLERANCE, "{c:?}");
         assert!(c.overlaps[0].2 < 1e-9 && c.outside.iter().all(|o| *o < 1e-9) && c.gap < 1e-9);
         let shifted = square(0.4, 51.0, 0.9, 52.0);
         let c = Coverage::measure(&[&whole], &[&west, &shifted]);
         assert!(c.overlaps[0].2 > 0.09 && c.overlaps[0].2 < 0.11, "{c:?}");
-        assert!(c.outside.iter().all(|o| *o < 1e-9) && c.sum_difference.abs() < 1e-9);
+        assert!(c.outside.iter().all(|o| *o < 1e-9) && c.sum_difference.abs() < AREA_TOLERANCE);
         assert!(c.gap > 0.09 && c.gap < 0.11, "{c:?}");
         let beyond = square(0.5, 51.0, 1.5, 52.0);
         let c = Coverage::measure(&[&whole], &[&west, &beyond]);
