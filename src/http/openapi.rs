@@ -142,14 +142,38 @@ pub struct LaDetail {
     pub data_version: String,
     /// Date of the newest evidence.
     pub data_as_of: Option<String>,
-    /// The LA's attributes.
-    pub local_authority: LaSummary,
+    /// The LA's attributes; an LA not in force on the day asked (abolished, or not yet
+    /// created) has only its code and name, and `history` says when it was.
+    pub local_authority: LaSubject,
     /// Its role, or null when the data has none.
     pub role: Option<LaRole>,
     /// Its partnerships.
     pub partnerships: Vec<PartnershipJson>,
     /// Its statistical neighbours, closest first.
     pub neighbours: Vec<Neighbour>,
+}
+
+/// The LA of `GET /api/las/{code}`: in force on the day, or another day's.
+#[derive(ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum LaSubject {
+    /// In force on the day: every attribute.
+    InForce(LaSummary),
+    /// Not in force on the day.
+    Other(OtherLa),
+}
+
+/// An LA of another day: its code and name only (nothing else, so it is never mistaken for
+/// an LA in force).
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct OtherLa {
+    /// GSS code.
+    pub code: String,
+    /// Name.
+    pub name: String,
 }
 
 /// A partnership, as the API and the downloads publish it.
@@ -1063,15 +1087,20 @@ fn constrain(doc: &mut Doc, ds: &Dataset, downloads: &[String]) {
         ("/api/las/{code}", "code"),
         ("/api/partnerships", "la"),
         ("/api/compare", "la"),
-        ("/render/{file}", "la"),
-        ("/render/{file}", "similar"),
     ] {
         set_param(doc, path, name, code.clone(), false);
     }
-    // The page takes an empty `la` (nothing chosen yet) and shows the chooser.
+    // The page takes an empty `la` (nothing chosen yet) and shows the chooser; a picture reads
+    // an empty `la` or `similar` as none given, as the map's share links send them.
     let mut page_codes = vec![serde_json::Value::String(String::new())];
     page_codes.extend(codes.iter().cloned());
-    set_param(doc, "/compare", "la", enum_schema(&page_codes), false);
+    for (path, name) in [
+        ("/compare", "la"),
+        ("/render/{file}", "la"),
+        ("/render/{file}", "similar"),
+    ] {
+        set_param(doc, path, name, enum_schema(&page_codes), false);
+    }
     // The change history reads an empty `la` or `limit` as none given (every LA, the default
     // number), as it does `since`.
     let empty = || {
