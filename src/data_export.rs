@@ -59,7 +59,8 @@ pub fn read_marker(data_dir: &Path) -> Result<Option<Marker>, String> {
     }
 }
 
-/// Write the three CSV files (with `reorganisations.csv`, when there is one) and the marker into `dir` (created if missing). Each file is
+/// Write the three CSV files (with `reorganisations.csv` and the boundary files of `geometries/`,
+/// when there are any) and the marker into `dir` (created if missing). Each file is
 /// written to a temporary name and renamed, so a crash never leaves half a file.
 ///
 /// # Errors
@@ -77,12 +78,23 @@ pub fn write(dir: &Path, ds: &Dataset, marker: &Marker) -> Result<Vec<PathBuf>, 
     if let Some(t) = &ds.tables.reorganisations {
         files.push((crate::dataset::REORGANISATIONS_FILE.to_owned(), t.to_csv()));
     }
+    // So are the boundary files of new LAs made of split districts (`geometries/`).
+    files.extend(
+        ds.shapes
+            .geometry_files
+            .iter()
+            .map(|(name, text)| (name.clone(), text.clone())),
+    );
     let marker_text = serde_json::to_string_pretty(marker).map_err(|e| e.to_string())? + "\n";
     files.push((MARKER_FILE.to_owned(), marker_text));
     let mut written = Vec::new();
     for (name, text) in files {
         let path = dir.join(&name);
-        let tmp = dir.join(format!(".{name}.tmp"));
+        let (Some(parent), Some(file_name)) = (path.parent(), path.file_name()) else {
+            return Err(format!("{}: not a file name", path.display()));
+        };
+        std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+        let tmp = parent.join(format!(".{}.tmp", file_name.to_string_lossy()));
         std::fs::write(&tmp, text)
             .and_then(|()| std::fs::rename(&tmp, &path))
             .map_err(|e| format!("{}: {e}", path.display()))?;

@@ -81,6 +81,9 @@ fn run(mut cli: Cli) -> Result<(), String> {
             for (old, new) in &dataset.summary.joined_by_former_code {
                 println!("note: boundary {old} joined to {new} through former_codes");
             }
+            for m in &dataset.shapes.coverage {
+                println!("ok: {}", m.summary());
+            }
             // Every later vintage is built and summarised too, so a reorganisation's councils
             // are known to load before their vesting day.
             for (date, rows) in dataset.timeline().vesting_dates() {

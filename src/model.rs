@@ -90,6 +90,35 @@ pub enum MadeOf {
     /// The same area as the one LA it replaces, under a new code (e.g. ONS's code arriving for
     /// a provisional one).
     Recode,
+    /// The polygons of a GeoJSON file (the parts of districts that are split), together with
+    /// these whole lower-tier districts (possibly none).
+    Geometry {
+        /// The file, relative to the data directory (`geometries/<new_code>.geojson`).
+        file: String,
+        /// Whole districts added to the file's polygons.
+        districts: Vec<String>,
+    },
+}
+
+impl MadeOf {
+    /// The word the table uses for it (`made_of` column).
+    #[must_use]
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Districts(_) => "districts",
+            Self::Recode => "recode",
+            Self::Geometry { .. } => "geometry",
+        }
+    }
+
+    /// The whole districts it takes (none for a recode).
+    #[must_use]
+    pub fn whole_districts(&self) -> &[String] {
+        match self {
+            Self::Districts(d) | Self::Geometry { districts: d, .. } => d,
+            Self::Recode => &[],
+        }
+    }
 }
 
 /// One row of `data/reorganisations.csv`: one new LA made on a vesting date.

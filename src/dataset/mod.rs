@@ -14,10 +14,11 @@ pub mod dissolve;
 pub mod generalise;
 pub mod problems;
 pub mod rings;
+pub mod split;
 pub mod tables;
 pub mod timeline;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -32,7 +33,7 @@ use crate::tile::{Merc, lonlat_to_merc, merc_to_lonlat};
 pub use csv_table::CsvTable;
 use generalise::TopoRing;
 pub use problems::{LoadError, Problem};
-pub use timeline::{REORGANISATIONS_FILE, Timeline};
+pub use timeline::{GEOMETRIES_DIR, REORGANISATIONS_FILE, Timeline};
 
 /// File name of the boundaries inside `--boundaries`.
 pub const BOUNDARIES_FILE: &str = "england_upper_tier_las.geojson";
@@ -72,6 +73,11 @@ pub struct Inputs {
     pub reorganisations: Option<InputFile>,
     /// Lower-tier district polygons, if the boundaries directory has them.
     pub districts: Option<InputFile>,
+    /// The data directory, as shown in messages.
+    pub data_dir: String,
+    /// The `*.geojson` files of `geometries/` in the data directory (boundaries of new LAs
+    /// made of split districts), by path relative to the data directory.
+    pub geometries: BTreeMap<String, InputFile>,
 }
 
 impl Inputs {
@@ -107,12 +113,37 @@ impl Inputs {
             roles: read(data_dir, ROLES_FILE),
             reorganisations: None,
             districts: None,
+            data_dir: data_dir.display().to_string(),
+            geometries: BTreeMap::new(),
         };
         if data_dir.join(REORGANISATIONS_FILE).exists() {
             inputs.reorganisations = Some(read(data_dir, REORGANISATIONS_FILE));
         }
         if boundaries_dir.join(DISTRICTS_FILE).exists() {
             inputs.districts = Some(read(boundaries_dir, DISTRICTS_FILE));
+        }
+        let geometries = data_dir.join(GEOMETRIES_DIR);
+        if geometries.is_dir() {
+            match std::fs::read_dir(&geometries) {
+                Ok(entries) => {
+                    for entry in entries.flatten() {
+                        let name = entry.file_name().to_string_lossy().into_owned();
+                        if name.ends_with(".geojson") && entry.path().is_file() {
+                            let file = read(&geometries, &name);
+                            inputs
+                                .geometries
+                                .insert(format!("{GEOMETRIES_DIR}/{name}"), file);
+                        }
+                    }
+                }
+                Err(e) => {
+                    errors.push(
+                        geometries.display().to_string(),
+                        None,
+                        format!("cannot read folder: {e}"),
+                    );
+                }
+            }
         }
         errors.into_result(inputs)
     }
@@ -360,6 +391,11 @@ pub struct Shapes {
     pub timeline: Timeline,
     /// Per LA code, of every vintage, its polygon parts in lon/lat.
     pub lonlat: HashMap<String, LonLatLa>,
+    /// Per group of new LAs made with a boundary file, the coverage measured by area.
+    pub coverage: Vec<split::Measured>,
+    /// The boundary files of new LAs made of split districts, as read: path relative to the
+    /// data directory (`geometries/<code>.geojson`) and text (`data export` writes them back).
+    pub geometry_files: BTreeMap<String, String>,
     /// Boundary features joined through a former code.
     pub joined_by_former_code: Vec<(String, String)>,
     /// Highest prepared zoom.
@@ -488,7 +524,7 @@ impl Dataset {
             .map(|l| l.code.clone())
             .zip(geometry)
             .collect();
-        make_new_las(&records.timeline, inputs, &mut lonlat, &mut errors);
+        let coverage = make_new_las(&records.timeline, inputs, &mut lonlat, &mut errors);
         errors.into_result(())?;
         let (Some(local_authorities), Some(partnerships), Some(roles)) =
             (la_table, partnership_table, role_table)
@@ -506,6 +542,7 @@ impl Dataset {
         for f in [&inputs.reorganisations, &inputs.districts]
             .into_iter()
             .flatten()
+            .chain(inputs.geometries.values())
         {
             timeline_hash.update(&(f.content.len() as u64).to_le_bytes());
             timeline_hash.update(f.content.as_bytes());
@@ -518,6 +555,12 @@ impl Dataset {
                 .collect(),
             timeline: records.timeline.clone(),
             lonlat,
+            coverage,
+            geometry_files: inputs
+                .geometries
+                .iter()
+                .map(|(name, f)| (name.clone(), f.content.clone()))
+                .collect(),
             joined_by_former_code,
             max_zoom,
         });
@@ -798,26 +841,44 @@ impl Dataset {
     }
 }
 
-/// Make the polygons of the LAs the reorganisations create (districts dissolved, or a
-/// recoded LA's own), and check that on each vesting date the new LAs cover exactly the area
-/// of the LAs they replace: no gap, no overlap, vertex for vertex.
+/// Make the polygons of the LAs the reorganisations create (districts dissolved, a boundary
+/// file's polygons with whole districts, or a recoded LA's own), and check that on each vesting
+/// date the new LAs cover exactly the area of the LAs they replace: no gap, no overlap, vertex
+/// for vertex when they are made of whole districts and recodes; within
+/// [`split::AREA_TOLERANCE`] of the area when a boundary file is involved.
+#[allow(clippy::too_many_lines)]
 fn make_new_las(
     timeline: &Timeline,
     inputs: &Inputs,
     lonlat: &mut HashMap<String, LonLatLa>,
     errors: &mut LoadError,
-) {
+) -> Vec<split::Measured> {
+    let mut measured = Vec::new();
     let rows = &timeline.reorganisations;
-    if rows.is_empty() {
-        return;
-    }
     let path = inputs
         .reorganisations
         .as_ref()
         .map_or(REORGANISATIONS_FILE, |f| f.path.as_str());
-    let needs_districts = rows
-        .iter()
-        .any(|r| matches!(r.made_of, MadeOf::Districts(_)));
+    // A boundary file no row reads is a misnamed file, or a row that forgot it.
+    for (name, f) in &inputs.geometries {
+        if !rows
+            .iter()
+            .any(|r| matches!(&r.made_of, MadeOf::Geometry { file, .. } if file == name))
+        {
+            errors.push(
+                &f.path,
+                None,
+                format!(
+                    "no row of {path} with made_of \"geometry\" reads this file (the file of a new LA is {})",
+                    timeline::geometry_file("<new_code>")
+                ),
+            );
+        }
+    }
+    if rows.is_empty() {
+        return measured;
+    }
+    let needs_districts = rows.iter().any(|r| !r.made_of.whole_districts().is_empty());
     let districts: HashMap<String, LonLatLa> = match (&inputs.districts, needs_districts) {
         (Some(f), true) => boundaries::parse_boundaries(&f.path, &f.content, errors)
             .into_iter()
@@ -829,10 +890,12 @@ fn make_new_las(
                 Some("made_of"),
                 format!("a new LA is made of districts, but there is no {DISTRICTS_FILE} beside the boundaries"),
             );
-            return;
+            return measured;
         }
         _ => HashMap::new(),
     };
+    // England's extent, from the shipped boundaries: a boundary file must lie inside it.
+    let extent = lonlat_bounds(lonlat.values().flatten().flatten().flatten());
     let mut order: Vec<&crate::model::Reorganisation> = rows.iter().collect();
     order.sort_by(|a, b| {
         a.vesting_date
@@ -842,29 +905,48 @@ fn make_new_las(
     let mut used: HashMap<&str, usize> = HashMap::new();
     for r in &order {
         let at = format!("{path}:{}", r.line);
+        let mut whole = Vec::new();
+        for c in r.made_of.whole_districts() {
+            if let Some(first) = used.insert(c.as_str(), r.line) {
+                errors.push(
+                    &at,
+                    Some("districts"),
+                    format!("district {c} is already part of the LA on line {first}"),
+                );
+            }
+            match districts.get(c) {
+                Some(d) => whole.push(d),
+                None => errors.push(
+                    &at,
+                    Some("districts"),
+                    format!("no district {c} in {DISTRICTS_FILE}"),
+                ),
+            }
+        }
         let shape = match &r.made_of {
             MadeOf::Recode => lonlat.get(&r.abolished[0]).cloned(),
-            MadeOf::Districts(codes) => {
-                let mut pieces = Vec::new();
-                for c in codes {
-                    if let Some(first) = used.insert(c.as_str(), r.line) {
-                        errors.push(
-                            &at,
-                            Some("districts"),
-                            format!("district {c} is already part of the LA on line {first}"),
-                        );
-                    }
-                    match districts.get(c) {
-                        Some(d) => pieces.push(d),
-                        None => errors.push(
-                            &at,
-                            Some("districts"),
-                            format!("no district {c} in {DISTRICTS_FILE}"),
+            MadeOf::Districts(_) => Some(dissolve::dissolve(&whole)),
+            MadeOf::Geometry { file, .. } => match inputs.geometries.get(file) {
+                None => {
+                    errors.push(
+                        &at,
+                        Some("made_of"),
+                        format!(
+                            "made_of is \"geometry\" but {} does not exist (the boundary of a new LA made of split districts)",
+                            Path::new(&inputs.data_dir).join(file).display()
                         ),
-                    }
+                    );
+                    None
                 }
-                Some(dissolve::dissolve(&pieces))
-            }
+                Some(f) => {
+                    split::read_geometry_file(f, &r.new_code, extent, errors).map(|features| {
+                        let dissolved = (!whole.is_empty()).then(|| dissolve::dissolve(&whole));
+                        let pieces: Vec<&LonLatLa> =
+                            features.iter().chain(dissolved.as_ref()).collect();
+                        split::union(&pieces)
+                    })
+                }
+            },
         };
         if let Some(shape) = shape {
             lonlat.insert(r.new_code.clone(), shape);
@@ -897,11 +979,23 @@ fn make_new_las(
         if new_pieces.len() != group.len() || old_pieces.len() != old.len() {
             continue; // reported above
         }
-        if !dissolve::same_rings(
+        let names: Vec<&str> = group.iter().map(|r| r.new_name.as_str()).collect();
+        if group
+            .iter()
+            .any(|r| matches!(r.made_of, MadeOf::Geometry { .. }))
+        {
+            let coverage = split::Coverage::measure(&old_pieces, &new_pieces);
+            report_coverage(path, date, &group, &old, &coverage, errors);
+            measured.push(split::Measured {
+                date: date.to_owned(),
+                replaced: old.iter().map(|c| (*c).to_owned()).collect(),
+                new: group.iter().map(|r| r.new_code.clone()).collect(),
+                coverage,
+            });
+        } else if !dissolve::same_rings(
             &dissolve::dissolve(&new_pieces),
             &dissolve::dissolve(&old_pieces),
         ) {
-            let names: Vec<&str> = group.iter().map(|r| r.new_name.as_str()).collect();
             errors.push(
                 format!("{path}:{}", group[0].line),
                 Some("districts"),
@@ -909,6 +1003,79 @@ fn make_new_las(
                     "on {date}, {} do not cover exactly the area of {} (a district is missing, repeated, or its border does not match vertex for vertex)",
                     names.join(" and "),
                     old.join(", ")
+                ),
+            );
+        }
+    }
+    measured
+}
+
+/// Record every measure of `coverage` beyond [`split::AREA_TOLERANCE`], at the row concerned,
+/// with the measured share of the old area.
+fn report_coverage(
+    path: &str,
+    date: &str,
+    group: &[&crate::model::Reorganisation],
+    old: &[&str],
+    coverage: &split::Coverage,
+    errors: &mut LoadError,
+) {
+    let tolerance = split::AREA_TOLERANCE;
+    let allowed = format!("{:.2} %", tolerance * 100.0);
+    let old = old.join(", ");
+    let names: Vec<&str> = group.iter().map(|r| r.new_name.as_str()).collect();
+    let at = |r: &crate::model::Reorganisation| format!("{path}:{}", r.line);
+    let what = |r: &crate::model::Reorganisation| match &r.made_of {
+        MadeOf::Geometry { file, .. } => format!("{} ({file})", r.new_name),
+        _ => r.new_name.clone(),
+    };
+    if coverage.sum_difference.abs() >= tolerance {
+        errors.push(
+            at(group[0]),
+            Some("made_of"),
+            format!(
+                "on {date}, the areas of {} add up to {:.2} km², {:+.4} % of the {:.2} km² of {old} they replace (more than the {allowed} allowed: a piece is missing, repeated or outside)",
+                names.join(" and "),
+                coverage.new_km2.iter().sum::<f64>(),
+                coverage.sum_difference * 100.0,
+                coverage.old_km2,
+            ),
+        );
+    }
+    if coverage.gap >= tolerance {
+        errors.push(
+            at(group[0]),
+            Some("made_of"),
+            format!(
+                "on {date}, {:.4} % of the area of {old} is in none of {} (a gap; more than the {allowed} allowed)",
+                coverage.gap * 100.0,
+                names.join(" and "),
+            ),
+        );
+    }
+    for &(i, j, share) in &coverage.overlaps {
+        if share >= tolerance {
+            errors.push(
+                at(group[j]),
+                Some("made_of"),
+                format!(
+                    "on {date}, {} and {} overlap on {:.4} % of the area of {old} (more than the {allowed} allowed)",
+                    what(group[i]),
+                    what(group[j]),
+                    share * 100.0,
+                ),
+            );
+        }
+    }
+    for (i, &share) in coverage.outside.iter().enumerate() {
+        if share >= tolerance {
+            errors.push(
+                at(group[i]),
+                Some("made_of"),
+                format!(
+                    "on {date}, {} reaches outside {old}, the area it replaces, by {:.4} % of that area (more than the {allowed} allowed)",
+                    what(group[i]),
+                    share * 100.0,
                 ),
             );
         }

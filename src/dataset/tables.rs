@@ -612,6 +612,10 @@ const REORGANISATION_COLUMNS: &[&str] = &[
     "notes",
 ];
 
+/// Values of `reorganisations.csv` column `made_of`: whole districts, a recode, or a
+/// boundary file (`geometries/<new_code>.geojson`) with optional whole districts.
+pub const MADE_OF: &[&str] = &["districts", "recode", "geometry"];
+
 /// Values of `reorganisations.csv` column `status`.
 pub const REORGANISATION_STATUSES: &[&str] = &["decided", "in_force"];
 
@@ -685,7 +689,7 @@ pub fn parse_reorganisations(table: &CsvTable, errors: &mut LoadError) -> Vec<Re
         let new_name = row.required("new_name");
         let new_la_type = row.one_of("new_la_type", schema::LA_TYPES);
         let districts = split_list(row.get("districts"));
-        let made_of = match row.one_of("made_of", &["districts", "recode"]).as_str() {
+        let made_of = match row.one_of("made_of", MADE_OF).as_str() {
             "districts" => {
                 if districts.is_empty() {
                     row.err(
@@ -693,18 +697,17 @@ pub fn parse_reorganisations(table: &CsvTable, errors: &mut LoadError) -> Vec<Re
                         "made_of is \"districts\" but no district is listed",
                     );
                 }
-                for d in &districts {
-                    if !is_gss_code(d) {
-                        row.err("districts", format!("\"{d}\" is not an ONS GSS code"));
-                    }
-                }
                 MadeOf::Districts(districts)
             }
+            "geometry" => MadeOf::Geometry {
+                file: super::timeline::geometry_file(&new_code),
+                districts,
+            },
             _ => {
                 if !districts.is_empty() {
                     row.err(
                         "districts",
-                        "districts are listed but made_of is not \"districts\"",
+                        "districts are listed but made_of is \"recode\"",
                     );
                 }
                 if abolished.len() != 1 {
@@ -713,6 +716,11 @@ pub fn parse_reorganisations(table: &CsvTable, errors: &mut LoadError) -> Vec<Re
                 MadeOf::Recode
             }
         };
+        for d in made_of.whole_districts() {
+            if !is_gss_code(d) {
+                row.err("districts", format!("\"{d}\" is not an ONS GSS code"));
+            }
+        }
         let source_urls = row.urls("source_urls", true);
         let notes = row.get("notes").to_owned();
         out.push(Reorganisation {

@@ -15,6 +15,16 @@ pub const RECORD_START: &str = "2023-04-01";
 /// File name of the reorganisation table inside `--data` (optional: absent means none).
 pub const REORGANISATIONS_FILE: &str = "reorganisations.csv";
 
+/// Folder inside `--data` of the boundary files of new LAs made (partly) of split districts.
+pub const GEOMETRIES_DIR: &str = "geometries";
+
+/// The boundary file of the new LA `new_code` when `made_of` is `geometry`, relative to
+/// `--data`: `geometries/<new_code>.geojson` (the table names no file; the code does).
+#[must_use]
+pub fn geometry_file(new_code: &str) -> String {
+    format!("{GEOMETRIES_DIR}/{new_code}.geojson")
+}
+
 /// The reorganisations, and the vintages they cut time into.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Timeline {

@@ -13,7 +13,7 @@ use super::state::AppState;
 use crate::dataset::Dataset;
 use crate::dataset::timeline::RECORD_START;
 use crate::error::AppError;
-use crate::model::{MadeOf, Reorganisation};
+use crate::model::Reorganisation;
 
 /// A council named by the table.
 #[derive(Debug, Serialize, ToSchema)]
@@ -35,8 +35,9 @@ pub struct NewCouncil {
     pub la_type: String,
     /// The code is provisional: ONS has not published one yet.
     pub provisional_code: bool,
-    /// `districts` (the union of whole lower-tier districts) or `recode` (the same area under
-    /// a new code).
+    /// `districts` (the union of whole lower-tier districts), `recode` (the same area under
+    /// a new code) or `geometry` (a boundary file for the parts of split districts, with any
+    /// whole districts).
     pub made_of: String,
     /// The councils it replaces.
     pub replaces: Vec<NamedLa>,
@@ -92,11 +93,7 @@ fn new_council(ds: &Dataset, r: &Reorganisation) -> NewCouncil {
         name: r.new_name.clone(),
         la_type: r.new_la_type.clone(),
         provisional_code: ds.any_la(&r.new_code).is_some_and(|l| l.provisional_code),
-        made_of: match r.made_of {
-            MadeOf::Districts(_) => "districts",
-            MadeOf::Recode => "recode",
-        }
-        .to_owned(),
+        made_of: r.made_of.as_str().to_owned(),
         replaces: r
             .abolished
             .iter()
