@@ -7,7 +7,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use utoipa::ToSchema;
+use utoipa::{PartialSchema, ToSchema};
 
 use super::conditional::json_with_etag;
 use super::query::{ApiQuery, DateQuery};
@@ -137,7 +137,7 @@ pub enum Published {
 }
 
 /// The LA of `/api/las/{code}`: all its attributes when in force on the day, else its name.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize)]
 #[serde(untagged)]
 pub enum LaDetailSubject {
     /// In force: every attribute.
@@ -149,6 +149,37 @@ pub enum LaDetailSubject {
         /// Name.
         name: String,
     },
+}
+
+/// `anyOf`, not the `oneOf` a derived schema of an untagged enum would be: every LA in force
+/// also has the code and name that an LA of another day is given.
+impl utoipa::PartialSchema for LaDetailSubject {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, Type};
+        let text = || ObjectBuilder::new().schema_type(Type::String);
+        AnyOfBuilder::new()
+            .item(utoipa::openapi::Ref::from_schema_name(LaSummary::name()))
+            .item(
+                ObjectBuilder::new()
+                    .description(Some("An LA not in force on the day: its code and name."))
+                    .property("code", text().description(Some("GSS code.")))
+                    .property("name", text().description(Some("Name.")))
+                    .required("code")
+                    .required("name"),
+            )
+            .into()
+    }
+}
+
+impl ToSchema for LaDetailSubject {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        schemas.push((LaSummary::name().into(), LaSummary::schema()));
+    }
 }
 
 /// `GET /api/las/{code}`.
