@@ -59,10 +59,12 @@ pub enum CompareError {
 }
 
 impl CompareError {
-    /// Whether the error means "no such LA" (404) rather than a malformed request (400).
+    /// Whether the error means "no such LA" (404), in `la=` or in `with=` (a well-formed code
+    /// of no LA on the map compared, perhaps one of another day's), rather than a malformed
+    /// request (400).
     #[must_use]
     pub fn is_not_found(&self) -> bool {
-        matches!(self, Self::UnknownLa(_))
+        matches!(self, Self::UnknownLa(_) | Self::UnknownWith(_))
     }
 }
 

@@ -391,7 +391,7 @@ async fn bad_requests_get_a_clear_message_and_the_right_status() {
         ),
         (
             "/api/compare?la=E06000001&with=E06999999".to_owned(),
-            400,
+            404,
             "no local authority's code",
         ),
         (

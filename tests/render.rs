@@ -372,12 +372,12 @@ async fn bad_parameters_are_refused_before_anything_is_drawn() {
         ("/render/england.png?zoom=4", 400, "unknown parameter"),
         (
             "/render/england.png?la=E99999999",
-            400,
+            404,
             "names no local authority",
         ),
         (
             "/render/england.png?with=E06000001,nope",
-            400,
+            404,
             "names no local authority",
         ),
         (

@@ -250,6 +250,77 @@ async fn every_surface_serves_the_map_of_the_date_asked_for() {
     let png = common::get(&app, &format!("/render/la/{one}.png?date={date}"), &[]).await;
     assert_eq!(png.status, 200);
     assert_eq!(png.header("content-type"), Some("image/png"));
+    // The API's links and the comparison page stay on that day's map.
+    let cmp_json: Value = serde_json::from_slice(&cmp.body).expect("json");
+    for link in ["html", "csv", "picture"] {
+        let l = cmp_json["links"][link].as_str().expect("link");
+        assert!(
+            l.ends_with(&format!("date={date}")) || l.contains(&format!("date={date}&")),
+            "{link}: {l}"
+        );
+        let followed = common::get(&app, l, &[]).await;
+        assert_eq!(followed.status, 200, "{l}: {}", followed.text());
+    }
+    let page = common::get(&app, &format!("/compare?la={one}&date={date}"), &[]).await;
+    assert_eq!(page.status, 200, "{}", page.text());
+    let html = page.text();
+    assert!(
+        html.contains(&format!("On the map of <strong>{date}</strong>")),
+        "no dated note"
+    );
+    assert!(
+        html.contains(&format!(
+            "<input type=\"hidden\" name=\"date\" value=\"{date}\">"
+        )),
+        "the form drops the date"
+    );
+    assert!(
+        html.contains(&format!(
+            "/api/compare?la={one}&amp;date={date}&amp;format=csv"
+        )),
+        "the CSV link drops the date"
+    );
+    assert!(
+        html.contains(&format!("&amp;date={date}\" width=\"800\"")),
+        "the picture drops the date"
+    );
+    for l in &old {
+        assert!(
+            !html.contains(&format!("value=\"{l}\"")),
+            "{l} is offered on a day it is abolished"
+        );
+    }
+    let gone_page = common::get(&app, &format!("/compare?la={gone}&date={date}"), &[]).await;
+    assert_eq!(gone_page.status, 404);
+    assert!(gone_page.text().contains("This comparison cannot be shown"));
+    for (q, status) in [("2020-01-01", 404), ("2027-02-30", 400), ("tomorrow", 400)] {
+        let r = common::get(&app, &format!("/compare?la={one}&date={q}"), &[]).await;
+        assert_eq!(r.status, status, "/compare date={q}");
+        assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
+        assert!(r.text().contains("This comparison cannot be shown"), "{q}");
+        // Tile documents, downloads and pictures answer a bad day in plain text, like their
+        // other mistakes.
+        for doc in [
+            "/tiles.json?",
+            "/styles/default.json?",
+            "/downloads/partnerships.csv?",
+        ] {
+            for query in [format!("date={q}"), format!("date={q}&date={q}")] {
+                let r = common::get(&app, &format!("{doc}{query}"), &[]).await;
+                let want = if query.contains('&') { 400 } else { status };
+                assert_eq!(r.status, want, "{doc}{query}: {}", r.text());
+                assert_eq!(
+                    r.header("content-type"),
+                    Some("text/plain; charset=utf-8"),
+                    "{doc}{query}"
+                );
+            }
+        }
+        let p = common::get(&app, &format!("/render/england.svg?date={q}"), &[]).await;
+        assert_eq!(p.status, status, "/render date={q}: {}", p.text());
+        assert_eq!(p.header("content-type"), Some("text/plain; charset=utf-8"));
+        assert!(p.text().contains(q), "{}", p.text());
+    }
     // Client mistakes are named.
     for (q, status) in [
         ("2020-01-01", 404),

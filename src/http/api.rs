@@ -330,7 +330,7 @@ pub async fn las(
 ///
 /// # Errors
 /// 404 (JSON) for an unknown code.
-#[utoipa::path(get, path = "/api/las/{code}", tag = "api", summary = "One LA in full: attributes, role, partnerships, neighbours", params(("code" = String, Path, description = "GSS code, e.g. E06000026"), ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 when it still matches")), responses((status = 200, description = "The LA", body = LaDetail, headers(("ETag" = String, description = "Weak"))), (status = 304, description = "If-None-Match matched"), (status = 404, description = "No LA with this code", body = crate::error::ErrorBody)))]
+#[utoipa::path(get, path = "/api/las/{code}", tag = "api", summary = "One LA in full: attributes, role, partnerships, neighbours", params(("code" = String, Path, description = "GSS code, e.g. E06000026"), DateQuery, ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 when it still matches")), responses((status = 200, description = "The LA", body = LaDetail, headers(("ETag" = String, description = "Weak"))), (status = 304, description = "If-None-Match matched"), (status = 400, description = "A malformed date", body = crate::error::ErrorBody), (status = 404, description = "No LA with this code in the records, or a day before they start", body = crate::error::ErrorBody)))]
 pub async fn la(
     State(state): State<AppState>,
     headers: HeaderMap,

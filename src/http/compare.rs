@@ -63,7 +63,7 @@ fn parse_query(raw: Option<&str>, api: bool) -> Result<CompareQuery, CompareErro
             }
             other => {
                 return Err(CompareError::BadParameter(format!(
-                    "unknown or repeated parameter {:?} (this takes la, with{})",
+                    "unknown or repeated parameter {:?} (this takes la, with, date{})",
                     other.chars().take(20).collect::<String>(),
                     if api { ", format" } else { "" }
                 )));
@@ -82,7 +82,7 @@ fn select(ds: &Dataset, q: &CompareQuery) -> Result<Selection, CompareError> {
 /// # Errors
 /// 404 (JSON) for an unknown `la`; 400 (JSON) for a missing `la`, an unknown or malformed
 /// `with` code, more than 12 LAs, an unknown parameter or format.
-#[utoipa::path(get, path = "/api/compare", tag = "api", summary = "Compare an LA with its statistical neighbours or chosen LAs", params(("la" = String, Query, description = "GSS code of the LA compared"), ("with" = Option<String>, Query, description = "Up to 12 GSS codes, comma-separated, each once (instead of the statistical neighbours)"), ("format" = Option<String>, Query, description = "`csv` for the table as CSV"), ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 when it still matches")), responses((status = 200, description = "The comparison", content((compare::ComparisonJson = "application/json"), (String = "text/csv; charset=utf-8")), headers(("ETag" = String, description = "Weak"))), (status = 304, description = "If-None-Match matched"), (status = 400, description = "A missing la, a bad or unknown with code, too many LAs, an unknown or repeated parameter", body = crate::error::ErrorBody), (status = 404, description = "No LA with this code", body = crate::error::ErrorBody)))]
+#[utoipa::path(get, path = "/api/compare", tag = "api", summary = "Compare an LA with its statistical neighbours or chosen LAs", params(("la" = String, Query, description = "GSS code of the LA compared"), ("with" = Option<String>, Query, description = "Up to 12 GSS codes, comma-separated, each once (instead of the statistical neighbours)"), ("format" = Option<String>, Query, description = "`csv` for the table as CSV"), super::query::DateQuery, ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 when it still matches")), responses((status = 200, description = "The comparison", content((compare::ComparisonJson = "application/json"), (String = "text/csv; charset=utf-8")), headers(("ETag" = String, description = "Weak"))), (status = 304, description = "If-None-Match matched"), (status = 400, description = "A missing la, a malformed with code, too many LAs, an unknown or repeated parameter, a malformed date", body = crate::error::ErrorBody), (status = 404, description = "No LA with a code in la or with on the map of that day, or a day before the records start", body = crate::error::ErrorBody)))]
 pub async fn api(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
@@ -96,11 +96,12 @@ pub async fn api(
     let sel = select(&ds, &q)?;
     let cmp = compare::compare(&ds, &sel);
     if !q.csv {
-        let query = cmp.query(&ds);
+        let dated = date_suffix(q.date.as_deref());
+        let query = format!("{}{dated}", cmp.query(&ds));
         let links = compare::CompareLinks {
             html: format!("/compare?{query}"),
             csv: format!("/api/compare?{query}&format=csv"),
-            picture: format!("/render/england.png?{}", cmp.picture_query(&ds)),
+            picture: format!("/render/england.png?{}{dated}", cmp.picture_query(&ds)),
         };
         let body = compare::to_json(&ds, &cmp, |p| partnership_json(&ds, p), links);
         return Ok(json_with_etag(&headers, &body));
@@ -121,25 +122,30 @@ pub async fn api(
 }
 
 /// `GET /compare?la={code}[&with=…]`: the comparison page; without `la`, a form to choose one.
-#[utoipa::path(get, path = "/compare", tag = "pages", summary = "The comparison view (without la: a form to choose one)", params(("la" = Option<String>, Query, description = "GSS code"), ("with" = Option<String>, Query, description = "GSS codes, comma-separated or repeated, as the page's form sends them: empty items and repeats are dropped, no other LA means the statistical neighbours, and more than 12 compare the first 12 (the page says so)")), responses((status = 200, description = "HTML", body = String, content_type = "text/html; charset=utf-8"), (status = 400, description = "A bad parameter (HTML page saying which)", body = String, content_type = "text/html; charset=utf-8"), (status = 404, description = "No LA with this code (HTML)", body = String, content_type = "text/html; charset=utf-8")))]
+#[utoipa::path(get, path = "/compare", tag = "pages", summary = "The comparison view (without la: a form to choose one)", params(("la" = Option<String>, Query, description = "GSS code"), ("with" = Option<String>, Query, description = "GSS codes, comma-separated or repeated, as the page's form sends them: empty items and repeats are dropped, no other LA means the statistical neighbours, and more than 12 compare the first 12 (the page says so)"), super::query::DateQuery), responses((status = 200, description = "HTML", body = String, content_type = "text/html; charset=utf-8"), (status = 400, description = "A bad parameter (HTML page saying which)", body = String, content_type = "text/html; charset=utf-8"), (status = 404, description = "No LA with this code (HTML)", body = String, content_type = "text/html; charset=utf-8")))]
 pub async fn page(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let ds = state.dataset();
     let base = base_url(&state, &headers).ok();
     let q = match parse_query(raw.as_deref(), false) {
         Ok(q) => q,
-        Err(e) => return error_page(&ds, &e, None),
+        Err(e) => return error_page(&state.dataset(), &e, None, None),
     };
-    if q.la.as_deref().is_none_or(|s| s.trim().is_empty()) {
+    // `?date=`: the comparison on the map of that day (its LAs, data and neighbours).
+    let ds = match state.dataset_on(q.date.as_deref()).await {
+        Ok(ds) => ds,
+        Err(e) => return day_error_page(&state.dataset(), &e),
+    };
+    let day = q.date.as_deref();
+    if q.la.as_deref().is_none_or(str::is_empty) {
         // No LA chosen yet: the chooser, unless a `with` given holds something that is no
         // LA's code.
         if let Some(with) = q.with.as_deref()
             && let Err(e) = compare::with_codes(&ds, with)
         {
-            return error_page(&ds, &e, None);
+            return error_page(&ds, &e, None, day);
         }
         return html_response(
             StatusCode::OK,
@@ -150,7 +156,8 @@ pub async fn page(
                 &html! {
                     h1 { "Compare local authorities" }
                     p.lede { "Choose a local authority to see how it compares with its statistical neighbours." }
-                    (chooser(&ds, None))
+                    (dated_note(day))
+                    (chooser(&ds, None, day))
                 },
             ),
             Framing::SameOrigin,
@@ -162,12 +169,14 @@ pub async fn page(
             let subject =
                 q.la.as_deref()
                     .and_then(|c| compare::select(&ds, Some(c), None).ok());
-            return error_page(&ds, &e, subject.map(|s| s.subject));
+            return error_page(&ds, &e, subject.map(|s| s.subject), day);
         }
     };
     let cmp = compare::compare(&ds, &sel);
-    let query = cmp.query(&ds);
-    let preview = base.as_deref().map(|b| preview::compare(&ds, b, &cmp));
+    let query = format!("{}{}", cmp.query(&ds), date_suffix(day));
+    let preview = base
+        .as_deref()
+        .map(|b| preview::compare(&ds, b, &cmp, &date_suffix(day)));
     let la = &ds.las[cmp.subject];
     html_response(
         StatusCode::OK,
@@ -181,27 +190,63 @@ pub async fn page(
                         p { "You chose " (left_out + compare::MAX_CHOSEN) " local authorities; this compares the first " (compare::MAX_CHOSEN) ", the most at a time." }
                     }
                 }
-                (comparison(&ds, &cmp, &query, base.as_deref()))
+                (comparison(&ds, &cmp, &query, base.as_deref(), day))
             },
         ),
         Framing::SameOrigin,
     )
 }
 
-fn error_page(ds: &Dataset, e: &CompareError, subject: Option<usize>) -> Response {
+fn error_page(
+    ds: &Dataset,
+    e: &CompareError,
+    subject: Option<usize>,
+    day: Option<&str>,
+) -> Response {
     let status = AppError::Compare(e.clone()).status();
     let body = html! {
         h1 { "Compare local authorities" }
         div.error-summary role="alert" {
             p { strong { "This comparison cannot be shown: " } (e.to_string()) }
         }
-        (chooser(ds, subject))
+        (chooser(ds, subject, day))
     };
     html_response(
         status,
         shell(ds, "Compare local authorities", None, &body),
         Framing::SameOrigin,
     )
+}
+
+/// A `date=` with no map (malformed, or before the records start): today's chooser, with the
+/// status the API gives the same date.
+fn day_error_page(ds: &Dataset, e: &AppError) -> Response {
+    let body = html! {
+        h1 { "Compare local authorities" }
+        div.error-summary role="alert" {
+            p { strong { "This comparison cannot be shown: " } (e.to_string()) }
+        }
+        (chooser(ds, None, None))
+    };
+    html_response(
+        e.status(),
+        shell(ds, "Compare local authorities", None, &body),
+        Framing::SameOrigin,
+    )
+}
+
+/// `&date=…` for the links of a dated comparison; nothing for today's.
+fn date_suffix(day: Option<&str>) -> String {
+    day.map_or_else(String::new, |d| format!("&date={d}"))
+}
+
+/// Says which day's map a dated page compares on.
+fn dated_note(day: Option<&str>) -> Markup {
+    html! {
+        @if let Some(d) = day {
+            p.dated role="note" { "On the map of " strong { (d) } ": the local authorities in force that day, and the data as published then. " a href="/compare" { "Compare on today's map" } }
+        }
+    }
 }
 
 /// The page skeleton: site header, wide main column, footer with attribution and data date.
@@ -229,7 +274,7 @@ fn shell(ds: &Dataset, title: &str, preview: Option<&preview::Preview>, body: &M
 }
 
 /// A form to pick the LA (and go).
-fn chooser(ds: &Dataset, selected: Option<usize>) -> Markup {
+fn chooser(ds: &Dataset, selected: Option<usize>, day: Option<&str>) -> Markup {
     let mut las: Vec<(usize, &str)> = ds
         .las
         .iter()
@@ -239,6 +284,7 @@ fn chooser(ds: &Dataset, selected: Option<usize>) -> Markup {
     las.sort_by(|a, b| a.1.cmp(b.1));
     html! {
         form.chooser method="get" action="/compare" {
+            @if let Some(d) = day { input type="hidden" name="date" value=(d); }
             div.field {
                 label for="c-la" { "Local authority" }
                 select #c-la name="la" {
@@ -385,10 +431,17 @@ fn evidence(ds: &Dataset, col: &Column) -> Markup {
 
 /// The whole comparison page body.
 #[allow(clippy::too_many_lines)]
-fn comparison(ds: &Dataset, cmp: &Comparison, query: &str, base: Option<&str>) -> Markup {
+fn comparison(
+    ds: &Dataset,
+    cmp: &Comparison,
+    query: &str,
+    base: Option<&str>,
+    day: Option<&str>,
+) -> Markup {
     let la = &ds.las[cmp.subject];
     let others = cmp.others_its();
-    let picture = format!("/render/england.png?w=800&{}", cmp.picture_query(ds));
+    let dated = date_suffix(day);
+    let picture = format!("/render/england.png?w=800&{}{dated}", cmp.picture_query(ds));
     let groups = [
         Group::Role,
         Group::Form,
@@ -430,8 +483,9 @@ fn comparison(ds: &Dataset, cmp: &Comparison, query: &str, base: Option<&str>) -
         .collect();
     html! {
         nav.crumbs aria-label="Back" {
-            a href=(format!("/?la={}&similar={}", la.code, la.code)) { "← Back to the map" }
+            a href=(format!("/?la={}&similar={}{dated}", la.code, la.code)) { "← Back to the map" }
         }
+        (dated_note(day))
         h1 { "How " (la.name) " compares with " (others) }
         p.lede {
             @if cmp.neighbours {
@@ -517,6 +571,7 @@ fn comparison(ds: &Dataset, cmp: &Comparison, query: &str, base: Option<&str>) -
             h2 #choose-h { "Compare with other LAs" }
             form method="get" action="/compare" {
                 input type="hidden" name="la" value=(la.code);
+                @if let Some(d) = day { input type="hidden" name="date" value=(d); }
                 fieldset {
                     legend { "Statistical neighbours of " (la.name) }
                     @for (i, closeness) in &neighbour_idx {
@@ -544,7 +599,7 @@ fn comparison(ds: &Dataset, cmp: &Comparison, query: &str, base: Option<&str>) -
                 p.hint { "Up to " (compare::MAX_CHOSEN) " at a time." }
                 button type="submit" { "Update the comparison" }
                 " "
-                a href=(format!("/compare?la={}", la.code)) { "Back to the 10 statistical neighbours" }
+                a href=(format!("/compare?la={}{dated}", la.code)) { "Back to the 10 statistical neighbours" }
             }
         }
         section #evidence aria-labelledby="ev-h" {

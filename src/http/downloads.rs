@@ -55,14 +55,23 @@ pub async fn page(State(state): State<AppState>) -> Response {
 ///
 /// # Errors
 /// 404 for an unknown name or a version no longer served.
-#[utoipa::path(get, path = "/downloads/{name}", tag = "downloads", summary = "A download (versioned name), or a redirect from the plain name", params(("name" = String, Path, description = "e.g. `local_authorities-<version>.geojson`, `partnerships-<version>.csv`, `local_authorities-<version>.gpkg`, `local_authorities-<version>.fgb`, `partnerships-<version>.json`, or the same without `-<version>`"), ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 when it still matches"), ("Range" = Option<String>, Header, description = "One byte range, e.g. `bytes=0-16383`: 206 with those bytes of the uncompressed file")), responses((status = 200, description = "The file (gzip-compressed when accepted)", content((Object = "application/geo+json"), (super::openapi::Binary = "text/csv; charset=utf-8"), (Object = "application/json"), (super::openapi::Binary = "application/geopackage+sqlite3"), (super::openapi::Binary = "application/flatgeobuf")), headers(("ETag" = String, description = "Weak: one tag for both encodings"))), (status = 206, description = "The requested byte range of the uncompressed file", content((super::openapi::Binary = "application/geo+json"), (super::openapi::Binary = "text/csv; charset=utf-8"), (super::openapi::Binary = "application/json"), (super::openapi::Binary = "application/geopackage+sqlite3"), (super::openapi::Binary = "application/flatgeobuf")), headers(("Content-Range" = String, description = "bytes start-end/length"))), (status = 416, description = "No byte of the file is in the range", body = String, content_type = "text/plain; charset=utf-8", headers(("Content-Range" = String, description = "bytes */length"))), (status = 303, description = "The plain name: see the current version", headers(("Location" = String))), (status = 304, description = "If-None-Match matched"), (status = 404, description = "No such file, or a version no longer served", body = String, content_type = "text/plain; charset=utf-8")))]
+#[utoipa::path(get, path = "/downloads/{name}", tag = "downloads", summary = "A download (versioned name), or a redirect from the plain name", params(("name" = String, Path, description = "e.g. `local_authorities-<version>.geojson`, `partnerships-<version>.csv`, `local_authorities-<version>.gpkg`, `local_authorities-<version>.fgb`, `partnerships-<version>.json`, or the same without `-<version>`"), ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 when it still matches"), ("Range" = Option<String>, Header, description = "One byte range, e.g. `bytes=0-16383`: 206 with those bytes of the uncompressed file"), super::query::DateQuery), responses((status = 200, description = "The file (gzip-compressed when accepted)", content((Object = "application/geo+json"), (super::openapi::Binary = "text/csv; charset=utf-8"), (Object = "application/json"), (super::openapi::Binary = "application/geopackage+sqlite3"), (super::openapi::Binary = "application/flatgeobuf")), headers(("ETag" = String, description = "Weak: one tag for both encodings"))), (status = 206, description = "The requested byte range of the uncompressed file", content((super::openapi::Binary = "application/geo+json"), (super::openapi::Binary = "text/csv; charset=utf-8"), (super::openapi::Binary = "application/json"), (super::openapi::Binary = "application/geopackage+sqlite3"), (super::openapi::Binary = "application/flatgeobuf")), headers(("Content-Range" = String, description = "bytes start-end/length"))), (status = 416, description = "No byte of the file is in the range", body = String, content_type = "text/plain; charset=utf-8", headers(("Content-Range" = String, description = "bytes */length"))), (status = 303, description = "The plain name: see the current version", headers(("Location" = String))), (status = 304, description = "If-None-Match matched"), (status = 400, description = "A malformed date", body = String, content_type = "text/plain; charset=utf-8"), (status = 404, description = "No such file, a version no longer served, or a day before the records start", body = String, content_type = "text/plain; charset=utf-8")))]
 pub async fn file(
     State(state): State<AppState>,
     Path(name): Path<String>,
     headers: HeaderMap,
-    super::query::ApiQuery(d): super::query::ApiQuery<super::query::DateQuery>,
+    super::query::TextQuery(d): super::query::TextQuery<super::query::DateQuery>,
 ) -> Result<Response, AppError> {
-    let ds = state.dataset_on(d.date.as_deref()).await?;
+    // A file answers in plain text: a malformed date is a bad request, a day with no map
+    // is not found.
+    let ds = state
+        .dataset_on(d.date.as_deref())
+        .await
+        .map_err(|e| match e {
+            AppError::BadDate(why) => AppError::BadRequest(format!("date: {why}")),
+            AppError::NoSuchDay(why) => AppError::NotFound(why),
+            other => other,
+        })?;
     // The GIS files are built on first request, so only a GIS name asks for them.
     let files = if is_gis_name(&name) {
         state.downloads.gis_files(&ds)

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::query::{ApiQuery, DateQuery};
+use super::query::{DateQuery, TextQuery};
 use super::state::AppState;
 use crate::dataset::Dataset;
 use crate::error::AppError;
@@ -107,7 +107,15 @@ async fn dated(
     base: &str,
     q: &DateQuery,
 ) -> Result<(std::sync::Arc<Dataset>, String, String, HeaderValue), AppError> {
-    let ds = state.dataset_on(q.date.as_deref()).await?;
+    // Like the rest of the tile documents, a bad day answers in plain text.
+    let ds = state
+        .dataset_on(q.date.as_deref())
+        .await
+        .map_err(|e| match e {
+            AppError::BadDate(why) => AppError::BadRequest(format!("date: {why}")),
+            AppError::NoSuchDay(why) => AppError::NotFound(why),
+            other => other,
+        })?;
     let today = state.today();
     let day = q.date.clone().unwrap_or_else(|| today.clone());
     let pinned = (day < today).then_some(ds.version.as_str());
@@ -123,11 +131,11 @@ async fn dated(
 ///
 /// # Errors
 /// 400 for a malformed `Host`.
-#[utoipa::path(get, path = "/tiles.json", tag = "tiles", summary = "TileJSON 3.0.0", description = "The map of `date` (default today): its tiles are at a dated URL, so caches never mix the councils of two days; a past day's tiles are pinned to its data version and immutable.", responses((status = 200, description = "TileJSON", body = crate::tileset::TileJson), (status = 400, description = "A malformed Host header or date", body = String, content_type = "text/plain; charset=utf-8"), (status = 404, description = "A day before the map's records start", body = crate::error::ErrorBody)))]
+#[utoipa::path(get, path = "/tiles.json", tag = "tiles", summary = "TileJSON 3.0.0", description = "The map of `date` (default today): its tiles are at a dated URL, so caches never mix the councils of two days; a past day's tiles are pinned to its data version and immutable.", params(DateQuery), responses((status = 200, description = "TileJSON", body = crate::tileset::TileJson), (status = 400, description = "A malformed Host header or date", body = String, content_type = "text/plain; charset=utf-8"), (status = 404, description = "A day before the map's records start", body = String, content_type = "text/plain; charset=utf-8")))]
 pub async fn tilejson_handler(
     State(state): State<AppState>,
     headers: HeaderMap,
-    ApiQuery(q): ApiQuery<DateQuery>,
+    TextQuery(q): TextQuery<DateQuery>,
 ) -> Result<Response, AppError> {
     let base = base_url(&state, &headers)?;
     let (ds, tiles, day, cc) = dated(&state, &base, &q).await?;
@@ -143,12 +151,12 @@ pub async fn tilejson_handler(
 ///
 /// # Errors
 /// 404 for another name, 400 for a malformed `Host`.
-#[utoipa::path(get, path = "/styles/{name}", tag = "tiles", summary = "A MapLibre style", params(("name" = String, Path, description = "`default.json` (the web map) or `qgis.json` (for QGIS 3.22's converter)")), responses((status = 200, description = "MapLibre style v8 pointing at this server", body = crate::style::Style), (status = 400, description = "A malformed Host header", body = String, content_type = "text/plain; charset=utf-8"), (status = 404, description = "No such style", body = String, content_type = "text/plain; charset=utf-8")))]
+#[utoipa::path(get, path = "/styles/{name}", tag = "tiles", summary = "A MapLibre style", params(("name" = String, Path, description = "`default.json` (the web map) or `qgis.json` (for QGIS 3.22's converter)"), DateQuery), responses((status = 200, description = "MapLibre style v8 pointing at this server", body = crate::style::Style), (status = 400, description = "A malformed Host header or date", body = String, content_type = "text/plain; charset=utf-8"), (status = 404, description = "No such style, or a day before the map's records start", body = String, content_type = "text/plain; charset=utf-8")))]
 pub async fn style_handler(
     State(state): State<AppState>,
     Path(name): Path<String>,
     headers: HeaderMap,
-    ApiQuery(q): ApiQuery<DateQuery>,
+    TextQuery(q): TextQuery<DateQuery>,
 ) -> Result<Response, AppError> {
     let template = match name.as_str() {
         "default.json" => &state.style_template,

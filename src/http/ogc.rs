@@ -653,7 +653,7 @@ pub async fn items(
 ///
 /// # Errors
 /// 404 for an unknown collection or feature.
-#[utoipa::path(get, path = "/ogc/collections/{id}/items/{fid}", tag = "ogc", summary = "One feature", params(("id" = String, Path, description = "`local_authorities` or `partnerships`"), ("fid" = String, Path, description = "LA code or partnership id")), responses((status = 200, description = "Feature", body = Feature, content_type = "application/geo+json"), (status = 404, description = "No such collection or feature", body = crate::error::ErrorBody)))]
+#[utoipa::path(get, path = "/ogc/collections/{id}/items/{fid}", tag = "ogc", summary = "One feature", params(("id" = String, Path, description = "`local_authorities` or `partnerships`"), ("fid" = String, Path, description = "LA code or partnership id"), super::query::DateQuery), responses((status = 200, description = "Feature", body = Feature, content_type = "application/geo+json"), (status = 400, description = "A malformed date", body = crate::error::ErrorBody), (status = 404, description = "No such collection or feature on the map of that day, or a day before the records start", body = crate::error::ErrorBody)))]
 pub async fn item(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -68,15 +68,20 @@ pub(super) fn constrain(doc: &mut Doc, ds: &Dataset, downloads: &[String]) {
         ("/api/las/{code}", "code"),
         ("/api/partnerships", "la"),
         ("/api/compare", "la"),
-        ("/render/{file}", "la"),
-        ("/render/{file}", "similar"),
     ] {
         set_param(doc, path, name, code.clone(), false);
     }
-    // The page takes an empty `la` (nothing chosen yet) and shows the chooser.
+    // The page takes an empty `la` (nothing chosen yet) and shows the chooser; a picture reads
+    // an empty `la` or `similar` as none given, as the map's share links send them.
     let mut page_codes = vec![serde_json::Value::String(String::new())];
     page_codes.extend(codes.iter().cloned());
-    set_param(doc, "/compare", "la", enum_schema(&page_codes), false);
+    for (path, name) in [
+        ("/compare", "la"),
+        ("/render/{file}", "la"),
+        ("/render/{file}", "similar"),
+    ] {
+        set_param(doc, path, name, enum_schema(&page_codes), false);
+    }
     // The change history reads an empty `la` or `limit` as none given (every LA, the default
     // number), as it does `since`.
     let empty = || {

@@ -173,9 +173,10 @@ pub fn england(ds: &Dataset, base: &str, path: &str, measure: Measure) -> Previe
     }
 }
 
-/// The preview of a comparison.
+/// The preview of a comparison; `dated` is `&date=…` for a comparison on another day's map,
+/// or empty.
 #[must_use]
-pub fn compare(ds: &Dataset, base: &str, cmp: &Comparison) -> Preview {
+pub fn compare(ds: &Dataset, base: &str, cmp: &Comparison, dated: &str) -> Preview {
     let la = &ds.las[cmp.subject];
     let mut description = if cmp.differences.is_empty() {
         format!(
@@ -197,9 +198,9 @@ pub fn compare(ds: &Dataset, base: &str, cmp: &Comparison) -> Preview {
     Preview {
         title: format!("How {} compares with {}", la.name, cmp.others_its()),
         description,
-        url: format!("{base}/compare?{}", cmp.query(ds)),
+        url: format!("{base}/compare?{}{dated}", cmp.query(ds)),
         image: format!(
-            "{base}/render/england.png?{}&{}",
+            "{base}/render/england.png?{}&{}{dated}",
             size_query(),
             cmp.picture_query(ds)
         ),

@@ -22,6 +22,22 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
+/// The query string for the surfaces that answer in plain text (tile documents, downloads):
+/// like [`ApiQuery`], but a repeated or malformed parameter is an [`AppError::BadRequest`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TextQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for TextQuery<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(q)| Self(q))
+            .map_err(|e| AppError::BadRequest(format!("the query string: {}", e.body_text())))
+    }
+}
+
 /// `?date=YYYY-MM-DD` (the map of that day; today's without it) and, on tiles, `?v=` (the data
 /// version a past day's TileJSON pins its tiles to). Read beside an endpoint's own query.
 #[derive(Debug, Default, Clone, serde::Deserialize, utoipa::IntoParams)]

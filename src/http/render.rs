@@ -3,7 +3,8 @@
 //!
 //! Contract: 200 with the picture; 304 when `If-None-Match` matches; 400 with a plain-text
 //! reason for a bad, unknown or repeated parameter (a `w` outside 200–3000 is refused before
-//! anything is drawn); 404 for an unknown LA or format. PNGs have one strong ETag; SVGs are
+//! anything is drawn) or a malformed date; 404 for an LA code of no LA on the map of the day
+//! drawn, a day before the records start, or an unknown format. PNGs have one strong ETag; SVGs are
 //! gzipped once and have a strong ETag per encoding (`Vary: Accept-Encoding`). Pictures are
 //! drawn on blocking threads, at most two at a time, and each distinct request once however
 //! many ask at the same moment. CORS comes from the router's layer, so other sites may use them.
@@ -34,11 +35,24 @@ fn date_of(pairs: &[(String, String)]) -> Option<&str> {
         .map(|(_, v)| v.as_str())
 }
 
+/// The dataset of the query's `date` (today's without one). A picture answers in plain text like
+/// its other parameters: a malformed date is a bad parameter, a day with no map is not found.
+async fn dataset_of(
+    state: &AppState,
+    pairs: &[(String, String)],
+) -> Result<Arc<Dataset>, AppError> {
+    state.dataset_on(date_of(pairs)).await.map_err(|e| match e {
+        AppError::BadDate(why) => PictureError::BadParameter(format!("date: {why}")).into(),
+        AppError::NoSuchDay(why) => PictureError::NotFound(why).into(),
+        other => other,
+    })
+}
+
 /// `GET /render/{file}`: `england.png` or `england.svg`.
 ///
 /// # Errors
 /// 400 for bad parameters, 404 for another file.
-#[utoipa::path(get, path = "/render/{file}", tag = "pictures", summary = "A choropleth of England drawn by the server", params(("file" = String, Path, description = "`england.png` or `england.svg`"), ("w" = Option<u16>, Query, description = "Width in px (200–3000, default 1200)", minimum = 200, maximum = 3000), ("h" = Option<u16>, Query, description = "Height in px (200–3000; default: England's own shape)", minimum = 200, maximum = 3000), ("measure" = Option<String>, Query, description = "`count`, `role` or `verified`"), ("la" = Option<String>, Query, description = "Outline this LA in black"), ("similar" = Option<String>, Query, description = "Outline this LA and its statistical neighbours in orange"), ("with" = Option<String>, Query, description = "Outline these LAs in orange (up to 13, comma-separated)"), ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 when it still matches")), responses((status = 200, description = "The picture", content((super::openapi::Binary = "image/png"), (String = "image/svg+xml")), headers(("ETag" = String, description = "Strong"))), (status = 304, description = "If-None-Match matched"), (status = 400, description = "A bad, unknown or repeated parameter", body = String, content_type = "text/plain; charset=utf-8"), (status = 404, description = "No such picture or LA", body = String, content_type = "text/plain; charset=utf-8")))]
+#[utoipa::path(get, path = "/render/{file}", tag = "pictures", summary = "A choropleth of England drawn by the server", params(("file" = String, Path, description = "`england.png` or `england.svg`"), ("w" = Option<u16>, Query, description = "Width in px (200–3000, default 1200)", minimum = 200, maximum = 3000), ("h" = Option<u16>, Query, description = "Height in px (200–3000; default: England's own shape)", minimum = 200, maximum = 3000), ("measure" = Option<String>, Query, description = "`count`, `role` or `verified`"), ("la" = Option<String>, Query, description = "Outline this LA in black"), ("similar" = Option<String>, Query, description = "Outline this LA and its statistical neighbours in orange"), ("with" = Option<String>, Query, description = "Outline these LAs in orange (up to 13, comma-separated)"), super::query::DateQuery, ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 when it still matches")), responses((status = 200, description = "The picture", content((super::openapi::Binary = "image/png"), (String = "image/svg+xml")), headers(("ETag" = String, description = "Strong"))), (status = 304, description = "If-None-Match matched"), (status = 400, description = "A bad, unknown or repeated parameter", body = String, content_type = "text/plain; charset=utf-8"), (status = 404, description = "No such picture or LA", body = String, content_type = "text/plain; charset=utf-8")))]
 pub async fn england(
     State(state): State<AppState>,
     Path(file): Path<String>,
@@ -57,7 +71,7 @@ pub async fn england(
         }
     };
     let pairs = query_pairs(query.as_deref())?;
-    let ds = state.dataset_on(date_of(&pairs)).await?;
+    let ds = dataset_of(&state, &pairs).await?;
     let pic = Picture::parse(&ds, View::England, &pairs)?;
     respond(&state, ds, format, pic, &headers).await
 }
@@ -66,7 +80,7 @@ pub async fn england(
 ///
 /// # Errors
 /// 404 for an unknown LA or format, 400 for bad parameters.
-#[utoipa::path(get, path = "/render/la/{file}", tag = "pictures", summary = "One LA highlighted among the LAs around it", params(("file" = String, Path, description = "`{code}.png` or `{code}.svg`"), ("w" = Option<u16>, Query, description = "Width in px (200–3000, default 1200)", minimum = 200, maximum = 3000), ("h" = Option<u16>, Query, description = "Height in px (200–3000, default w × 0.525)", minimum = 200, maximum = 3000), ("measure" = Option<String>, Query, description = "`count`, `role` or `verified`"), ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 when it still matches")), responses((status = 200, description = "The picture", content((super::openapi::Binary = "image/png"), (String = "image/svg+xml")), headers(("ETag" = String, description = "Strong"))), (status = 304, description = "If-None-Match matched"), (status = 400, description = "A bad, unknown or repeated parameter", body = String, content_type = "text/plain; charset=utf-8"), (status = 404, description = "No such LA or extension", body = String, content_type = "text/plain; charset=utf-8")))]
+#[utoipa::path(get, path = "/render/la/{file}", tag = "pictures", summary = "One LA highlighted among the LAs around it", params(("file" = String, Path, description = "`{code}.png` or `{code}.svg`"), ("w" = Option<u16>, Query, description = "Width in px (200–3000, default 1200)", minimum = 200, maximum = 3000), ("h" = Option<u16>, Query, description = "Height in px (200–3000, default w × 0.525)", minimum = 200, maximum = 3000), ("measure" = Option<String>, Query, description = "`count`, `role` or `verified`"), super::query::DateQuery, ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 when it still matches")), responses((status = 200, description = "The picture", content((super::openapi::Binary = "image/png"), (String = "image/svg+xml")), headers(("ETag" = String, description = "Strong"))), (status = 304, description = "If-None-Match matched"), (status = 400, description = "A bad, unknown or repeated parameter", body = String, content_type = "text/plain; charset=utf-8"), (status = 404, description = "No such LA or extension", body = String, content_type = "text/plain; charset=utf-8")))]
 pub async fn la(
     State(state): State<AppState>,
     Path(file): Path<String>,
@@ -74,7 +88,7 @@ pub async fn la(
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let pairs = query_pairs(query.as_deref())?;
-    let ds = state.dataset_on(date_of(&pairs)).await?;
+    let ds = dataset_of(&state, &pairs).await?;
     let (i, format) = parse_la_file(&ds, &file)?;
     let pic = Picture::parse(&ds, View::La(i), &pairs)?;
     respond(&state, ds, format, pic, &headers).await

@@ -133,9 +133,11 @@ fn size_param(name: &str, v: &str) -> Result<u32, PictureError> {
 
 fn la_param(ds: &Dataset, name: &str, v: &str) -> Result<usize, PictureError> {
     let code = v.trim().to_ascii_uppercase();
+    // No LA by that code on the map drawn (perhaps one of another day's): not found, as for
+    // an LA's own picture.
     ds.las.iter().position(|l| l.code == code).ok_or_else(|| {
-        bad(format!(
-            "{name}={:?} names no local authority (use a code like E06000001)",
+        PictureError::NotFound(format!(
+            "{name}={:?} names no local authority on this map (use a code like E06000001)",
             v.chars().take(20).collect::<String>()
         ))
     })
@@ -170,7 +172,8 @@ impl Picture {
     /// # Errors
     /// [`PictureError::BadParameter`] for an unknown or repeated parameter, a size outside
     /// [`MIN_SIZE`]..=[`MAX_SIZE`] (a huge `w` is refused before anything is drawn), an unknown
-    /// measure or LA code, or more than [`MAX_WITH`] LAs in `with`.
+    /// measure, or more than [`MAX_WITH`] LAs in `with`; [`PictureError::NotFound`] for a code
+    /// of no LA on this map.
     pub fn parse(
         ds: &Dataset,
         view: View,
@@ -207,7 +210,7 @@ impl Picture {
         };
         let opt_la = |k: &str| {
             get(k)
-                .filter(|v| !v.trim().is_empty())
+                .filter(|v| !v.is_empty())
                 .map(|v| la_param(ds, k, v))
                 .transpose()
         };
