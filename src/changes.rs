@@ -28,6 +28,48 @@ pub const MAX_REASON: usize = 2000;
 /// Longest accepted text field, in characters.
 pub const MAX_TEXT: usize = 5000;
 
+/// A published change, as the public history shows it (no names, emails or tokens).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PublicChange {
+    /// Position in the log.
+    pub id: i64,
+    /// RFC 3339 UTC.
+    pub time: String,
+    /// LAs concerned.
+    pub la_codes: Vec<String>,
+    /// Their names.
+    pub la_names: Vec<String>,
+    /// Kind, e.g. `partnership.update`.
+    #[schema(value_type = String)]
+    pub kind: &'static str,
+    /// One line for people.
+    pub summary: String,
+    /// Fields changed, before and after.
+    pub changes: Vec<FieldChange>,
+    /// Why.
+    pub reason: String,
+    /// The change it undoes, if it is an undo.
+    pub reverts: Option<i64>,
+}
+
+impl LoggedChange {
+    /// The change as the public sees it; `la_names` are the names of its `la_codes`.
+    #[must_use]
+    pub fn public(&self, la_names: Vec<String>) -> PublicChange {
+        PublicChange {
+            id: self.id,
+            time: self.created_at.clone(),
+            la_codes: self.entry.la_codes.clone(),
+            la_names,
+            kind: self.entry.change.kind(),
+            summary: self.entry.summary.clone(),
+            changes: self.entry.diff.clone(),
+            reason: self.entry.reason.clone(),
+            reverts: self.entry.reverts,
+        }
+    }
+}
+
 /// Problems with an edit: field → message. The key `_` holds a problem with no single field.
 pub type FieldErrors = BTreeMap<String, String>;
 

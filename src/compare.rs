@@ -7,11 +7,14 @@
 //! list of differences. [`to_json`] and [`to_csv`] are the API's two representations; the HTML
 //! page (`http/compare.rs`) renders the same [`Comparison`].
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
+use serde::Serialize;
 use serde_json::{Value as Json, json};
+use utoipa::ToSchema;
 
 use crate::dataset::Dataset;
+use crate::downloads::PartnershipJson;
 use crate::model::LocalAuthority;
 use crate::schema;
 
@@ -860,112 +863,259 @@ pub fn compare(ds: &Dataset, sel: &Selection) -> Comparison {
     cmp
 }
 
-fn cell_json(ds: &Dataset, cell: &Cell) -> Json {
+/// A column of a comparison (`GET /api/compare`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ColumnJson {
+    /// GSS code.
+    pub code: String,
+    /// Name.
+    pub name: String,
+    /// Region.
+    pub region: String,
+    /// LA type.
+    pub la_type: String,
+    /// Whether this column is the LA compared.
+    pub subject: bool,
+    /// Statistical-neighbour rank, if it is one.
+    pub rank: Option<usize>,
+    /// DfE closeness band, if it is a statistical neighbour.
+    pub closeness: Option<String>,
+}
+
+/// A cell of a comparison row.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CellJson {
+    /// A flag, a count, a figure or a text; null when unknown.
+    #[schema(value_type = serde_json::Value)]
+    pub value: Json,
+    /// Ids of the partnerships behind the value, when there are any.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub partnerships: Vec<String>,
+}
+
+/// A row of a comparison: one measure across the LAs.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RowJson {
+    /// `role`, `form`, `focus`, `phase`, `verification` or `context`.
+    pub group: &'static str,
+    /// Stable key (the tile attribute's name where there is one).
+    pub key: String,
+    /// For people.
+    pub label: String,
+    /// One per column, in column order.
+    pub cells: Vec<CellJson>,
+}
+
+/// What the other LAs have that the LA compared has not.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DifferenceJson {
+    /// The row's key.
+    pub key: String,
+    /// The row's group.
+    pub group: &'static str,
+    /// How many of the others have it.
+    pub count: usize,
+    /// Out of how many.
+    pub of: usize,
+    /// Codes of the LAs that have it.
+    pub las: Vec<String>,
+    /// In words.
+    pub text: String,
+}
+
+/// An LA's role row, as evidence of a comparison.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RoleEvidence {
+    /// The LA funds school improvement or partnerships.
+    pub funder: bool,
+    /// The LA convenes partnerships.
+    pub convener: bool,
+    /// The LA delivers school improvement itself.
+    pub deliverer: bool,
+    /// The LA sells school improvement as a traded service.
+    pub traded_service: bool,
+    /// Summary in words.
+    pub summary: String,
+    /// Sources read.
+    pub source_urls: Vec<String>,
+    /// Year or date of the evidence.
+    pub evidence_date: String,
+}
+
+/// The evidence behind one LA's column: its role row and its partnerships in full.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Evidence {
+    /// Its role, or null when the data has none.
+    pub role: Option<RoleEvidence>,
+    /// Its partnerships.
+    pub partnerships: Vec<PartnershipJson>,
+}
+
+/// An LA named in a comparison.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NamedLa {
+    /// GSS code.
+    pub code: String,
+    /// Name.
+    pub name: String,
+}
+
+/// Addresses of the same comparison in its other forms.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CompareLinks {
+    /// The page.
+    pub html: String,
+    /// The table as CSV.
+    pub csv: String,
+    /// The map picture with these LAs outlined.
+    pub picture: String,
+}
+
+/// Whom the LA is compared with.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CompareMode {
+    /// Its DfE statistical neighbours.
+    StatisticalNeighbours,
+    /// LAs chosen with `with`.
+    Chosen,
+}
+
+/// `GET /api/compare` (JSON).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Comparison)]
+pub struct ComparisonJson {
+    /// The LA compared.
+    pub la: NamedLa,
+    /// Whom it is compared with.
+    pub mode: CompareMode,
+    /// The LAs, the compared one first.
+    pub columns: Vec<ColumnJson>,
+    /// Table rows, with the partnership ids behind each cell.
+    pub rows: Vec<RowJson>,
+    /// What the other LAs have that this one has not.
+    pub differences: Vec<DifferenceJson>,
+    /// Per LA code: its role and partnerships in full.
+    pub evidence: BTreeMap<String, Evidence>,
+    /// Version of the data.
+    pub data_version: String,
+    /// Date of the newest evidence.
+    pub data_as_of: Option<String>,
+    /// The same comparison as a page, a CSV and a picture.
+    pub links: CompareLinks,
+}
+
+fn cell_json(ds: &Dataset, cell: &Cell) -> CellJson {
     let value = match &cell.value {
         CellValue::Flag(b) => json!(b),
         CellValue::Count(n) => json!(n),
         CellValue::Number(x) => json!(x),
         CellValue::Text(t) => json!(t),
     };
-    let mut o = json!({ "value": value });
-    if !cell.partnerships.is_empty() {
-        o["partnerships"] = json!(
-            cell.partnerships
-                .iter()
-                .map(|&p| ds.partnerships[p].id.as_str())
-                .collect::<Vec<_>>()
-        );
+    CellJson {
+        value,
+        partnerships: cell
+            .partnerships
+            .iter()
+            .map(|&p| ds.partnerships[p].id.clone())
+            .collect(),
     }
-    o
 }
 
 /// The comparison as JSON (`GET /api/compare`): columns, rows with the partnership ids behind
-/// each cell, the differences, and the evidence (each LA's role row and partnerships in full).
+/// each cell, the differences, the evidence (each LA's role row and partnerships in full), and
+/// `links` to its other forms.
 #[must_use]
 pub fn to_json(
     ds: &Dataset,
     cmp: &Comparison,
-    partnership_json: impl Fn(&crate::model::Partnership) -> Json,
-) -> Json {
+    partnership_json: impl Fn(&crate::model::Partnership) -> PartnershipJson,
+    links: CompareLinks,
+) -> ComparisonJson {
     let subject = &ds.las[cmp.subject];
-    let columns: Vec<Json> = cmp
+    let columns = cmp
         .columns
         .iter()
         .map(|c| {
             let la = &ds.las[c.la];
-            json!({
-                "code": la.code,
-                "name": la.name,
-                "region": la.region_name,
-                "la_type": la.la_type,
-                "subject": c.subject,
-                "rank": c.rank,
-                "closeness": c.closeness,
-            })
+            ColumnJson {
+                code: la.code.clone(),
+                name: la.name.clone(),
+                region: la.region_name.clone(),
+                la_type: la.la_type.clone(),
+                subject: c.subject,
+                rank: c.rank,
+                closeness: c.closeness.clone(),
+            }
         })
         .collect();
-    let rows: Vec<Json> = cmp
+    let rows = cmp
         .rows
         .iter()
-        .map(|r| {
-            json!({
-                "group": r.group.key(),
-                "key": r.key,
-                "label": r.label,
-                "cells": r.cells.iter().map(|c| cell_json(ds, c)).collect::<Vec<_>>(),
-            })
+        .map(|r| RowJson {
+            group: r.group.key(),
+            key: r.key.clone(),
+            label: r.label.clone(),
+            cells: r.cells.iter().map(|c| cell_json(ds, c)).collect(),
         })
         .collect();
-    let differences: Vec<Json> = cmp
+    let differences = cmp
         .differences
         .iter()
-        .map(|d| {
-            json!({
-                "key": d.key,
-                "group": d.group.key(),
-                "count": d.have.len(),
-                "of": d.of,
-                "las": d.have.iter().map(|&c| ds.las[cmp.columns[c].la].code.as_str()).collect::<Vec<_>>(),
-                "text": d.text,
-            })
+        .map(|d| DifferenceJson {
+            key: d.key.clone(),
+            group: d.group.key(),
+            count: d.have.len(),
+            of: d.of,
+            las: d
+                .have
+                .iter()
+                .map(|&c| ds.las[cmp.columns[c].la].code.clone())
+                .collect(),
+            text: d.text.clone(),
         })
         .collect();
-    let evidence: serde_json::Map<String, Json> = cmp
+    let evidence = cmp
         .columns
         .iter()
         .map(|c| {
             let role = ds.la_role[c.la].map(|r| {
                 let r = &ds.roles[r];
-                json!({
-                    "funder": r.funder,
-                    "convener": r.convener,
-                    "deliverer": r.deliverer,
-                    "traded_service": r.traded_service,
-                    "summary": r.summary,
-                    "source_urls": r.source_urls,
-                    "evidence_date": r.evidence_date,
-                })
+                RoleEvidence {
+                    funder: r.funder,
+                    convener: r.convener,
+                    deliverer: r.deliverer,
+                    traded_service: r.traded_service,
+                    summary: r.summary.clone(),
+                    source_urls: r.source_urls.clone(),
+                    evidence_date: r.evidence_date.clone(),
+                }
             });
-            let ps: Vec<Json> = ds.la_partnerships[c.la]
+            let partnerships = ds.la_partnerships[c.la]
                 .iter()
                 .map(|&p| partnership_json(&ds.partnerships[p]))
                 .collect();
-            (
-                ds.las[c.la].code.clone(),
-                json!({ "role": role, "partnerships": ps }),
-            )
+            (ds.las[c.la].code.clone(), Evidence { role, partnerships })
         })
         .collect();
-    json!({
-        "data_version": ds.version,
-        "data_as_of": ds.data_as_of,
-        "la": { "code": subject.code, "name": subject.name },
-        "mode": if cmp.neighbours { "statistical_neighbours" } else { "chosen" },
-        "columns": columns,
-        "rows": rows,
-        "differences": differences,
-        "evidence": evidence,
-    })
+    ComparisonJson {
+        la: NamedLa {
+            code: subject.code.clone(),
+            name: subject.name.clone(),
+        },
+        mode: if cmp.neighbours {
+            CompareMode::StatisticalNeighbours
+        } else {
+            CompareMode::Chosen
+        },
+        columns,
+        rows,
+        differences,
+        evidence,
+        data_version: ds.version.clone(),
+        data_as_of: ds.data_as_of.clone(),
+        links,
+    }
 }
 
 /// A CSV cell that a spreadsheet will not run as a formula.

@@ -361,24 +361,62 @@ pub fn is_gis_name(name: &str) -> bool {
 }
 
 /// A partnership as the API and the downloads publish it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct PartnershipJson {
+    /// Stable id (slug).
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// GSS codes of its LAs.
+    pub la_codes: Vec<String>,
+    /// Names of its LAs, in the same order.
+    pub la_names: Vec<String>,
+    /// Form (`schema::FORMS`).
+    pub form: String,
+    /// Phases.
+    pub phases: Vec<String>,
+    /// Focus tags.
+    pub focus: Vec<String>,
+    /// The LA's involvement.
+    pub la_involvement: String,
+    /// Legal form.
+    pub legal_form: String,
+    /// Who is a member.
+    pub membership: String,
+    /// Year founded.
+    pub founded: Option<u16>,
+    /// Website.
+    pub website: Option<String>,
+    /// Sources read.
+    pub source_urls: Vec<String>,
+    /// Year or date of the evidence.
+    pub evidence_date: String,
+    /// Notes.
+    pub notes: String,
+}
+
+/// A partnership as the API and the downloads publish it.
 #[must_use]
-pub fn partnership_json(ds: &Dataset, p: &Partnership) -> Value {
-    let la_names = ds.la_names(&p.la_codes);
-    json!({
-        "id": p.id,
-        "name": p.name,
-        "la_codes": p.la_codes,
-        "la_names": la_names,
-        "form": p.form,
-        "phases": p.phases,
-        "focus": p.focus,
-        "la_involvement": p.la_involvement,
-        "legal_form": p.legal_form,
-        "membership": p.membership,
-        "founded": p.founded,
-        "website": p.website,
-        "source_urls": p.source_urls,
-        "evidence_date": p.evidence_date,
-        "notes": p.notes,
-    })
+pub fn partnership_json(ds: &Dataset, p: &Partnership) -> PartnershipJson {
+    PartnershipJson {
+        id: p.id.clone(),
+        name: p.name.clone(),
+        la_codes: p.la_codes.clone(),
+        la_names: ds
+            .la_names(&p.la_codes)
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
+        form: p.form.clone(),
+        phases: p.phases.clone(),
+        focus: p.focus.clone(),
+        la_involvement: p.la_involvement.clone(),
+        legal_form: p.legal_form.clone(),
+        membership: p.membership.clone(),
+        founded: p.founded,
+        website: p.website.clone(),
+        source_urls: p.source_urls.clone(),
+        evidence_date: p.evidence_date.clone(),
+        notes: p.notes.clone(),
+    }
 }

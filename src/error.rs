@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::compare::CompareError;
 use crate::pipeline::RenderError;
@@ -245,6 +246,83 @@ impl From<VerificationError> for AppError {
     }
 }
 
+/// Every JSON error: what is wrong and where.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// Human-readable reason.
+    pub error: String,
+}
+
+/// A rejected submission or edit: the reason, and a message per field.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FieldErrorBody {
+    /// Summary of the problems.
+    pub error: String,
+    /// Field name → what is wrong with it.
+    pub fields: BTreeMap<String, String>,
+}
+
+/// New data that failed validation on `POST /admin/reload`; the old data is still served.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReloadRejectedBody {
+    /// Summary.
+    pub error: String,
+    /// Every problem, `file:line: column: message`.
+    pub problems: Vec<String>,
+    /// The version still served.
+    pub data_version: String,
+}
+
+/// The JSON body of an API error: one of the three shapes above.
+enum JsonError {
+    Plain(ErrorBody),
+    Fields(FieldErrorBody),
+    Reload(ReloadRejectedBody),
+}
+
+impl JsonError {
+    fn into_response_with(self, status: StatusCode) -> Response {
+        match self {
+            Self::Plain(b) => (status, axum::Json(b)).into_response(),
+            Self::Fields(b) => (status, axum::Json(b)).into_response(),
+            Self::Reload(b) => (status, axum::Json(b)).into_response(),
+        }
+    }
+}
+
+impl AppError {
+    /// The JSON body of this error, with `error` = `message`.
+    fn json_body(&self, error: String) -> JsonError {
+        let with_fields = |fields: BTreeMap<String, String>| {
+            JsonError::Fields(FieldErrorBody {
+                error: error.clone(),
+                fields,
+            })
+        };
+        match self {
+            Self::Invalid(f) => with_fields(
+                f.iter()
+                    .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                    .collect(),
+            ),
+            Self::Steward(
+                StewardError::Rejected(f) | StewardError::CannotRevert { problems: f, .. },
+            )
+            | Self::Verification(VerificationError::Invalid(f) | VerificationError::Answer(f)) => {
+                with_fields(f.clone())
+            }
+            Self::Steward(StewardError::ReloadRejected { problems, current }) => {
+                JsonError::Reload(ReloadRejectedBody {
+                    error,
+                    problems: problems.clone(),
+                    data_version: current.clone(),
+                })
+            }
+            _ => JsonError::Plain(ErrorBody { error }),
+        }
+    }
+}
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status();
@@ -278,28 +356,7 @@ impl IntoResponse for AppError {
             _ => {}
         }
         let mut res = if self.is_api() {
-            let mut body = json!({ "error": message });
-            match &self {
-                Self::Invalid(fields) => body["fields"] = json!(fields),
-                Self::Steward(
-                    StewardError::Rejected(fields)
-                    | StewardError::CannotRevert {
-                        problems: fields, ..
-                    },
-                ) => body["fields"] = json!(fields),
-                Self::Verification(VerificationError::Invalid(fields)) => {
-                    body["fields"] = json!(fields);
-                }
-                Self::Verification(VerificationError::Answer(fields)) => {
-                    body["fields"] = json!(fields);
-                }
-                Self::Steward(StewardError::ReloadRejected { problems, current }) => {
-                    body["problems"] = json!(problems);
-                    body["data_version"] = json!(current);
-                }
-                _ => {}
-            }
-            (status, axum::Json(body)).into_response()
+            self.json_body(message).into_response_with(status)
         } else {
             (
                 status,

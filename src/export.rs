@@ -145,10 +145,10 @@ pub fn export(
         Format::Pmtiles => {
             let file = std::fs::File::create(out).map_err(io)?;
             let metadata = serde_json::json!({
-                "name": meta["name"],
-                "description": meta["description"],
+                "name": meta.name,
+                "description": meta.description,
                 "attribution": ATTRIBUTION,
-                "version": meta["version"],
+                "version": meta.version,
                 "data_version": ds.version,
                 "vector_layers": typed_vector_layers(min, max),
                 "tilestats": tilestats(ds),
@@ -256,7 +256,8 @@ fn write_dir(
         std::fs::write(&file, &t.gzip).map_err(io(&file))?;
     }
     let file = out.join("metadata.json");
-    std::fs::write(&file, metadata_json(ds, min, max).to_string()).map_err(io(&file))
+    let text = serde_json::to_string(&metadata_json(ds, min, max)).unwrap_or_default();
+    std::fs::write(&file, text).map_err(io(&file))
 }
 
 /// Total size of the files under `dir`.

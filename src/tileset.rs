@@ -3,7 +3,11 @@
 //! tippecanoe metadata. Pure functions of the dataset and `schema`, shared by the server
 //! (`http::meta`), the archive export (`export`) and the drawn pictures (`render`).
 
+use std::collections::BTreeMap;
+
+use serde::Serialize;
 use serde_json::{Value as Json, json};
+use utoipa::ToSchema;
 
 use crate::dataset::Dataset;
 use crate::schema::{self, Field};
@@ -23,7 +27,8 @@ pub fn round6(v: f64) -> f64 {
     (v * 1e6).round() / 1e6
 }
 
-fn fields_json(fields: &[Field]) -> Json {
+/// Attribute → "Type: meaning." of a TileJSON vector layer.
+fn fields_json(fields: &[Field]) -> BTreeMap<String, String> {
     fields
         .iter()
         .map(|f| {
@@ -34,11 +39,64 @@ fn fields_json(fields: &[Field]) -> Json {
             };
             (
                 f.name.clone(),
-                Json::from(format!("{}: {}.{opt}", f.ty.tilejson_name(), f.description)),
+                format!("{}: {}.{opt}", f.ty.tilejson_name(), f.description),
             )
         })
-        .collect::<serde_json::Map<_, _>>()
-        .into()
+        .collect()
+}
+
+/// A vector layer of TileJSON.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VectorLayer {
+    /// Layer name in the tiles.
+    pub id: &'static str,
+    /// What the layer holds.
+    pub description: &'static str,
+    /// Lowest zoom.
+    pub minzoom: u8,
+    /// Highest zoom.
+    pub maxzoom: u8,
+    /// Attribute → type and meaning.
+    pub fields: BTreeMap<String, String>,
+}
+
+/// TileJSON 3.0.0 (`GET /tiles.json`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TileJson {
+    /// `3.0.0`.
+    #[schema(pattern = r"^3\.0\.0$")]
+    pub tilejson: &'static str,
+    /// Name.
+    pub name: &'static str,
+    /// Description.
+    pub description: &'static str,
+    /// Version of the tile set's layout.
+    pub version: &'static str,
+    /// Attribution (sources and licences).
+    pub attribution: &'static str,
+    /// `xyz`.
+    #[schema(pattern = "^xyz$")]
+    pub scheme: &'static str,
+    /// Tile URL templates.
+    pub tiles: Vec<String>,
+    /// Lowest zoom.
+    pub minzoom: u8,
+    /// Highest zoom.
+    pub maxzoom: u8,
+    /// West, south, east, north (degrees).
+    pub bounds: [f64; 4],
+    /// Longitude, latitude, zoom.
+    pub center: [f64; 3],
+    /// Version of the data in the tiles.
+    pub data_version: String,
+    /// The day the map shows, when asked for one.
+    pub date: Option<String>,
+    /// First day of the councils shown.
+    pub valid_from: String,
+    /// Last day of them, if a later reorganisation ends it.
+    pub valid_until: Option<String>,
+    /// The layers and their fields.
+    pub vector_layers: Vec<VectorLayer>,
 }
 
 /// The tile URL template under `base` for the map of `day` (`/tiles/{day}/{z}/{x}/{y}.pbf`,
@@ -55,48 +113,48 @@ pub fn tile_url(base: &str, day: Option<&str>, pinned: Option<&str>) -> String {
 /// The TileJSON document for `base`, with tiles at `tiles` (see [`tile_url`]) and `date` the
 /// day it maps.
 #[must_use]
-pub fn tilejson(ds: &Dataset, base: &str) -> Json {
+pub fn tilejson(ds: &Dataset, base: &str) -> TileJson {
     tilejson_on(ds, &tile_url(base, None, None), None)
 }
 
 /// The TileJSON document of the map of `date`, with tiles at `tiles`.
 #[must_use]
-pub fn tilejson_on(ds: &Dataset, tiles: &str, date: Option<&str>) -> Json {
+pub fn tilejson_on(ds: &Dataset, tiles: &str, date: Option<&str>) -> TileJson {
     let max = ds.max_zoom();
     let [w, s, e, n] = ds.geometry.bounds;
-    json!({
-        "tilejson": "3.0.0",
-        "name": "partnership-map: area-based education partnerships in England",
-        "description": DESCRIPTION,
-        "version": "1.0.0",
-        "attribution": ATTRIBUTION,
-        "scheme": "xyz",
-        "tiles": [tiles],
-        "minzoom": 0,
-        "maxzoom": max,
-        "bounds": [round6(w), round6(s), round6(e), round6(n)],
-        "center": [round6((w + e) / 2.0), round6((s + n) / 2.0), 6],
-        "data_version": ds.version,
-        "date": date,
-        "valid_from": ds.vintage_start(),
-        "valid_until": ds.vintage_end(),
-        "vector_layers": [
-            {
-                "id": schema::LA_LAYER,
-                "description": "One polygon per upper-tier local authority; feature id = DfE LA number.",
-                "minzoom": 0,
-                "maxzoom": max,
-                "fields": fields_json(&schema::la_fields()),
+    TileJson {
+        tilejson: "3.0.0",
+        name: "partnership-map: area-based education partnerships in England",
+        description: DESCRIPTION,
+        version: "1.0.0",
+        attribution: ATTRIBUTION,
+        scheme: "xyz",
+        tiles: vec![tiles.to_owned()],
+        minzoom: 0,
+        maxzoom: max,
+        bounds: [round6(w), round6(s), round6(e), round6(n)],
+        center: [round6((w + e) / 2.0), round6((s + n) / 2.0), 6.0],
+        data_version: ds.version.clone(),
+        date: date.map(str::to_owned),
+        valid_from: ds.vintage_start().to_owned(),
+        valid_until: ds.vintage_end().map(str::to_owned),
+        vector_layers: vec![
+            VectorLayer {
+                id: schema::LA_LAYER,
+                description: "One polygon per upper-tier local authority; feature id = DfE LA number.",
+                minzoom: 0,
+                maxzoom: max,
+                fields: fields_json(&schema::la_fields()),
             },
-            {
-                "id": schema::LABEL_LAYER,
-                "description": "One label point per LA, at its pole of inaccessibility; feature id = DfE LA number.",
-                "minzoom": 0,
-                "maxzoom": max,
-                "fields": fields_json(&schema::label_fields()),
-            }
-        ]
-    })
+            VectorLayer {
+                id: schema::LABEL_LAYER,
+                description: "One label point per LA, at its pole of inaccessibility; feature id = DfE LA number.",
+                minzoom: 0,
+                maxzoom: max,
+                fields: fields_json(&schema::label_fields()),
+            },
+        ],
+    }
 }
 
 /// `vector_layers` with each field's value its type name ("Number", "Boolean", "String"), as
@@ -130,39 +188,87 @@ pub fn tilestats(ds: &Dataset) -> Json {
     })
 }
 
+/// tippecanoe's `metadata.json` (every value a string, as in MBTiles), served at
+/// `/tiles/metadata.json`; its rows are the MBTiles 1.3 `metadata` table.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TileMetadata {
+    /// Name.
+    pub name: String,
+    /// `pbf`.
+    pub format: String,
+    /// `overlay`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// MBTiles version, `1.3`.
+    pub version: String,
+    /// Description.
+    pub description: String,
+    /// Attribution.
+    pub attribution: String,
+    /// `west,south,east,north`.
+    pub bounds: String,
+    /// `lon,lat,zoom`.
+    pub center: String,
+    /// Lowest zoom.
+    pub minzoom: String,
+    /// Highest zoom.
+    pub maxzoom: String,
+    /// Version of the data.
+    pub data_version: String,
+    /// `vector_layers` and `tilestats`, as JSON text.
+    pub json: String,
+}
+
+impl TileMetadata {
+    /// The MBTiles `metadata` rows: name and value.
+    #[must_use]
+    pub fn rows(self) -> Vec<(&'static str, String)> {
+        vec![
+            ("name", self.name),
+            ("format", self.format),
+            ("type", self.kind),
+            ("version", self.version),
+            ("description", self.description),
+            ("attribution", self.attribution),
+            ("bounds", self.bounds),
+            ("center", self.center),
+            ("minzoom", self.minzoom),
+            ("maxzoom", self.maxzoom),
+            ("data_version", self.data_version),
+            ("json", self.json),
+        ]
+    }
+}
+
 /// The MBTiles 1.3 `metadata` rows for zooms `min..=max`. The same rows make tippecanoe's
 /// `metadata.json` (served at `/tiles/metadata.json`, where GDAL's MVT driver looks for it).
 #[must_use]
 pub fn archive_metadata(ds: &Dataset, min: u8, max: u8) -> Vec<(&'static str, String)> {
+    metadata_json(ds, min, max).rows()
+}
+
+/// tippecanoe's `metadata.json` for zooms `min..=max`: the rows of [`archive_metadata`] as one
+/// JSON object.
+#[must_use]
+pub fn metadata_json(ds: &Dataset, min: u8, max: u8) -> TileMetadata {
     let [w, s, e, n] = ds.geometry.bounds;
     let (cx, cy) = ((w + e) / 2.0, (s + n) / 2.0);
     let json = json!({
         "vector_layers": typed_vector_layers(min, max),
         "tilestats": tilestats(ds),
     });
-    vec![
-        ("name", "partnership-map".to_owned()),
-        ("format", "pbf".to_owned()),
-        ("type", "overlay".to_owned()),
-        ("version", "1.3".to_owned()),
-        ("description", DESCRIPTION.to_owned()),
-        ("attribution", ATTRIBUTION.to_owned()),
-        ("bounds", format!("{w},{s},{e},{n}")),
-        ("center", format!("{cx},{cy},{}", min.max(6).min(max))),
-        ("minzoom", min.to_string()),
-        ("maxzoom", max.to_string()),
-        ("data_version", ds.version.clone()),
-        ("json", json.to_string()),
-    ]
-}
-
-/// [`archive_metadata`] as one JSON object: tippecanoe's `metadata.json`.
-#[must_use]
-pub fn metadata_json(ds: &Dataset, min: u8, max: u8) -> Json {
-    Json::Object(
-        archive_metadata(ds, min, max)
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), Json::from(v)))
-            .collect(),
-    )
+    TileMetadata {
+        name: "partnership-map".to_owned(),
+        format: "pbf".to_owned(),
+        kind: "overlay".to_owned(),
+        version: "1.3".to_owned(),
+        description: DESCRIPTION.to_owned(),
+        attribution: ATTRIBUTION.to_owned(),
+        bounds: format!("{w},{s},{e},{n}"),
+        center: format!("{cx},{cy},{}", min.max(6).min(max)),
+        minzoom: min.to_string(),
+        maxzoom: max.to_string(),
+        data_version: ds.version.clone(),
+        json: json.to_string(),
+    }
 }

@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use maud::html;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::pages::{Framing, html_response, layout};
@@ -17,6 +17,7 @@ use super::query::ApiQuery;
 use super::state::AppState;
 use crate::error::AppError;
 use crate::submission::{self, STATUSES};
+use utoipa::ToSchema;
 
 /// Check the bearer token; the editor's name.
 ///
@@ -74,11 +75,28 @@ fn status_param(s: Option<&String>) -> Result<Option<String>, AppError> {
     }
 }
 
+/// `GET /api/admin/submissions`: one page of the review queue.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubmissionPage {
+    /// Submissions matching the status.
+    pub total: i64,
+    /// Page size.
+    pub limit: i64,
+    /// Offset of this page.
+    pub offset: i64,
+    /// Offset of the next page, if any.
+    pub next_offset: Option<i64>,
+    /// The status filter, if any.
+    pub status: Option<String>,
+    /// The page.
+    pub items: Vec<submission::Submission>,
+}
+
 /// `GET /api/admin/submissions?status=&limit=&offset=`.
 ///
 /// # Errors
 /// 401/404 (auth), 400 for bad paging.
-#[utoipa::path(get, path = "/api/admin/submissions", tag = "admin", summary = "The review queue", security(("editor_token" = [])), params(("status" = Option<String>, Query, description = "One status; `all` or empty for every status"), ("limit" = Option<u8>, Query, description = "Page size, 1–200 (default 50)", minimum = 0, maximum = 200), ("offset" = Option<i64>, Query, description = "Submissions to skip", minimum = 0)), responses((status = 200, description = "A page", body = super::openapi::SubmissionPage), (status = 400, description = "A bad parameter", body = super::openapi::ErrorBody), (status = 401, description = "No or wrong bearer token", body = super::openapi::ErrorBody, headers(("WWW-Authenticate" = String, description = "Bearer realm"))), (status = 404, description = "Not found; also every admin route while no editor is configured (the admin API is off)", body = super::openapi::ErrorBody), (status = 503, description = "The database is unavailable", body = super::openapi::ErrorBody)))]
+#[utoipa::path(get, path = "/api/admin/submissions", tag = "admin", summary = "The review queue", security(("editor_token" = [])), params(("status" = Option<String>, Query, description = "One status; `all` or empty for every status"), ("limit" = Option<u8>, Query, description = "Page size, 1–200 (default 50)", minimum = 0, maximum = 200), ("offset" = Option<i64>, Query, description = "Submissions to skip", minimum = 0)), responses((status = 200, description = "A page", body = SubmissionPage), (status = 400, description = "A bad parameter", body = crate::error::ErrorBody), (status = 401, description = "No or wrong bearer token", body = crate::error::ErrorBody, headers(("WWW-Authenticate" = String, description = "Bearer realm"))), (status = 404, description = "Not found; also every admin route while no editor is configured (the admin API is off)", body = crate::error::ErrorBody), (status = 503, description = "The database is unavailable", body = crate::error::ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -95,7 +113,14 @@ pub async fn list(
     let next = (offset + limit < page.total).then_some(offset + limit);
     Ok((
         [(header::CACHE_CONTROL, "no-store")],
-        Json(json!({ "total": page.total, "limit": limit, "offset": offset, "next_offset": next, "status": status, "items": page.items })),
+        Json(SubmissionPage {
+            total: page.total,
+            limit,
+            offset,
+            next_offset: next,
+            status,
+            items: page.items,
+        }),
     )
         .into_response())
 }
@@ -110,7 +135,7 @@ fn id_param(s: &str) -> Result<i64, AppError> {
 ///
 /// # Errors
 /// 401/404.
-#[utoipa::path(get, path = "/api/admin/submissions/{id}", tag = "admin", summary = "One submission", security(("editor_token" = [])), params(("id" = String, Path, description = "Reference, e.g. PM-000042", pattern = r"^PM-0{0,5}[1-9][0-9]{0,5}$")), responses((status = 200, description = "The submission", body = crate::submission::Submission), (status = 400, description = "Not a reference", body = super::openapi::ErrorBody), (status = 401, description = "No or wrong bearer token", body = super::openapi::ErrorBody, headers(("WWW-Authenticate" = String, description = "Bearer realm"))), (status = 404, description = "Not found; also every admin route while no editor is configured (the admin API is off)", body = super::openapi::ErrorBody), (status = 503, description = "The database is unavailable", body = super::openapi::ErrorBody)))]
+#[utoipa::path(get, path = "/api/admin/submissions/{id}", tag = "admin", summary = "One submission", security(("editor_token" = [])), params(("id" = String, Path, description = "Reference, e.g. PM-000042", pattern = r"^PM-0{0,5}[1-9][0-9]{0,5}$")), responses((status = 200, description = "The submission", body = crate::submission::Submission), (status = 400, description = "Not a reference", body = crate::error::ErrorBody), (status = 401, description = "No or wrong bearer token", body = crate::error::ErrorBody, headers(("WWW-Authenticate" = String, description = "Bearer realm"))), (status = 404, description = "Not found; also every admin route while no editor is configured (the admin API is off)", body = crate::error::ErrorBody), (status = 503, description = "The database is unavailable", body = crate::error::ErrorBody)))]
 pub async fn one(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -124,13 +149,30 @@ pub async fn one(
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(s)).into_response())
 }
 
-/// Body of a review.
-#[derive(Debug, Deserialize)]
-pub struct Review {
-    /// accepted, rejected, duplicate (or new, to reopen).
+/// A submission's review status (`submission::STATUSES`).
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)] // Only its schema is used: the handler checks the text against `STATUSES`.
+pub enum ReviewStatus {
+    /// Not reviewed yet.
+    New,
+    /// Taken into the data.
+    Accepted,
+    /// Not taken.
+    Rejected,
+    /// Already known.
+    Duplicate,
+}
+
+/// Body of a review (`POST /api/admin/submissions/{id}/review`).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ReviewRequest {
+    /// New status: accepted, rejected, duplicate (or new, to reopen).
+    #[schema(value_type = ReviewStatus)]
     pub status: String,
-    /// Reviewer's note.
+    /// Reviewer's note (at most 2000 characters).
     #[serde(default)]
+    #[schema(max_length = 2000)]
     pub note: String,
 }
 
@@ -138,7 +180,7 @@ pub struct Review {
 ///
 /// # Errors
 /// 401/404, 400 for an unknown status or an over-long note.
-#[utoipa::path(post, path = "/api/admin/submissions/{id}/review", tag = "admin", summary = "Set a submission's status and note", security(("editor_token" = [])), params(("id" = String, Path, description = "Reference, e.g. PM-000042", pattern = r"^PM-0{0,5}[1-9][0-9]{0,5}$")), request_body(content = super::openapi::ReviewRequest, content_type = "application/json"), responses((status = 200, description = "The submission as now", body = crate::submission::Submission), (status = 400, description = "A bad reference, body, status or note", body = super::openapi::ErrorBody), (status = 401, description = "No or wrong bearer token", body = super::openapi::ErrorBody, headers(("WWW-Authenticate" = String, description = "Bearer realm"))), (status = 404, description = "Not found; also every admin route while no editor is configured (the admin API is off)", body = super::openapi::ErrorBody), (status = 413, description = "Body over 64 KiB", body = String, content_type = "text/plain; charset=utf-8"), (status = 503, description = "The database is unavailable", body = super::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/api/admin/submissions/{id}/review", tag = "admin", summary = "Set a submission's status and note", security(("editor_token" = [])), params(("id" = String, Path, description = "Reference, e.g. PM-000042", pattern = r"^PM-0{0,5}[1-9][0-9]{0,5}$")), request_body(content = ReviewRequest, content_type = "application/json"), responses((status = 200, description = "The submission as now", body = crate::submission::Submission), (status = 400, description = "A bad reference, body, status or note", body = crate::error::ErrorBody), (status = 401, description = "No or wrong bearer token", body = crate::error::ErrorBody, headers(("WWW-Authenticate" = String, description = "Bearer realm"))), (status = 404, description = "Not found; also every admin route while no editor is configured (the admin API is off)", body = crate::error::ErrorBody), (status = 413, description = "Body over 64 KiB", body = String, content_type = "text/plain; charset=utf-8"), (status = 503, description = "The database is unavailable", body = crate::error::ErrorBody)))]
 pub async fn review(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -147,7 +189,7 @@ pub async fn review(
 ) -> Result<Response, AppError> {
     let reviewer = authorize(&state, &headers)?;
     let id = id_param(&id)?;
-    let r: Review = serde_json::from_slice(&body).map_err(|e| {
+    let r: ReviewRequest = serde_json::from_slice(&body).map_err(|e| {
         AppError::ApiBadRequest(format!("expected {{\"status\": …, \"note\": …}}: {e}"))
     })?;
     if !STATUSES.contains(&r.status.as_str()) {
@@ -182,7 +224,7 @@ pub async fn review(
 ///
 /// # Errors
 /// 401/404.
-#[utoipa::path(get, path = "/api/admin/submissions.csv", tag = "admin", summary = "The submissions as CSV", security(("editor_token" = [])), params(("status" = Option<String>, Query, description = "One status; `all` or empty for every status")), responses((status = 200, description = "CSV", body = String, content_type = "text/csv; charset=utf-8"), (status = 400, description = "A bad status", body = super::openapi::ErrorBody), (status = 401, description = "No or wrong bearer token", body = super::openapi::ErrorBody, headers(("WWW-Authenticate" = String, description = "Bearer realm"))), (status = 404, description = "Not found; also every admin route while no editor is configured (the admin API is off)", body = super::openapi::ErrorBody), (status = 503, description = "The database is unavailable", body = super::openapi::ErrorBody)))]
+#[utoipa::path(get, path = "/api/admin/submissions.csv", tag = "admin", summary = "The submissions as CSV", security(("editor_token" = [])), params(("status" = Option<String>, Query, description = "One status; `all` or empty for every status")), responses((status = 200, description = "CSV", body = String, content_type = "text/csv; charset=utf-8"), (status = 400, description = "A bad status", body = crate::error::ErrorBody), (status = 401, description = "No or wrong bearer token", body = crate::error::ErrorBody, headers(("WWW-Authenticate" = String, description = "Bearer realm"))), (status = 404, description = "Not found; also every admin route while no editor is configured (the admin API is off)", body = crate::error::ErrorBody), (status = 503, description = "The database is unavailable", body = crate::error::ErrorBody)))]
 pub async fn export_csv(
     State(state): State<AppState>,
     headers: HeaderMap,

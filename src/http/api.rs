@@ -5,19 +5,241 @@
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use utoipa::{PartialSchema, ToSchema};
 
 use super::conditional::json_with_etag;
 use super::query::{ApiQuery, DateQuery};
 use super::state::AppState;
 use crate::dataset::Dataset;
-use crate::downloads::partnership_json;
+use crate::downloads::{PartnershipJson, partnership_json};
 use crate::error::AppError;
 use crate::tileset::round6;
 
+/// An LA with every tile attribute (see `docs/FIELDS.md`), plus `bbox`, `label` and the
+/// statistical neighbours as lists. Its properties follow the attribute list of `schema.rs`, so
+/// `openapi::document` replaces this schema with one generated from that list.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(transparent)]
+#[schema(value_type = Object)]
+pub struct LaSummary(serde_json::Map<String, Value>);
+
+/// `GET /api/las`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LaList {
+    /// Version of the data served.
+    pub data_version: String,
+    /// Date of the newest evidence, `YYYY-MM-DD`.
+    pub data_as_of: Option<String>,
+    /// The day asked for (default today), `YYYY-MM-DD`.
+    pub date: String,
+    /// First day of the map's councils as on that day.
+    pub valid_from: String,
+    /// Last day of them, if a later reorganisation ends it.
+    pub valid_until: Option<String>,
+    /// Number of LAs in force on the day.
+    pub count: usize,
+    /// Every LA in force on the day.
+    pub local_authorities: Vec<LaSummary>,
+}
+
+/// An LA named with its code, and where the API describes it (`link`, dated when it is not in
+/// force today).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LaLink {
+    /// GSS code.
+    pub code: String,
+    /// Name.
+    pub name: String,
+    /// A day it is in force (its last for a predecessor, its first for a successor).
+    pub date: Option<String>,
+    /// `/api/las/{code}`, with `?date=` when dated.
+    pub link: String,
+}
+
+/// When an LA is in force, and which LAs it replaced or that replace it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LaHistory {
+    /// First day in force.
+    pub valid_from: String,
+    /// Last day in force, if it was abolished.
+    pub valid_to: Option<String>,
+    /// Whether its code is provisional (ONS has not published it yet).
+    pub provisional_code: bool,
+    /// The LAs it replaced.
+    pub replaces: Vec<LaLink>,
+    /// The LAs that replace it.
+    pub replaced_by: Vec<LaLink>,
+}
+
+/// An LA's own role in school improvement, with its sources.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = LaRole)]
+pub struct LaRoleJson {
+    /// The LAs whose role a new council carries until its own is researched, if any.
+    pub inherited_from: Option<String>,
+    /// Whether the role is the LA's own (not carried over from a predecessor).
+    pub confirmed: bool,
+    /// The LA funds school improvement or partnerships.
+    pub funder: bool,
+    /// The LA convenes partnerships.
+    pub convener: bool,
+    /// The LA delivers school improvement itself.
+    pub deliverer: bool,
+    /// The LA sells school improvement as a traded service.
+    pub traded_service: bool,
+    /// Summary in words.
+    pub summary: String,
+    /// Sources read.
+    pub source_urls: Vec<String>,
+    /// Year or date of the evidence.
+    pub evidence_date: String,
+}
+
+/// A partnership of an LA, and whether the LA carries it from a predecessor.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LaPartnership {
+    /// The partnership.
+    #[serde(flatten)]
+    pub partnership: PartnershipJson,
+    /// The predecessors it is carried from, if it names none of this LA's own codes.
+    pub inherited_from: Option<String>,
+    /// Whether it names this LA itself.
+    pub confirmed: bool,
+}
+
+/// One of an LA's DfE statistical neighbours.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Neighbour {
+    /// 1 = closest.
+    pub rank: usize,
+    /// GSS code.
+    pub code: String,
+    /// Name.
+    pub name: String,
+    /// DfE's closeness band (may be empty).
+    pub closeness: String,
+    /// Whether it is in force on the day.
+    pub in_force: bool,
+}
+
+/// Whether DfE figures of an LA are published.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Published {
+    /// Published.
+    Published,
+    /// A new council: not yet published.
+    NotYetPublished,
+    /// None.
+    None,
+}
+
+/// The LA of `/api/las/{code}`: all its attributes when in force on the day, else its name.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum LaDetailSubject {
+    /// In force: every attribute.
+    InForce(LaSummary),
+    /// Not in force on the day.
+    Named {
+        /// GSS code.
+        code: String,
+        /// Name.
+        name: String,
+    },
+}
+
+/// `anyOf`, not the `oneOf` a derived schema of an untagged enum would be: every LA in force
+/// also has the code and name that an LA of another day is given.
+impl utoipa::PartialSchema for LaDetailSubject {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, Type};
+        let text = || ObjectBuilder::new().schema_type(Type::String);
+        AnyOfBuilder::new()
+            .item(utoipa::openapi::Ref::from_schema_name(LaSummary::name()))
+            .item(
+                ObjectBuilder::new()
+                    .description(Some("An LA not in force on the day: its code and name."))
+                    .property("code", text().description(Some("GSS code.")))
+                    .property("name", text().description(Some("Name.")))
+                    .required("code")
+                    .required("name"),
+            )
+            .into()
+    }
+}
+
+impl ToSchema for LaDetailSubject {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        schemas.push((LaSummary::name().into(), LaSummary::schema()));
+    }
+}
+
+/// `GET /api/las/{code}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LaDetail {
+    /// Version of the data served.
+    pub data_version: String,
+    /// Date of the newest evidence.
+    pub data_as_of: Option<String>,
+    /// The day asked for (default today).
+    pub date: String,
+    /// Whether the LA is in force on the day (else only its name and history are given).
+    pub in_force: bool,
+    /// The LA.
+    pub local_authority: LaDetailSubject,
+    /// When it is in force, and what it replaced or what replaces it.
+    pub history: LaHistory,
+    /// Its role, or null when the data has none.
+    pub role: Option<LaRoleJson>,
+    /// Its partnerships.
+    pub partnerships: Vec<LaPartnership>,
+    /// Its statistical neighbours, closest first.
+    pub neighbours: Vec<Neighbour>,
+    /// Whether its statistical neighbours are published (LAs in force only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub neighbours_status: Option<Published>,
+    /// Whether its context figures are published (LAs in force only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub figures_status: Option<Published>,
+    /// For a new council, why figures are missing; null otherwise (LAs in force only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub status_note: Option<Option<String>>,
+}
+
+/// A partnership of `/api/partnerships`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListedPartnership {
+    /// The partnership.
+    #[serde(flatten)]
+    pub partnership: PartnershipJson,
+    /// The LAs in force on the day that it covers (its own, and new LAs that inherit it);
+    /// given when every partnership is listed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub las_in_force: Option<Vec<String>>,
+}
+
+/// `GET /api/partnerships`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PartnershipList {
+    /// Version of the data served.
+    pub data_version: String,
+    /// Number of partnerships listed.
+    pub count: usize,
+    /// The partnerships.
+    pub partnerships: Vec<ListedPartnership>,
+}
+
 /// Summary of LA `i`: every tile attribute, plus bounds, label point and neighbours as a list.
-fn la_summary(ds: &Dataset, i: usize) -> Value {
+fn la_summary(ds: &Dataset, i: usize) -> LaSummary {
     let mut o: serde_json::Map<String, Value> = ds.attributes[i]
         .iter()
         .map(|(k, v)| (k.clone(), v.to_json()))
@@ -30,7 +252,7 @@ fn la_summary(ds: &Dataset, i: usize) -> Value {
     );
     o.insert("bbox".into(), json!(ds.geometry.la_bounds[i].map(round6)));
     o.insert("label".into(), json!(ds.label_lonlat(i).map(round6)));
-    Value::Object(o)
+    LaSummary(o)
 }
 
 /// `{code, name, valid_from, link}` of the LAs with these codes (successors or predecessors).
@@ -38,7 +260,7 @@ fn la_links(
     ds: &Dataset,
     codes: &[String],
     date_of: impl Fn(&crate::model::LocalAuthority) -> Option<String>,
-) -> Vec<Value> {
+) -> Vec<LaLink> {
     codes
         .iter()
         .filter_map(|c| ds.any_la(c))
@@ -48,20 +270,29 @@ fn la_links(
                 || format!("/api/las/{}", l.code),
                 |d| format!("/api/las/{}?date={d}", l.code),
             );
-            json!({ "code": l.code, "name": l.name, "date": day, "link": link })
+            LaLink {
+                code: l.code.clone(),
+                name: l.name.clone(),
+                date: day,
+                link,
+            }
         })
         .collect()
 }
 
 /// When an LA is in force, and which LAs it replaced or that replace it (with links).
-fn history(ds: &Dataset, la: &crate::model::LocalAuthority) -> Value {
-    json!({
-        "valid_from": la.valid_from,
-        "valid_to": la.valid_to,
-        "provisional_code": la.provisional_code,
-        "replaces": la_links(ds, &la.replaces, |l| l.valid_to.as_ref().and_then(|d| crate::clock::day_before(d))),
-        "replaced_by": la_links(ds, &la.replaced_by, |l| Some(l.valid_from.clone())),
-    })
+fn history(ds: &Dataset, la: &crate::model::LocalAuthority) -> LaHistory {
+    LaHistory {
+        valid_from: la.valid_from.clone(),
+        valid_to: la.valid_to.clone(),
+        provisional_code: la.provisional_code,
+        replaces: la_links(ds, &la.replaces, |l| {
+            l.valid_to
+                .as_ref()
+                .and_then(|d| crate::clock::day_before(d))
+        }),
+        replaced_by: la_links(ds, &la.replaced_by, |l| Some(l.valid_from.clone())),
+    }
 }
 
 fn find_la(ds: &Dataset, code: &str) -> Result<usize, AppError> {
@@ -73,25 +304,25 @@ fn find_la(ds: &Dataset, code: &str) -> Result<usize, AppError> {
     })
 }
 
-#[utoipa::path(get, path = "/api/las", tag = "api", summary = "All LAs with every tile attribute", params(DateQuery, ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 when it still matches")), responses((status = 400, description = "A malformed date", body = super::openapi::ErrorBody), (status = 404, description = "A day before the map's records start", body = super::openapi::ErrorBody), (status = 200, description = "The LAs in force on the day", body = super::openapi::LaList, headers(("ETag" = String, description = "Weak"))), (status = 304, description = "If-None-Match matched")))]
+#[utoipa::path(get, path = "/api/las", tag = "api", summary = "All LAs with every tile attribute", params(DateQuery, ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 when it still matches")), responses((status = 400, description = "A malformed date", body = crate::error::ErrorBody), (status = 404, description = "A day before the map's records start", body = crate::error::ErrorBody), (status = 200, description = "The LAs in force on the day", body = LaList, headers(("ETag" = String, description = "Weak"))), (status = 304, description = "If-None-Match matched")))]
 pub async fn las(
     State(state): State<AppState>,
     headers: HeaderMap,
     ApiQuery(q): ApiQuery<DateQuery>,
 ) -> Result<Response, AppError> {
     let ds = state.dataset_on(q.date.as_deref()).await?;
-    let items: Vec<Value> = (0..ds.las.len()).map(|i| la_summary(&ds, i)).collect();
+    let items: Vec<LaSummary> = (0..ds.las.len()).map(|i| la_summary(&ds, i)).collect();
     Ok(json_with_etag(
         &headers,
-        &json!({
-            "data_version": ds.version,
-            "data_as_of": ds.data_as_of,
-            "date": q.date.clone().unwrap_or_else(|| state.today()),
-            "valid_from": ds.vintage_start(),
-            "valid_until": ds.vintage_end(),
-            "count": items.len(),
-            "local_authorities": items,
-        }),
+        &LaList {
+            data_version: ds.version.clone(),
+            data_as_of: ds.data_as_of.clone(),
+            date: q.date.clone().unwrap_or_else(|| state.today()),
+            valid_from: ds.vintage_start().to_owned(),
+            valid_until: ds.vintage_end().map(str::to_owned),
+            count: items.len(),
+            local_authorities: items,
+        },
     ))
 }
 
@@ -99,7 +330,7 @@ pub async fn las(
 ///
 /// # Errors
 /// 404 (JSON) for an unknown code.
-#[utoipa::path(get, path = "/api/las/{code}", tag = "api", summary = "One LA in full: attributes, role, partnerships, neighbours", params(("code" = String, Path, description = "GSS code, e.g. E06000026"), DateQuery, ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 when it still matches")), responses((status = 200, description = "The LA", body = super::openapi::LaDetail, headers(("ETag" = String, description = "Weak"))), (status = 304, description = "If-None-Match matched"), (status = 400, description = "A malformed date", body = super::openapi::ErrorBody), (status = 404, description = "No LA with this code in the records, or a day before they start", body = super::openapi::ErrorBody)))]
+#[utoipa::path(get, path = "/api/las/{code}", tag = "api", summary = "One LA in full: attributes, role, partnerships, neighbours", params(("code" = String, Path, description = "GSS code, e.g. E06000026"), DateQuery, ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 when it still matches")), responses((status = 200, description = "The LA", body = LaDetail, headers(("ETag" = String, description = "Weak"))), (status = 304, description = "If-None-Match matched"), (status = 400, description = "A malformed date", body = crate::error::ErrorBody), (status = 404, description = "No LA with this code in the records, or a day before they start", body = crate::error::ErrorBody)))]
 pub async fn la(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -117,17 +348,23 @@ pub async fn la(
         };
         return Ok(json_with_etag(
             &headers,
-            &json!({
-                "data_version": ds.version,
-                "data_as_of": ds.data_as_of,
-                "date": date,
-                "in_force": false,
-                "local_authority": { "code": la.code, "name": la.name },
-                "history": history(&ds, la),
-                "role": null,
-                "partnerships": [],
-                "neighbours": [],
-            }),
+            &LaDetail {
+                data_version: ds.version.clone(),
+                data_as_of: ds.data_as_of.clone(),
+                date,
+                in_force: false,
+                local_authority: LaDetailSubject::Named {
+                    code: la.code.clone(),
+                    name: la.name.clone(),
+                },
+                history: history(&ds, la),
+                role: None,
+                partnerships: Vec::new(),
+                neighbours: Vec::new(),
+                neighbours_status: None,
+                figures_status: None,
+                status_note: None,
+            },
         ));
     };
     let la = &ds.las[i];
@@ -136,47 +373,41 @@ pub async fn la(
     let role = ds.la_role[i].map(|r| {
         let r = &ds.roles[r];
         let inherited_from = inherited.filter(|h| h.role).map(|h| from_names(&h.from));
-        json!({
-            "inherited_from": inherited_from,
-            "confirmed": inherited_from.is_none(),
-            "funder": r.funder,
-            "convener": r.convener,
-            "deliverer": r.deliverer,
-            "traded_service": r.traded_service,
-            "summary": r.summary,
-            "source_urls": r.source_urls,
-            "evidence_date": r.evidence_date,
-        })
+        LaRoleJson {
+            confirmed: inherited_from.is_none(),
+            inherited_from,
+            funder: r.funder,
+            convener: r.convener,
+            deliverer: r.deliverer,
+            traded_service: r.traded_service,
+            summary: r.summary.clone(),
+            source_urls: r.source_urls.clone(),
+            evidence_date: r.evidence_date.clone(),
+        }
     });
-    let partnerships: Vec<Value> = ds.la_partnerships[i]
+    let partnerships: Vec<LaPartnership> = ds.la_partnerships[i]
         .iter()
         .map(|&p| {
-            let mut j = partnership_json(&ds, &ds.partnerships[p]);
             let carried = inherited.is_some_and(|h| h.partnerships.contains(&p));
-            j["inherited_from"] = if carried {
-                json!(inherited.map(|h| from_names(&h.from)))
-            } else {
-                Value::Null
-            };
-            j["confirmed"] = json!(!carried);
-            j
+            LaPartnership {
+                partnership: partnership_json(&ds, &ds.partnerships[p]),
+                inherited_from: inherited.filter(|_| carried).map(|h| from_names(&h.from)),
+                confirmed: !carried,
+            }
         })
         .collect();
     let new_la = !la.replaces.is_empty();
-    let neighbours_status = if !la.stat_neighbours.is_empty() {
-        "published"
-    } else if new_la {
-        "not_yet_published"
-    } else {
-        "none"
+    let published = |yes: bool| {
+        if yes {
+            Published::Published
+        } else if new_la {
+            Published::NotYetPublished
+        } else {
+            Published::None
+        }
     };
-    let figures_status = if la.pupils.is_some() || la.fsm_primary_pct.is_some() {
-        "published"
-    } else if new_la {
-        "not_yet_published"
-    } else {
-        "none"
-    };
+    let neighbours_status = published(!la.stat_neighbours.is_empty());
+    let figures_status = published(la.pupils.is_some() || la.fsm_primary_pct.is_some());
     let status_note = new_la.then(|| {
         format!(
             "{} is a new council from {}. DfE has not yet published its statistical neighbours or its context figures, so none are shown (the figures of {} are not copied).",
@@ -185,7 +416,7 @@ pub async fn la(
             from_names(&la.replaces)
         )
     });
-    let neighbours: Vec<Value> = la
+    let neighbours: Vec<Neighbour> = la
         .stat_neighbours
         .iter()
         .zip(
@@ -197,25 +428,31 @@ pub async fn la(
         .enumerate()
         .map(|(rank, (code, closeness))| {
             let name = ds.name_of(code).unwrap_or("");
-            json!({ "rank": rank + 1, "code": code, "name": name, "closeness": closeness, "in_force": ds.la_index(code).is_some() })
+            Neighbour {
+                rank: rank + 1,
+                code: code.clone(),
+                name: name.to_owned(),
+                closeness: closeness.to_owned(),
+                in_force: ds.la_index(code).is_some(),
+            }
         })
         .collect();
     Ok(json_with_etag(
         &headers,
-        &json!({
-            "data_version": ds.version,
-            "data_as_of": ds.data_as_of,
-            "date": date,
-            "in_force": true,
-            "local_authority": la_summary(&ds, i),
-            "history": history(&ds, la),
-            "role": role,
-            "partnerships": partnerships,
-            "neighbours": neighbours,
-            "neighbours_status": neighbours_status,
-            "figures_status": figures_status,
-            "status_note": status_note,
-        }),
+        &LaDetail {
+            data_version: ds.version.clone(),
+            data_as_of: ds.data_as_of.clone(),
+            date,
+            in_force: true,
+            local_authority: LaDetailSubject::InForce(la_summary(&ds, i)),
+            history: history(&ds, la),
+            role,
+            partnerships,
+            neighbours,
+            neighbours_status: Some(neighbours_status),
+            figures_status: Some(figures_status),
+            status_note: Some(status_note),
+        },
     ))
 }
 
@@ -230,7 +467,7 @@ pub struct PartnershipQuery {
 ///
 /// # Errors
 /// 404 (JSON) for an unknown LA code.
-#[utoipa::path(get, path = "/api/partnerships", tag = "api", summary = "Partnerships, all or one LA's", params(("la" = Option<String>, Query, description = "GSS code: only this LA's partnerships"), DateQuery, ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 when it still matches")), responses((status = 200, description = "The partnerships", body = super::openapi::PartnershipList, headers(("ETag" = String, description = "Weak"))), (status = 304, description = "If-None-Match matched"), (status = 400, description = "A repeated or malformed parameter", body = super::openapi::ErrorBody), (status = 404, description = "No LA with this code", body = super::openapi::ErrorBody)))]
+#[utoipa::path(get, path = "/api/partnerships", tag = "api", summary = "Partnerships, all or one LA's", params(("la" = Option<String>, Query, description = "GSS code: only this LA's partnerships"), DateQuery, ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 when it still matches")), responses((status = 200, description = "The partnerships", body = PartnershipList, headers(("ETag" = String, description = "Weak"))), (status = 304, description = "If-None-Match matched"), (status = 400, description = "A repeated or malformed parameter", body = crate::error::ErrorBody), (status = 404, description = "No LA with this code", body = crate::error::ErrorBody)))]
 pub async fn partnerships(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -238,12 +475,15 @@ pub async fn partnerships(
     ApiQuery(d): ApiQuery<DateQuery>,
 ) -> Result<Response, AppError> {
     let ds = state.dataset_on(d.date.as_deref()).await?;
-    let items: Vec<Value> = match q.la.as_deref() {
+    let items: Vec<ListedPartnership> = match q.la.as_deref() {
         Some(code) => {
             let i = find_la(&ds, code)?;
             ds.la_partnerships[i]
                 .iter()
-                .map(|&p| partnership_json(&ds, &ds.partnerships[p]))
+                .map(|&p| ListedPartnership {
+                    partnership: partnership_json(&ds, &ds.partnerships[p]),
+                    las_in_force: None,
+                })
                 .collect()
         }
         None => ds
@@ -251,20 +491,25 @@ pub async fn partnerships(
             .iter()
             .enumerate()
             .map(|(pi, p)| {
-                let mut j = partnership_json(&ds, p);
                 // The LAs in force that it covers on this day (its own, and new LAs that
                 // inherit it from one it names).
-                let in_force: Vec<&str> = (0..ds.las.len())
+                let in_force: Vec<String> = (0..ds.las.len())
                     .filter(|&i| ds.la_partnerships[i].contains(&pi))
-                    .map(|i| ds.las[i].code.as_str())
+                    .map(|i| ds.las[i].code.clone())
                     .collect();
-                j["las_in_force"] = json!(in_force);
-                j
+                ListedPartnership {
+                    partnership: partnership_json(&ds, p),
+                    las_in_force: Some(in_force),
+                }
             })
             .collect(),
     };
     Ok(json_with_etag(
         &headers,
-        &json!({ "data_version": ds.version, "count": items.len(), "partnerships": items }),
+        &PartnershipList {
+            data_version: ds.version.clone(),
+            count: items.len(),
+            partnerships: items,
+        },
     ))
 }

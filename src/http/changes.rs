@@ -9,16 +9,17 @@ use atom_syndication::{Content, Entry, Feed, Link, Person, Text};
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::conditional::{json_with_etag, revalidated};
 use super::meta::base_url;
 use super::query::ApiQuery;
 use super::state::AppState;
-use crate::changes::LoggedChange;
+use crate::changes::{LoggedChange, PublicChange};
 use crate::dataset::Dataset;
 use crate::error::AppError;
+use utoipa::ToSchema;
 
 /// Default and largest page of changes.
 const DEFAULT_LIMIT: i64 = 100;
@@ -123,18 +124,24 @@ pub fn store_query(ds: &Dataset, q: &ListQuery) -> Result<ChangeQuery, AppError>
 
 /// A change as the public sees it.
 #[must_use]
-pub fn public_json(ds: &Dataset, c: &LoggedChange) -> Value {
-    json!({
-        "id": c.id,
-        "time": c.created_at,
-        "la_codes": c.entry.la_codes,
-        "la_names": ds.la_names(&c.entry.la_codes),
-        "kind": c.entry.change.kind(),
-        "summary": c.entry.summary,
-        "changes": c.entry.diff,
-        "reason": c.entry.reason,
-        "reverts": c.entry.reverts,
-    })
+pub fn public(ds: &Dataset, c: &LoggedChange) -> PublicChange {
+    c.public(
+        ds.la_names(&c.entry.la_codes)
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
+    )
+}
+
+/// `GET /api/changes`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PublicChangeList {
+    /// Version of the data served.
+    pub data_version: String,
+    /// Number of changes listed.
+    pub count: usize,
+    /// Newest first.
+    pub changes: Vec<PublicChange>,
 }
 
 /// `GET /api/changes?la={code}&since={date}&limit=`: newest first, from memory (it keeps
@@ -142,7 +149,7 @@ pub fn public_json(ds: &Dataset, c: &LoggedChange) -> Value {
 ///
 /// # Errors
 /// 400/404 for bad parameters.
-#[utoipa::path(get, path = "/api/changes", tag = "history", summary = "The public change history, newest first", params(("la" = Option<String>, Query, description = "Only changes concerning this LA (GSS code)"), ("since" = Option<String>, Query, description = "Only changes at or after this date (`2026-11-01`) or RFC 3339 time"), ("limit" = Option<u16>, Query, description = "At most this many (1–1000, default 100)", minimum = 1, maximum = 1000), ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 when it still matches")), responses((status = 200, description = "Changes", body = super::openapi::PublicChangeList, headers(("ETag" = String, description = "Weak"))), (status = 304, description = "If-None-Match matched"), (status = 400, description = "A bad since or limit", body = super::openapi::ErrorBody), (status = 404, description = "No LA with this code", body = super::openapi::ErrorBody)))]
+#[utoipa::path(get, path = "/api/changes", tag = "history", summary = "The public change history, newest first", params(("la" = Option<String>, Query, description = "Only changes concerning this LA (GSS code)"), ("since" = Option<String>, Query, description = "Only changes at or after this date (`2026-11-01`) or RFC 3339 time"), ("limit" = Option<u16>, Query, description = "At most this many (1–1000, default 100)", minimum = 1, maximum = 1000), ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 when it still matches")), responses((status = 200, description = "Changes", body = PublicChangeList, headers(("ETag" = String, description = "Weak"))), (status = 304, description = "If-None-Match matched"), (status = 400, description = "A bad since or limit", body = crate::error::ErrorBody), (status = 404, description = "No LA with this code", body = crate::error::ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -151,17 +158,17 @@ pub async fn list(
     let ds = state.dataset();
     let query = store_query(&ds, &q)?;
     let log = state.steward.log_status();
-    let changes: Vec<Value> = query
+    let changes: Vec<PublicChange> = query
         .select(log.published())
-        .map(|c| public_json(&ds, c))
+        .map(|c| public(&ds, c))
         .collect();
     Ok(json_with_etag(
         &headers,
-        &json!({
-            "data_version": ds.version,
-            "count": changes.len(),
-            "changes": changes,
-        }),
+        &PublicChangeList {
+            data_version: ds.version.clone(),
+            count: changes.len(),
+            changes,
+        },
     ))
 }
 
@@ -169,7 +176,7 @@ pub async fn list(
 ///
 /// # Errors
 /// 400 for a bad id, 404 for an unknown one.
-#[utoipa::path(get, path = "/api/changes/{id}", tag = "history", summary = "One published change", params(("id" = i64, Path, description = "Change id", minimum = 1), ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 when it still matches")), responses((status = 200, description = "The change", body = super::openapi::PublicChange, headers(("ETag" = String, description = "Weak"))), (status = 304, description = "If-None-Match matched"), (status = 400, description = "Not a change id", body = super::openapi::ErrorBody), (status = 404, description = "No such change", body = super::openapi::ErrorBody)))]
+#[utoipa::path(get, path = "/api/changes/{id}", tag = "history", summary = "One published change", params(("id" = i64, Path, description = "Change id", minimum = 1), ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 when it still matches")), responses((status = 200, description = "The change", body = crate::changes::PublicChange, headers(("ETag" = String, description = "Weak"))), (status = 304, description = "If-None-Match matched"), (status = 400, description = "Not a change id", body = crate::error::ErrorBody), (status = 404, description = "No such change", body = crate::error::ErrorBody)))]
 pub async fn one(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -185,7 +192,7 @@ pub async fn one(
         .published()
         .find(|c| c.id == n)
         .ok_or_else(|| AppError::ApiNotFound(format!("no change {n}")))?;
-    Ok(json_with_etag(&headers, &public_json(&state.dataset(), c)))
+    Ok(json_with_etag(&headers, &public(&state.dataset(), c)))
 }
 
 fn time(s: &str) -> atom_syndication::FixedDateTime {
@@ -473,7 +480,7 @@ pub fn feed(
 ///
 /// # Errors
 /// 400 (bad Host), 404 for an unknown LA.
-#[utoipa::path(get, path = "/changes.atom", tag = "history", summary = "Atom 1.0 feed of the latest changes (at most 50)", params(("la" = Option<String>, Query, description = "Only changes concerning this LA (GSS code)"), ("since" = Option<String>, Query, description = "Only changes at or after this date (`2026-11-01`) or RFC 3339 time"), ("limit" = Option<u16>, Query, description = "At most this many (1–1000, default 100)", minimum = 1, maximum = 1000), ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 when it still matches")), responses((status = 200, description = "The feed", body = String, content_type = "application/atom+xml; charset=utf-8", headers(("ETag" = String, description = "Weak"))), (status = 304, description = "If-None-Match matched"), (status = 400, description = "A bad since or limit (JSON), or a malformed Host (text)", content((super::openapi::ErrorBody = "application/json"), (String = "text/plain; charset=utf-8"))), (status = 404, description = "No LA with this code", body = super::openapi::ErrorBody)))]
+#[utoipa::path(get, path = "/changes.atom", tag = "history", summary = "Atom 1.0 feed of the latest changes (at most 50)", params(("la" = Option<String>, Query, description = "Only changes concerning this LA (GSS code)"), ("since" = Option<String>, Query, description = "Only changes at or after this date (`2026-11-01`) or RFC 3339 time"), ("limit" = Option<u16>, Query, description = "At most this many (1–1000, default 100)", minimum = 1, maximum = 1000), ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 when it still matches")), responses((status = 200, description = "The feed", body = String, content_type = "application/atom+xml; charset=utf-8", headers(("ETag" = String, description = "Weak"))), (status = 304, description = "If-None-Match matched"), (status = 400, description = "A bad since or limit (JSON), or a malformed Host (text)", content((crate::error::ErrorBody = "application/json"), (String = "text/plain; charset=utf-8"))), (status = 404, description = "No LA with this code", body = crate::error::ErrorBody)))]
 pub async fn atom(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -82,7 +82,7 @@ fn select(ds: &Dataset, q: &CompareQuery) -> Result<Selection, CompareError> {
 /// # Errors
 /// 404 (JSON) for an unknown `la`; 400 (JSON) for a missing `la`, an unknown or malformed
 /// `with` code, more than 12 LAs, an unknown parameter or format.
-#[utoipa::path(get, path = "/api/compare", tag = "api", summary = "Compare an LA with its statistical neighbours or chosen LAs", params(("la" = String, Query, description = "GSS code of the LA compared"), ("with" = Option<String>, Query, description = "Up to 12 GSS codes, comma-separated, each once (instead of the statistical neighbours)"), ("format" = Option<String>, Query, description = "`csv` for the table as CSV"), super::query::DateQuery, ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 when it still matches")), responses((status = 200, description = "The comparison", content((super::openapi::Comparison = "application/json"), (String = "text/csv; charset=utf-8")), headers(("ETag" = String, description = "Weak"))), (status = 304, description = "If-None-Match matched"), (status = 400, description = "A missing la, a malformed with code, too many LAs, an unknown or repeated parameter, a malformed date", body = super::openapi::ErrorBody), (status = 404, description = "No LA with a code in la or with on the map of that day, or a day before the records start", body = super::openapi::ErrorBody)))]
+#[utoipa::path(get, path = "/api/compare", tag = "api", summary = "Compare an LA with its statistical neighbours or chosen LAs", params(("la" = String, Query, description = "GSS code of the LA compared"), ("with" = Option<String>, Query, description = "Up to 12 GSS codes, comma-separated, each once (instead of the statistical neighbours)"), ("format" = Option<String>, Query, description = "`csv` for the table as CSV"), super::query::DateQuery, ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 when it still matches")), responses((status = 200, description = "The comparison", content((compare::ComparisonJson = "application/json"), (String = "text/csv; charset=utf-8")), headers(("ETag" = String, description = "Weak"))), (status = 304, description = "If-None-Match matched"), (status = 400, description = "A missing la, a malformed with code, too many LAs, an unknown or repeated parameter, a malformed date", body = crate::error::ErrorBody), (status = 404, description = "No LA with a code in la or with on the map of that day, or a day before the records start", body = crate::error::ErrorBody)))]
 pub async fn api(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
@@ -96,14 +96,14 @@ pub async fn api(
     let sel = select(&ds, &q)?;
     let cmp = compare::compare(&ds, &sel);
     if !q.csv {
-        let mut body = compare::to_json(&ds, &cmp, |p| partnership_json(&ds, p));
         let dated = date_suffix(q.date.as_deref());
         let query = format!("{}{dated}", cmp.query(&ds));
-        body["links"] = serde_json::json!({
-            "html": format!("/compare?{query}"),
-            "csv": format!("/api/compare?{query}&format=csv"),
-            "picture": format!("/render/england.png?{}{dated}", cmp.picture_query(&ds)),
-        });
+        let links = compare::CompareLinks {
+            html: format!("/compare?{query}"),
+            csv: format!("/api/compare?{query}&format=csv"),
+            picture: format!("/render/england.png?{}{dated}", cmp.picture_query(&ds)),
+        };
+        let body = compare::to_json(&ds, &cmp, |p| partnership_json(&ds, p), links);
         return Ok(json_with_etag(&headers, &body));
     }
     let csv = compare::to_csv(&ds, &cmp);

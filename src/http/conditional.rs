@@ -5,7 +5,6 @@
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::Value;
 
 use crate::cache::weak_etag;
 
@@ -60,10 +59,13 @@ pub fn revalidated(request: &HeaderMap, body: String, content_type: &'static str
     (h, body).into_response()
 }
 
-/// JSON, [`revalidated`].
+/// `body` as JSON, [`revalidated`].
 #[must_use]
-pub fn json_with_etag(request: &HeaderMap, body: &Value) -> Response {
-    revalidated(request, body.to_string(), "application/json")
+pub fn json_with_etag(request: &HeaderMap, body: &impl serde::Serialize) -> Response {
+    match serde_json::to_string(body) {
+        Ok(text) => revalidated(request, text, "application/json"),
+        Err(e) => crate::error::AppError::Store(format!("JSON body: {e}")).into_response(),
+    }
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::http::{Extensions, HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::negotiate::media_type;
@@ -24,6 +24,7 @@ use crate::dataset::Dataset;
 use crate::error::AppError;
 use crate::store::Slot;
 use crate::submission::{self, Invalid, KINDS, RawSubmission};
+use utoipa::ToSchema;
 
 /// Parse a JSON or form-encoded body.
 fn parse_body(headers: &HeaderMap, body: &Bytes) -> Result<RawSubmission, AppError> {
@@ -94,11 +95,25 @@ async fn accept(
     Ok(reference)
 }
 
+/// `POST /api/submissions` → 201.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubmissionCreated {
+    /// Reference, e.g. `PM-000042`.
+    #[schema(pattern = r"^PM-[0-9]{6,}$")]
+    pub id: String,
+    /// Always `new`.
+    #[schema(value_type = String, pattern = "^new$")]
+    pub status: &'static str,
+    /// Thanks, for people.
+    #[schema(value_type = String)]
+    pub message: &'static str,
+}
+
 /// `POST /api/submissions` (JSON or form-encoded) → 201 `{"id": "PM-000001", ...}`.
 ///
 /// # Errors
 /// 400 with field messages, 415, 429 with `Retry-After`, 413 (body limit layer), 500 on storage failure.
-#[utoipa::path(post, path = "/api/submissions", tag = "submissions", summary = "Suggest a correction", request_body(description = "The submission (at most 32 KiB)", content((crate::submission::RawSubmission = "application/json"), (crate::submission::RawSubmission = "application/x-www-form-urlencoded"))), responses((status = 201, description = "Stored", body = super::openapi::SubmissionCreated), (status = 400, description = "`fields` holds a message per field; or the body cannot be read", body = super::openapi::ErrorBody), (status = 413, description = "Body over 32 KiB", body = String, content_type = "text/plain; charset=utf-8"), (status = 415, description = "Not JSON or form-encoded", body = super::openapi::ErrorBody), (status = 429, description = "Too many submissions from this address", body = super::openapi::ErrorBody, headers(("Retry-After" = String, description = "Seconds"))), (status = 503, description = "The database is unavailable", body = super::openapi::ErrorBody, headers(("Retry-After" = String, description = "Seconds")))))]
+#[utoipa::path(post, path = "/api/submissions", tag = "submissions", summary = "Suggest a correction", request_body(description = "The submission (at most 32 KiB)", content((crate::submission::RawSubmission = "application/json"), (crate::submission::RawSubmission = "application/x-www-form-urlencoded"))), responses((status = 201, description = "Stored", body = SubmissionCreated), (status = 400, description = "`fields` holds a message per field; or the body cannot be read", body = crate::error::ErrorBody), (status = 413, description = "Body over 32 KiB", body = String, content_type = "text/plain; charset=utf-8"), (status = 415, description = "Not JSON or form-encoded", body = crate::error::ErrorBody), (status = 429, description = "Too many submissions from this address", body = crate::error::ErrorBody, headers(("Retry-After" = String, description = "Seconds"))), (status = 503, description = "The database is unavailable", body = crate::error::ErrorBody, headers(("Retry-After" = String, description = "Seconds")))))]
 pub async fn api_submit(
     State(state): State<AppState>,
     ext: Extensions,
@@ -110,11 +125,11 @@ pub async fn api_submit(
     Ok((
         StatusCode::CREATED,
         [(header::CACHE_CONTROL, "no-store")],
-        axum::Json(json!({
-            "id": reference,
-            "status": "new",
-            "message": "Thank you. Your submission is stored and the research team will review it.",
-        })),
+        axum::Json(SubmissionCreated {
+            id: reference,
+            status: "new",
+            message: "Thank you. Your submission is stored and the research team will review it.",
+        }),
     )
         .into_response())
 }
@@ -134,7 +149,7 @@ pub struct FormQuery {
 }
 
 /// `GET /contribute?la=CODE`: the form, the LA preselected.
-#[utoipa::path(get, path = "/contribute", tag = "submissions", summary = "The corrections form (works without JavaScript)", params(("la" = Option<String>, Query, description = "Preselected LA"), ("partnership" = Option<String>, Query, description = "Preselected partnership id"), ("kind" = Option<String>, Query, description = "Preselected kind")), responses((status = 200, description = "HTML", body = String, content_type = "text/html; charset=utf-8"), (status = 400, description = "A repeated or malformed parameter", body = super::openapi::ErrorBody)))]
+#[utoipa::path(get, path = "/contribute", tag = "submissions", summary = "The corrections form (works without JavaScript)", params(("la" = Option<String>, Query, description = "Preselected LA"), ("partnership" = Option<String>, Query, description = "Preselected partnership id"), ("kind" = Option<String>, Query, description = "Preselected kind")), responses((status = 200, description = "HTML", body = String, content_type = "text/html; charset=utf-8"), (status = 400, description = "A repeated or malformed parameter", body = crate::error::ErrorBody)))]
 pub async fn form_page(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<FormQuery>,
@@ -157,7 +172,7 @@ pub async fn form_page(
 ///
 /// # Errors
 /// Only for bodies that are not a form, and storage failures.
-#[utoipa::path(post, path = "/contribute", tag = "submissions", summary = "The form's no-JavaScript submit", request_body(description = "The form (at most 32 KiB)", content((crate::submission::RawSubmission = "application/x-www-form-urlencoded"), (crate::submission::RawSubmission = "application/json"))), responses((status = 201, description = "Confirmation page", body = String, content_type = "text/html; charset=utf-8"), (status = 400, description = "The form again with a message per field (HTML), or a body that cannot be read (JSON)", content((String = "text/html; charset=utf-8"), (super::openapi::ErrorBody = "application/json"))), (status = 413, description = "Body over 32 KiB", body = String, content_type = "text/plain; charset=utf-8"), (status = 415, description = "Not a form", body = super::openapi::ErrorBody), (status = 429, description = "Too many submissions (the form again, saying so)", body = String, content_type = "text/html; charset=utf-8", headers(("Retry-After" = String, description = "Seconds"))), (status = 503, description = "The database is unavailable", body = super::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/contribute", tag = "submissions", summary = "The form's no-JavaScript submit", request_body(description = "The form (at most 32 KiB)", content((crate::submission::RawSubmission = "application/x-www-form-urlencoded"), (crate::submission::RawSubmission = "application/json"))), responses((status = 201, description = "Confirmation page", body = String, content_type = "text/html; charset=utf-8"), (status = 400, description = "The form again with a message per field (HTML), or a body that cannot be read (JSON)", content((String = "text/html; charset=utf-8"), (crate::error::ErrorBody = "application/json"))), (status = 413, description = "Body over 32 KiB", body = String, content_type = "text/plain; charset=utf-8"), (status = 415, description = "Not a form", body = crate::error::ErrorBody), (status = 429, description = "Too many submissions (the form again, saying so)", body = String, content_type = "text/html; charset=utf-8", headers(("Retry-After" = String, description = "Seconds"))), (status = 503, description = "The database is unavailable", body = crate::error::ErrorBody)))]
 pub async fn form_post(
     State(state): State<AppState>,
     ext: Extensions,

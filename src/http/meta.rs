@@ -7,7 +7,8 @@
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value as Json, json};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::query::{DateQuery, TextQuery};
 use super::state::AppState;
@@ -47,7 +48,7 @@ pub fn base_url(state: &AppState, headers: &HeaderMap) -> Result<String, AppErro
 
 /// `GET /tiles/metadata.json`: the archive metadata as tippecanoe's `metadata.json`, so
 /// `ogrinfo MVT:http://HOST/tiles/8` reads a whole zoom level with typed columns.
-#[utoipa::path(get, path = "/tiles/metadata.json", tag = "tiles", summary = "The layers as tippecanoe's metadata.json (for GDAL)", responses((status = 200, description = "Metadata", body = super::openapi::TileMetadata)))]
+#[utoipa::path(get, path = "/tiles/metadata.json", tag = "tiles", summary = "The layers as tippecanoe's metadata.json (for GDAL)", responses((status = 200, description = "Metadata", body = crate::tileset::TileMetadata)))]
 pub async fn tippecanoe_metadata(State(state): State<AppState>) -> Response {
     let ds = state.dataset();
     json_response(
@@ -62,7 +63,7 @@ pub async fn tippecanoe_metadata(State(state): State<AppState>) -> Response {
 ///
 /// # Errors
 /// 400 for a malformed date, 404 before the map's records start.
-#[utoipa::path(get, path = "/tiles/{date}/metadata.json", tag = "tiles", summary = "The layers of one day's map as tippecanoe's metadata.json (for GDAL)", params(("date" = String, Path, format = Date, description = "The day, YYYY-MM-DD")), responses((status = 200, description = "Metadata", body = super::openapi::TileMetadata), (status = 400, description = "A malformed date", body = super::openapi::ErrorBody), (status = 404, description = "A day before the map's records start", body = super::openapi::ErrorBody)))]
+#[utoipa::path(get, path = "/tiles/{date}/metadata.json", tag = "tiles", summary = "The layers of one day's map as tippecanoe's metadata.json (for GDAL)", params(("date" = String, Path, format = Date, description = "The day, YYYY-MM-DD")), responses((status = 200, description = "Metadata", body = crate::tileset::TileMetadata), (status = 400, description = "A malformed date", body = crate::error::ErrorBody), (status = 404, description = "A day before the map's records start", body = crate::error::ErrorBody)))]
 pub async fn dated_metadata(
     State(state): State<AppState>,
     Path(date): Path<String>,
@@ -76,7 +77,15 @@ pub async fn dated_metadata(
     ))
 }
 
-fn json_response(_state: &AppState, body: &Json, cache_control: &HeaderValue) -> Response {
+fn json_response(
+    _state: &AppState,
+    body: &impl serde::Serialize,
+    cache_control: &HeaderValue,
+) -> Response {
+    let body = match serde_json::to_string(body) {
+        Ok(text) => text,
+        Err(e) => return AppError::Store(format!("JSON body: {e}")).into_response(),
+    };
     (
         [
             (
@@ -85,7 +94,7 @@ fn json_response(_state: &AppState, body: &Json, cache_control: &HeaderValue) ->
             ),
             (header::CACHE_CONTROL, cache_control.clone()),
         ],
-        body.to_string(),
+        body,
     )
         .into_response()
 }
@@ -122,7 +131,7 @@ async fn dated(
 ///
 /// # Errors
 /// 400 for a malformed `Host`.
-#[utoipa::path(get, path = "/tiles.json", tag = "tiles", summary = "TileJSON 3.0.0", description = "The map of `date` (default today): its tiles are at a dated URL, so caches never mix the councils of two days; a past day's tiles are pinned to its data version and immutable.", params(DateQuery), responses((status = 200, description = "TileJSON", body = super::openapi::TileJson), (status = 400, description = "A malformed Host header or date", body = String, content_type = "text/plain; charset=utf-8"), (status = 404, description = "A day before the map's records start", body = String, content_type = "text/plain; charset=utf-8")))]
+#[utoipa::path(get, path = "/tiles.json", tag = "tiles", summary = "TileJSON 3.0.0", description = "The map of `date` (default today): its tiles are at a dated URL, so caches never mix the councils of two days; a past day's tiles are pinned to its data version and immutable.", params(DateQuery), responses((status = 200, description = "TileJSON", body = crate::tileset::TileJson), (status = 400, description = "A malformed Host header or date", body = String, content_type = "text/plain; charset=utf-8"), (status = 404, description = "A day before the map's records start", body = String, content_type = "text/plain; charset=utf-8")))]
 pub async fn tilejson_handler(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -142,7 +151,7 @@ pub async fn tilejson_handler(
 ///
 /// # Errors
 /// 404 for another name, 400 for a malformed `Host`.
-#[utoipa::path(get, path = "/styles/{name}", tag = "tiles", summary = "A MapLibre style", params(("name" = String, Path, description = "`default.json` (the web map) or `qgis.json` (for QGIS 3.22's converter)"), DateQuery), responses((status = 200, description = "MapLibre style v8 pointing at this server", body = super::openapi::Style), (status = 400, description = "A malformed Host header or date", body = String, content_type = "text/plain; charset=utf-8"), (status = 404, description = "No such style, or a day before the map's records start", body = String, content_type = "text/plain; charset=utf-8")))]
+#[utoipa::path(get, path = "/styles/{name}", tag = "tiles", summary = "A MapLibre style", params(("name" = String, Path, description = "`default.json` (the web map) or `qgis.json` (for QGIS 3.22's converter)"), DateQuery), responses((status = 200, description = "MapLibre style v8 pointing at this server", body = crate::style::Style), (status = 400, description = "A malformed Host header or date", body = String, content_type = "text/plain; charset=utf-8"), (status = 404, description = "No such style, or a day before the map's records start", body = String, content_type = "text/plain; charset=utf-8")))]
 pub async fn style_handler(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -167,8 +176,34 @@ pub async fn style_handler(
     ))
 }
 
+/// `GET /health`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// Always `ok`.
+    #[schema(value_type = String, pattern = "^ok$")]
+    pub status: &'static str,
+    /// Version of the data served.
+    pub data_version: String,
+    /// Date of the newest evidence.
+    pub data_as_of: Option<String>,
+    /// LAs loaded.
+    pub local_authorities: usize,
+    /// Partnerships loaded.
+    pub partnerships: usize,
+    /// Highest zoom served.
+    pub max_zoom: u8,
+    /// Tile requests served by the cache since start.
+    pub tile_requests: u64,
+    /// Tiles rendered since start.
+    pub tile_renders: u64,
+    /// The last change of the log applied.
+    pub changes_through: i64,
+    /// Logged changes that no longer apply to the files.
+    pub change_conflicts: usize,
+}
+
 /// `GET /health`: liveness plus what is loaded. Never cached.
-#[utoipa::path(get, path = "/health", tag = "meta", summary = "Liveness and what is loaded (never cached)", responses((status = 200, description = "OK", body = super::openapi::Health)))]
+#[utoipa::path(get, path = "/health", tag = "meta", summary = "Liveness and what is loaded (never cached)", responses((status = 200, description = "OK", body = Health)))]
 pub async fn health(State(state): State<AppState>) -> Response {
     // The log position first: publishing swaps the data before it moves the position, so the
     // version read after it is at least as new.
@@ -177,18 +212,18 @@ pub async fn health(State(state): State<AppState>) -> Response {
     let (requests, renders) = state.cache.stats();
     (
         [(header::CACHE_CONTROL, "no-cache")],
-        axum::Json(json!({
-            "status": "ok",
-            "data_version": ds.version,
-            "data_as_of": ds.data_as_of,
-            "local_authorities": ds.summary.las,
-            "partnerships": ds.summary.partnerships,
-            "max_zoom": ds.max_zoom(),
-            "tile_requests": requests,
-            "tile_renders": renders,
-            "changes_through": log.through,
-            "change_conflicts": log.conflicts.len(),
-        })),
+        axum::Json(Health {
+            status: "ok",
+            data_version: ds.version.clone(),
+            data_as_of: ds.data_as_of.clone(),
+            local_authorities: ds.summary.las,
+            partnerships: ds.summary.partnerships,
+            max_zoom: ds.max_zoom(),
+            tile_requests: requests,
+            tile_renders: renders,
+            changes_through: log.through,
+            change_conflicts: log.conflicts.len(),
+        }),
     )
         .into_response()
 }

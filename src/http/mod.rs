@@ -17,10 +17,14 @@ pub mod edits;
 pub mod meta;
 pub mod metrics;
 pub mod ogc;
+pub mod ogc_body;
 pub mod openapi;
+pub mod openapi_data;
+pub mod openapi_params;
 pub mod openapi_rules;
 pub mod render;
 pub mod reorganisations;
+pub mod swagger;
 pub mod tiles;
 pub mod verification;
 pub mod verify;
@@ -174,8 +178,8 @@ pub fn router(state: AppState) -> Router {
         .route("/embed", get(web::embed))
         .route("/compare", get(compare::page))
         .route("/vendor/maplibre-gl/{file}", get(web::vendor))
-        .route("/api", get(openapi::api_page))
-        .route("/vendor/swagger-ui/{file}", get(openapi::vendor))
+        .route("/api", get(swagger::api_page))
+        .route("/vendor/swagger-ui/{file}", get(swagger::vendor))
         .route("/static/{file}", get(pages::asset))
         .route("/health", get(meta::health))
         .fallback(not_found)

@@ -16,6 +16,10 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::meta::base_url;
+use super::ogc_body::{
+    Collection, Collections, Conformance, Feature, FeatureCollection, Landing, Link,
+    TileMatrixLimits, TileMatrixSetRef, TileMatrixSets, Tileset, TilesetRef, Tilesets,
+};
 use super::state::AppState;
 use crate::dataset::Dataset;
 use crate::downloads::{la_layer_about, partnerships_layer_about};
@@ -30,6 +34,10 @@ const LAS: &str = "local_authorities";
 const PARTNERSHIPS: &str = "partnerships";
 const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
 const WEB_MERCATOR_QUAD: &str = "WebMercatorQuad";
+const TMS_URI: &str = "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad";
+const EPSG_3857: &str = "http://www.opengis.net/def/crs/EPSG/0/3857";
+const TILESET_TITLE: &str = "Local authorities (vector tiles)";
+const OGL: &str = "https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/";
 
 /// The attribute filters of `partnerships` items.
 pub const PARTNERSHIP_FILTERS: &[&str] = &[
@@ -41,18 +49,22 @@ pub const PARTNERSHIP_FILTERS: &[&str] = &[
     "focus",
 ];
 
-fn geojson_response(body: &Value, content_type: &'static str) -> Response {
+fn geojson_response(body: &impl serde::Serialize, content_type: &'static str) -> Response {
+    let body = match serde_json::to_string(body) {
+        Ok(text) => text,
+        Err(e) => return AppError::Store(format!("JSON body: {e}")).into_response(),
+    };
     (
         [
             (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
             (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
         ],
-        body.to_string(),
+        body,
     )
         .into_response()
 }
 
-fn json_response(body: &Value) -> Response {
+fn json_response(body: &impl serde::Serialize) -> Response {
     geojson_response(body, "application/json")
 }
 
@@ -60,33 +72,50 @@ fn json_response(body: &Value) -> Response {
 ///
 /// # Errors
 /// 400 for a malformed Host.
-#[utoipa::path(get, path = "/ogc", tag = "ogc", summary = "OGC API landing page", responses((status = 200, description = "Landing page; its `service-desc` link is /ogc/api", body = super::openapi::OgcLanding), (status = 400, description = "A malformed Host header", body = String, content_type = "text/plain; charset=utf-8")))]
+#[utoipa::path(get, path = "/ogc", tag = "ogc", summary = "OGC API landing page", responses((status = 200, description = "Landing page; its `service-desc` link is /ogc/api", body = Landing), (status = 400, description = "A malformed Host header", body = String, content_type = "text/plain; charset=utf-8")))]
 pub async fn landing(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let b = base_url(&state, &headers)?;
-    Ok(json_response(&json!({
-        "title": "partnership-map: area-based education partnerships in England",
-        "description": "England's 153 upper-tier local authorities with their area-based education partnerships and the LA's role in school improvement, as OGC API Features and Tiles.",
-        "attribution": ATTRIBUTION,
-        "links": [
-            {"rel": "self", "type": "application/json", "title": "This document", "href": format!("{b}/ogc")},
-            {"rel": "service-desc", "type": super::oas30::MEDIA_TYPE, "title": "API definition (OpenAPI 3.0)", "href": format!("{b}/ogc/api")},
-            {"rel": "service-doc", "type": "text/html", "title": "API documentation", "href": format!("{b}/api")},
-            {"rel": "conformance", "type": "application/json", "title": "Conformance classes", "href": format!("{b}/ogc/conformance")},
-            {"rel": "data", "type": "application/json", "title": "Collections", "href": format!("{b}/ogc/collections")},
-            {"rel": "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes", "type": "application/json", "title": "Tile matrix sets", "href": format!("{b}/ogc/tileMatrixSets")},
-            {"rel": "license", "type": "text/html", "title": "Open Government Licence v3.0 (boundaries)", "href": "https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/"}
-        ]
-    })))
+    Ok(json_response(&Landing {
+        title: "partnership-map: area-based education partnerships in England",
+        description: "England's 153 upper-tier local authorities with their area-based education partnerships and the LA's role in school improvement, as OGC API Features and Tiles.",
+        attribution: ATTRIBUTION,
+        links: vec![
+            Link::new("self", "application/json", format!("{b}/ogc")).titled("This document"),
+            Link::new(
+                "service-desc",
+                super::oas30::MEDIA_TYPE,
+                format!("{b}/ogc/api"),
+            )
+            .titled("API definition (OpenAPI 3.0)"),
+            Link::new("service-doc", "text/html", format!("{b}/api")).titled("API documentation"),
+            Link::new(
+                "conformance",
+                "application/json",
+                format!("{b}/ogc/conformance"),
+            )
+            .titled("Conformance classes"),
+            Link::new("data", "application/json", format!("{b}/ogc/collections"))
+                .titled("Collections"),
+            Link::new(
+                "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes",
+                "application/json",
+                format!("{b}/ogc/tileMatrixSets"),
+            )
+            .titled("Tile matrix sets"),
+            Link::new("license", "text/html", OGL.to_owned())
+                .titled("Open Government Licence v3.0 (boundaries)"),
+        ],
+    }))
 }
 
 /// `GET /ogc/`: the landing page, addressed with a trailing slash.
 ///
 /// # Errors
 /// 400 for a malformed Host.
-#[utoipa::path(get, path = "/ogc/", tag = "ogc", summary = "OGC API landing page (with a slash)", responses((status = 200, description = "Landing page", body = super::openapi::OgcLanding), (status = 400, description = "A malformed Host header", body = String, content_type = "text/plain; charset=utf-8")))]
+#[utoipa::path(get, path = "/ogc/", tag = "ogc", summary = "OGC API landing page (with a slash)", responses((status = 200, description = "Landing page", body = Landing), (status = 400, description = "A malformed Host header", body = String, content_type = "text/plain; charset=utf-8")))]
 pub async fn landing_slash(
     state: State<AppState>,
     headers: HeaderMap,
@@ -95,10 +124,10 @@ pub async fn landing_slash(
 }
 
 /// `GET /ogc/conformance`.
-#[utoipa::path(get, path = "/ogc/conformance", tag = "ogc", summary = "Conformance classes", responses((status = 200, description = "Conformance", body = super::openapi::OgcConformance)))]
+#[utoipa::path(get, path = "/ogc/conformance", tag = "ogc", summary = "Conformance classes", responses((status = 200, description = "Conformance", body = Conformance)))]
 pub async fn conformance() -> Response {
-    json_response(&json!({
-        "conformsTo": [
+    json_response(&Conformance {
+        conforms_to: vec![
             "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
             "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
             "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
@@ -108,9 +137,9 @@ pub async fn conformance() -> Response {
             "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tileset",
             "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tilesets-list",
             "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/geodata-tilesets",
-            "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt"
-        ]
-    }))
+            "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt",
+        ],
+    })
 }
 
 /// `GET /ogc/api`: the OGC part of the OpenAPI description (`openapi.rs`), in OpenAPI 3.0
@@ -128,71 +157,98 @@ pub async fn openapi(State(state): State<AppState>) -> Result<Response, AppError
     ))
 }
 
-fn collection_json(ds: &Dataset, b: &str, id: &str) -> Option<Value> {
+fn collection_json(ds: &Dataset, b: &str, id: &str) -> Option<Collection> {
     let [w, s, e, n] = ds.geometry.bounds;
     let extent = json!({"spatial": {"bbox": [[w, s, e, n]], "crs": CRS84}});
-    let items = |title: &str| {
-        json!([
-            {"rel": "self", "type": "application/json", "title": title, "href": format!("{b}/ogc/collections/{id}")},
-            {"rel": "items", "type": "application/geo+json", "title": "Features", "href": format!("{b}/ogc/collections/{id}/items")},
-            {"rel": "items", "type": GisFormat::GeoPackage.mime(), "title": "Features as a GeoPackage", "href": format!("{b}/ogc/collections/{id}/items?f=gpkg")},
-            {"rel": "items", "type": GisFormat::FlatGeobuf.mime(), "title": "Features as FlatGeobuf", "href": format!("{b}/ogc/collections/{id}/items?f=fgb")},
-            {"rel": "license", "type": "text/html", "title": "Open Government Licence v3.0", "href": "https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/"}
-        ])
+    let (id, title, description) = match id {
+        LAS => (
+            LAS,
+            "Local authorities",
+            format!(
+                "England's {} upper-tier local authorities with partnership and context attributes (see docs/FIELDS.md). {ATTRIBUTION}",
+                ds.las.len()
+            ),
+        ),
+        PARTNERSHIPS => (
+            PARTNERSHIPS,
+            "Partnerships",
+            "Area-based education partnerships, located at the label points of the LAs they cover, with their sources.".to_owned(),
+        ),
+        _ => return None,
     };
-    match id {
-        LAS => {
-            let mut links = items("Local authorities");
-            if let Some(l) = links.as_array_mut() {
-                l.push(json!({"rel": "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector", "type": "application/json", "title": "Vector tilesets", "href": format!("{b}/ogc/collections/{LAS}/tiles")}));
-                // The relation name of the 2020–21 drafts, which GDAL 3.6 looks for.
-                l.push(json!({"rel": "http://www.opengis.net/def/rel/ogc/1.0/tilesets", "type": "application/json", "title": "Vector tilesets", "href": format!("{b}/ogc/collections/{LAS}/tiles")}));
-            }
-            Some(json!({
-                "id": LAS,
-                "title": "Local authorities",
-                "description": format!("England's {} upper-tier local authorities with partnership and context attributes (see docs/FIELDS.md). {ATTRIBUTION}", ds.las.len()),
-                "itemType": "feature",
-                "crs": [CRS84],
-                "extent": extent,
-                "links": links,
-            }))
+    let items = format!("{b}/ogc/collections/{id}/items");
+    let mut links = vec![
+        Link::new(
+            "self",
+            "application/json",
+            format!("{b}/ogc/collections/{id}"),
+        )
+        .titled(title),
+        Link::new("items", "application/geo+json", items.clone()).titled("Features"),
+        Link::new(
+            "items",
+            GisFormat::GeoPackage.mime(),
+            format!("{items}?f=gpkg"),
+        )
+        .titled("Features as a GeoPackage"),
+        Link::new(
+            "items",
+            GisFormat::FlatGeobuf.mime(),
+            format!("{items}?f=fgb"),
+        )
+        .titled("Features as FlatGeobuf"),
+        Link::new("license", "text/html", OGL.to_owned()).titled("Open Government Licence v3.0"),
+    ];
+    if id == LAS {
+        let tiles = format!("{b}/ogc/collections/{LAS}/tiles");
+        // The second is the relation name of the 2020–21 drafts, which GDAL 3.6 looks for.
+        for rel in [
+            "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector",
+            "http://www.opengis.net/def/rel/ogc/1.0/tilesets",
+        ] {
+            links.push(Link::new(rel, "application/json", tiles.clone()).titled("Vector tilesets"));
         }
-        PARTNERSHIPS => Some(json!({
-            "id": PARTNERSHIPS,
-            "title": "Partnerships",
-            "description": "Area-based education partnerships, located at the label points of the LAs they cover, with their sources.",
-            "itemType": "feature",
-            "crs": [CRS84],
-            "extent": extent,
-            "links": items("Partnerships"),
-        })),
-        _ => None,
     }
+    Some(Collection {
+        id,
+        title,
+        description,
+        item_type: "feature",
+        crs: vec![CRS84],
+        extent,
+        links,
+    })
 }
 
 /// `GET /ogc/collections`.
 ///
 /// # Errors
 /// 400 for a malformed Host.
-#[utoipa::path(get, path = "/ogc/collections", tag = "ogc", summary = "The collections", responses((status = 200, description = "Collections", body = super::openapi::OgcCollections), (status = 400, description = "A malformed Host header", body = String, content_type = "text/plain; charset=utf-8")))]
+#[utoipa::path(get, path = "/ogc/collections", tag = "ogc", summary = "The collections", responses((status = 200, description = "Collections", body = Collections), (status = 400, description = "A malformed Host header", body = String, content_type = "text/plain; charset=utf-8")))]
 pub async fn collections(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let b = base_url(&state, &headers)?;
     let ds = state.dataset();
-    Ok(json_response(&json!({
-        "links": [{"rel": "self", "type": "application/json", "href": format!("{b}/ogc/collections")}],
-        "collections": [collection_json(&ds, &b, LAS), collection_json(&ds, &b, PARTNERSHIPS)],
-    })))
+    Ok(json_response(&Collections {
+        links: vec![Link::new(
+            "self",
+            "application/json",
+            format!("{b}/ogc/collections"),
+        )],
+        collections: [LAS, PARTNERSHIPS]
+            .into_iter()
+            .filter_map(|id| collection_json(&ds, &b, id))
+            .collect(),
+    }))
 }
 
 /// `GET /ogc/collections/{id}`.
 ///
 /// # Errors
 /// 404 for an unknown collection.
-#[utoipa::path(get, path = "/ogc/collections/{id}", tag = "ogc", summary = "One collection", params(("id" = String, Path, description = "`local_authorities` or `partnerships`")), responses((status = 200, description = "Collection", body = super::openapi::OgcCollection), (status = 404, description = "No such collection", body = super::openapi::ErrorBody)))]
+#[utoipa::path(get, path = "/ogc/collections/{id}", tag = "ogc", summary = "One collection", params(("id" = String, Path, description = "`local_authorities` or `partnerships`")), responses((status = 200, description = "Collection", body = Collection), (status = 404, description = "No such collection", body = crate::error::ErrorBody)))]
 pub async fn collection(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -214,7 +270,7 @@ fn ring_json(r: &[[f64; 2]]) -> Value {
     Value::Array(r.iter().map(|p| json!([p[0], p[1]])).collect())
 }
 
-fn la_feature(ds: &Dataset, i: usize) -> Value {
+fn la_feature(ds: &Dataset, i: usize) -> Feature {
     let props: serde_json::Map<String, Value> = ds.attributes[i]
         .iter()
         .map(|(k, v)| (k.clone(), v.to_json()))
@@ -223,15 +279,14 @@ fn la_feature(ds: &Dataset, i: usize) -> Value {
         .iter()
         .map(|part| Value::Array(part.iter().map(|r| ring_json(r)).collect()))
         .collect();
-    json!({
-        "type": "Feature",
-        "id": ds.las[i].code,
-        "geometry": {"type": "MultiPolygon", "coordinates": parts},
-        "properties": props,
-    })
+    Feature::new(
+        ds.las[i].code.clone(),
+        json!({"type": "MultiPolygon", "coordinates": parts}),
+        props,
+    )
 }
 
-fn partnership_feature(ds: &Dataset, p: usize) -> Value {
+fn partnership_feature(ds: &Dataset, p: usize) -> Feature {
     let pt = &ds.partnerships[p];
     let points: Vec<Value> = pt
         .la_codes
@@ -242,11 +297,7 @@ fn partnership_feature(ds: &Dataset, p: usize) -> Value {
             json!([(ll[0] * 1e6).round() / 1e6, (ll[1] * 1e6).round() / 1e6])
         })
         .collect();
-    json!({
-        "type": "Feature",
-        "id": pt.id,
-        "geometry": {"type": "MultiPoint", "coordinates": points},
-        "properties": {
+    let properties = json!({
             "id": pt.id,
             "name": pt.name,
             "la_codes": pt.la_codes.join(","),
@@ -261,8 +312,15 @@ fn partnership_feature(ds: &Dataset, p: usize) -> Value {
             "source_urls": pt.source_urls.join(" "),
             "evidence_date": pt.evidence_date,
             "notes": pt.notes,
+    });
+    Feature::new(
+        pt.id.clone(),
+        json!({"type": "MultiPoint", "coordinates": points}),
+        match properties {
+            Value::Object(o) => o,
+            _ => serde_json::Map::new(),
         },
-    })
+    )
 }
 
 /// The `f` of an items request: GeoJSON (`json`, `geojson`), or a GIS file format.
@@ -430,7 +488,7 @@ pub async fn items(
             _ => filters.push((k.clone(), v.clone())),
         }
     }
-    let features: Vec<Value> = match id.as_str() {
+    let features: Vec<Feature> = match id.as_str() {
         LAS => {
             let fields = schema::la_fields();
             for (k, v) in &filters {
@@ -498,7 +556,7 @@ pub async fn items(
         _ => return Err(unknown_collection(&id)),
     };
     let matched = features.len();
-    let page: Vec<Value> = features.into_iter().skip(offset).take(limit).collect();
+    let page: Vec<Feature> = features.into_iter().skip(offset).take(limit).collect();
     let returned = page.len();
     let link = |off: usize, f: Option<&str>| {
         let mut q: Vec<(String, String)> = params
@@ -525,7 +583,12 @@ pub async fn items(
         } else {
             (partnerships_layer_about(&ds), Vec::new())
         };
-        let bytes = format.write(&Layer::new(about, &page, &columns)?)?;
+        let values: Vec<Value> = page
+            .iter()
+            .map(serde_json::to_value)
+            .collect::<Result<_, _>>()
+            .map_err(|e| AppError::Store(format!("feature: {e}")))?;
+        let bytes = format.write(&Layer::new(about, &values, &columns)?)?;
         let mut r = (
             [
                 (
@@ -553,29 +616,35 @@ pub async fn items(
         return Ok(r);
     }
     let mut links = vec![
-        json!({"rel": "self", "type": "application/geo+json", "href": link(offset, f)}),
-        json!({"rel": "collection", "type": "application/json", "href": format!("{b}/ogc/collections/{id}")}),
+        Link::new("self", "application/geo+json", link(offset, f)),
+        Link::new(
+            "collection",
+            "application/json",
+            format!("{b}/ogc/collections/{id}"),
+        ),
     ];
     for alt in GisFormat::ALL {
-        links.push(
-            json!({"rel": "alternate", "type": alt.mime(), "href": link(offset, Some(alt.ext()))}),
-        );
+        links.push(Link::new(
+            "alternate",
+            alt.mime(),
+            link(offset, Some(alt.ext())),
+        ));
     }
     if let Some(next) = next {
-        links.push(json!({"rel": "next", "type": "application/geo+json", "href": next}));
+        links.push(Link::new("next", "application/geo+json", next));
     }
     if let Some(prev) = prev {
-        links.push(json!({"rel": "prev", "type": "application/geo+json", "href": prev}));
+        links.push(Link::new("prev", "application/geo+json", prev));
     }
     Ok(geojson_response(
-        &json!({
-            "type": "FeatureCollection",
-            "timeStamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            "numberMatched": matched,
-            "numberReturned": returned,
-            "features": page,
-            "links": links,
-        }),
+        &FeatureCollection {
+            kind: "FeatureCollection",
+            time_stamp: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            number_matched: matched,
+            number_returned: returned,
+            features: page,
+            links,
+        },
         "application/geo+json",
     ))
 }
@@ -584,7 +653,7 @@ pub async fn items(
 ///
 /// # Errors
 /// 404 for an unknown collection or feature.
-#[utoipa::path(get, path = "/ogc/collections/{id}/items/{fid}", tag = "ogc", summary = "One feature", params(("id" = String, Path, description = "`local_authorities` or `partnerships`"), ("fid" = String, Path, description = "LA code or partnership id"), super::query::DateQuery), responses((status = 200, description = "Feature", body = super::openapi::Feature, content_type = "application/geo+json"), (status = 400, description = "A malformed date", body = super::openapi::ErrorBody), (status = 404, description = "No such collection or feature on the map of that day, or a day before the records start", body = super::openapi::ErrorBody)))]
+#[utoipa::path(get, path = "/ogc/collections/{id}/items/{fid}", tag = "ogc", summary = "One feature", params(("id" = String, Path, description = "`local_authorities` or `partnerships`"), ("fid" = String, Path, description = "LA code or partnership id"), super::query::DateQuery), responses((status = 200, description = "Feature", body = Feature, content_type = "application/geo+json"), (status = 400, description = "A malformed date", body = crate::error::ErrorBody), (status = 404, description = "No such collection or feature on the map of that day, or a day before the records start", body = crate::error::ErrorBody)))]
 pub async fn item(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -612,9 +681,17 @@ pub async fn item(
             fid.chars().take(60).collect::<String>()
         ))
     })?;
-    f["links"] = json!([
-        {"rel": "self", "type": "application/geo+json", "href": format!("{b}/ogc/collections/{id}/items/{fid}")},
-        {"rel": "collection", "type": "application/json", "href": format!("{b}/ogc/collections/{id}")}
+    f.links = Some(vec![
+        Link::new(
+            "self",
+            "application/geo+json",
+            format!("{b}/ogc/collections/{id}/items/{fid}"),
+        ),
+        Link::new(
+            "collection",
+            "application/json",
+            format!("{b}/ogc/collections/{id}"),
+        ),
     ]);
     Ok(geojson_response(&f, "application/geo+json"))
 }
@@ -685,25 +762,31 @@ pub fn web_mercator_quad(max_zoom: u8) -> Value {
 ///
 /// # Errors
 /// 400 for a malformed Host.
-#[utoipa::path(get, path = "/ogc/tileMatrixSets", tag = "ogc", summary = "Tile matrix sets", responses((status = 200, description = "List", body = super::openapi::OgcTiles), (status = 400, description = "A malformed Host header", body = String, content_type = "text/plain; charset=utf-8")))]
+#[utoipa::path(get, path = "/ogc/tileMatrixSets", tag = "ogc", summary = "Tile matrix sets", responses((status = 200, description = "List", body = TileMatrixSets), (status = 400, description = "A malformed Host header", body = String, content_type = "text/plain; charset=utf-8")))]
 pub async fn tile_matrix_sets(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let b = base_url(&state, &headers)?;
-    Ok(json_response(&json!({"tileMatrixSets": [{
-        "id": WEB_MERCATOR_QUAD,
-        "title": "Google Maps Compatible for the World",
-        "uri": "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad",
-        "links": [{"rel": "self", "type": "application/json", "href": format!("{b}/ogc/tileMatrixSets/{WEB_MERCATOR_QUAD}")}]
-    }]})))
+    Ok(json_response(&TileMatrixSets {
+        tile_matrix_sets: vec![TileMatrixSetRef {
+            id: WEB_MERCATOR_QUAD,
+            title: "Google Maps Compatible for the World",
+            uri: TMS_URI,
+            links: vec![Link::new(
+                "self",
+                "application/json",
+                format!("{b}/ogc/tileMatrixSets/{WEB_MERCATOR_QUAD}"),
+            )],
+        }],
+    }))
 }
 
 /// `GET /ogc/tileMatrixSets/WebMercatorQuad`.
 ///
 /// # Errors
 /// 404 for another tile matrix set.
-#[utoipa::path(get, path = "/ogc/tileMatrixSets/{id}", tag = "ogc", summary = "A tile matrix set", params(("id" = String, Path, description = "`WebMercatorQuad`")), responses((status = 200, description = "Tile matrix set", body = Object), (status = 404, description = "No such tile matrix set", body = super::openapi::ErrorBody)))]
+#[utoipa::path(get, path = "/ogc/tileMatrixSets/{id}", tag = "ogc", summary = "A tile matrix set", params(("id" = String, Path, description = "`WebMercatorQuad`")), responses((status = 200, description = "Tile matrix set", body = Object), (status = 404, description = "No such tile matrix set", body = crate::error::ErrorBody)))]
 pub async fn tile_matrix_set(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -718,46 +801,64 @@ pub async fn tile_matrix_set(
     )))
 }
 
-fn tileset_json(ds: &Dataset, b: &str) -> Value {
+fn tileset_json(ds: &Dataset, b: &str) -> Tileset {
     let [w, s, e, n] = ds.geometry.bounds;
     let max = ds.max_zoom();
-    let limits: Vec<Value> = (0..=max)
+    let limits = (0..=max)
         .map(|z| {
             let a = crate::tile::TileCoord::containing(crate::tile::lonlat_to_merc(w, n), z);
             let c = crate::tile::TileCoord::containing(crate::tile::lonlat_to_merc(e, s), z);
-            json!({"tileMatrix": z.to_string(), "minTileRow": a.y, "maxTileRow": c.y, "minTileCol": a.x, "maxTileCol": c.x})
+            TileMatrixLimits {
+                tile_matrix: z.to_string(),
+                min_tile_row: a.y,
+                max_tile_row: c.y,
+                min_tile_col: a.x,
+                max_tile_col: c.x,
+            }
         })
         .collect();
     let fields = |fs: Vec<schema::Field>| -> Value {
         fs.iter().map(|f| (f.name.clone(), json!({"description": f.description, "type": f.ty.tilejson_name().to_lowercase()}))).collect::<serde_json::Map<_, _>>().into()
     };
-    json!({
-        "title": "Local authorities (vector tiles)",
-        "dataType": "vector",
-        "crs": "http://www.opengis.net/def/crs/EPSG/0/3857",
-        "tileMatrixSetURI": "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad",
-        "tileMatrixSetDefinition": format!("{b}/ogc/tileMatrixSets/{WEB_MERCATOR_QUAD}"),
-        "tileMatrixSetLimits": limits,
-        "boundingBox": {"lowerLeft": [w, s], "upperRight": [e, n], "crs": CRS84},
-        "layers": [
-            {"id": schema::LA_LAYER, "dataType": "vector", "geometryDimension": 2, "minTileMatrix": "0", "maxTileMatrix": max.to_string(), "propertiesSchema": {"type": "object", "properties": fields(schema::la_fields())}},
-            {"id": schema::LABEL_LAYER, "dataType": "vector", "geometryDimension": 0, "minTileMatrix": "0", "maxTileMatrix": max.to_string(), "propertiesSchema": {"type": "object", "properties": fields(schema::label_fields())}}
+    let tileset = format!("{b}/ogc/collections/{LAS}/tiles/{WEB_MERCATOR_QUAD}");
+    let scheme = format!("{b}/ogc/tileMatrixSets/{WEB_MERCATOR_QUAD}");
+    let mut item = Link::new(
+        "item",
+        "application/vnd.mapbox-vector-tile",
+        format!("{tileset}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}"),
+    );
+    item.templated = Some(true);
+    Tileset {
+        title: TILESET_TITLE,
+        data_type: "vector",
+        crs: EPSG_3857,
+        tile_matrix_set_uri: TMS_URI,
+        tile_matrix_set_definition: scheme.clone(),
+        tile_matrix_set_limits: limits,
+        bounding_box: json!({"lowerLeft": [w, s], "upperRight": [e, n], "crs": CRS84}),
+        layers: vec![
+            json!({"id": schema::LA_LAYER, "dataType": "vector", "geometryDimension": 2, "minTileMatrix": "0", "maxTileMatrix": max.to_string(), "propertiesSchema": {"type": "object", "properties": fields(schema::la_fields())}}),
+            json!({"id": schema::LABEL_LAYER, "dataType": "vector", "geometryDimension": 0, "minTileMatrix": "0", "maxTileMatrix": max.to_string(), "propertiesSchema": {"type": "object", "properties": fields(schema::label_fields())}}),
         ],
-        "links": [
-            {"rel": "self", "type": "application/json", "href": format!("{b}/ogc/collections/{LAS}/tiles/{WEB_MERCATOR_QUAD}")},
-            {"rel": "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme", "type": "application/json", "href": format!("{b}/ogc/tileMatrixSets/{WEB_MERCATOR_QUAD}")},
-            {"rel": "item", "type": "application/vnd.mapbox-vector-tile", "templated": true, "href": format!("{b}/ogc/collections/{LAS}/tiles/{WEB_MERCATOR_QUAD}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}")},
-            {"rel": "describedby", "type": "application/json", "href": format!("{b}/tiles.json")}
+        links: vec![
+            Link::new("self", "application/json", tileset),
+            Link::new(
+                "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme",
+                "application/json",
+                scheme,
+            ),
+            item,
+            Link::new("describedby", "application/json", format!("{b}/tiles.json")),
         ],
-        "extent": EXTENT,
-    })
+        extent: EXTENT,
+    }
 }
 
 /// `GET /ogc/collections/local_authorities/tiles`.
 ///
 /// # Errors
 /// 404 for another collection.
-#[utoipa::path(get, path = "/ogc/collections/{id}/tiles", tag = "ogc", summary = "Tilesets of a collection", params(("id" = String, Path, description = "`local_authorities`")), responses((status = 200, description = "Tilesets", body = super::openapi::OgcTiles), (status = 404, description = "This collection has no tiles", body = super::openapi::ErrorBody)))]
+#[utoipa::path(get, path = "/ogc/collections/{id}/tiles", tag = "ogc", summary = "Tilesets of a collection", params(("id" = String, Path, description = "`local_authorities`")), responses((status = 200, description = "Tilesets", body = Tilesets), (status = 404, description = "This collection has no tiles", body = crate::error::ErrorBody)))]
 pub async fn tilesets(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -769,26 +870,42 @@ pub async fn tilesets(
         )));
     }
     let b = base_url(&state, &headers)?;
-    let ts = tileset_json(&state.dataset(), &b);
-    Ok(json_response(&json!({
-        "links": [{"rel": "self", "type": "application/json", "href": format!("{b}/ogc/collections/{LAS}/tiles")}],
-        "tilesets": [{
-            "title": ts["title"], "dataType": "vector", "crs": ts["crs"], "tileMatrixSetURI": ts["tileMatrixSetURI"],
-            "tileMatrixSetDefinition": ts["tileMatrixSetDefinition"],
-            "links": [
-                {"rel": "self", "type": "application/json", "href": format!("{b}/ogc/collections/{LAS}/tiles/{WEB_MERCATOR_QUAD}")},
-                {"rel": "http://www.opengis.net/def/rel/ogc/1.0/tileset", "type": "application/json", "href": format!("{b}/ogc/collections/{LAS}/tiles/{WEB_MERCATOR_QUAD}")},
-                {"rel": "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme", "type": "application/json", "href": format!("{b}/ogc/tileMatrixSets/{WEB_MERCATOR_QUAD}")}
-            ]
-        }]
-    })))
+    let tileset = format!("{b}/ogc/collections/{LAS}/tiles/{WEB_MERCATOR_QUAD}");
+    let scheme = format!("{b}/ogc/tileMatrixSets/{WEB_MERCATOR_QUAD}");
+    Ok(json_response(&Tilesets {
+        links: vec![Link::new(
+            "self",
+            "application/json",
+            format!("{b}/ogc/collections/{LAS}/tiles"),
+        )],
+        tilesets: vec![TilesetRef {
+            title: TILESET_TITLE,
+            data_type: "vector",
+            crs: EPSG_3857,
+            tile_matrix_set_uri: TMS_URI,
+            tile_matrix_set_definition: scheme.clone(),
+            links: vec![
+                Link::new("self", "application/json", tileset.clone()),
+                Link::new(
+                    "http://www.opengis.net/def/rel/ogc/1.0/tileset",
+                    "application/json",
+                    tileset,
+                ),
+                Link::new(
+                    "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme",
+                    "application/json",
+                    scheme,
+                ),
+            ],
+        }],
+    }))
 }
 
 /// `GET /ogc/collections/local_authorities/tiles/WebMercatorQuad`.
 ///
 /// # Errors
 /// 404 for another collection or tile matrix set.
-#[utoipa::path(get, path = "/ogc/collections/{id}/tiles/{tms}", tag = "ogc", summary = "The vector tileset", params(("id" = String, Path, description = "`local_authorities`"), ("tms" = String, Path, description = "`WebMercatorQuad`")), responses((status = 200, description = "Tileset", body = super::openapi::OgcTiles), (status = 404, description = "No such tileset", body = super::openapi::ErrorBody)))]
+#[utoipa::path(get, path = "/ogc/collections/{id}/tiles/{tms}", tag = "ogc", summary = "The vector tileset", params(("id" = String, Path, description = "`local_authorities`"), ("tms" = String, Path, description = "`WebMercatorQuad`")), responses((status = 200, description = "Tileset", body = Tileset), (status = 404, description = "No such tileset", body = crate::error::ErrorBody)))]
 pub async fn tileset(
     State(state): State<AppState>,
     headers: HeaderMap,

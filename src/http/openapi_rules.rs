@@ -88,7 +88,9 @@ pub fn submission_schema(ds: &Dataset) -> Schema {
         .property(
             "email",
             text(
-                Some(r"^\s*\S{1,64}@(?:[^\W_]|-)+(?:\.(?:[^\W_]|-)+)+\s*$"),
+                // The local part has no whitespace as the server counts it (`char::is_whitespace`,
+                // which also takes U+0085, unlike a pattern's `\s`).
+                Some(r"^\s*[^\s\u0085]{1,64}@(?:[^\W_]|-)+(?:\.(?:[^\W_]|-)+)+\s*$"),
                 MAX_EMAIL,
                 "Your email address, to follow up (never published)",
             ),

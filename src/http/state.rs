@@ -139,9 +139,9 @@ pub struct StateInner {
     /// Settings.
     pub config: Arc<HttpConfig>,
     /// Parsed `styles/default.json`.
-    pub style_template: Arc<serde_json::Value>,
+    pub style_template: Arc<crate::style::Style>,
     /// Parsed `styles/qgis.json`.
-    pub qgis_style_template: Arc<serde_json::Value>,
+    pub qgis_style_template: Arc<crate::style::Style>,
     /// Submissions, the change log and the submission limit.
     pub store: Arc<dyn Store>,
     /// Rendered label glyphs.
