@@ -193,6 +193,10 @@ pub(super) fn items_path(collection: &str, filters: &[(String, Schema, String)])
              page either way",
         ),
     ];
+    // `date`: the features of that day's map, described as on every dated operation.
+    params.extend(
+        <super::query::DateQuery as utoipa::IntoParams>::into_params(|| Some(ParameterIn::Query)),
+    );
     params.extend(
         filters
             .iter()
@@ -229,7 +233,15 @@ pub(super) fn items_path(collection: &str, filters: &[(String, Schema, String)])
                     "400",
                     json_response(
                         "ErrorBody",
-                        "A bad parameter, value or bbox",
+                        "A bad parameter, value, bbox or date",
+                        "application/json",
+                    ),
+                )
+                .response(
+                    "404",
+                    json_response(
+                        "ErrorBody",
+                        "A day before the map's records start",
                         "application/json",
                     ),
                 )
