@@ -177,6 +177,17 @@ impl AppError {
         }
     }
 
+    /// The same mistake for a surface that answers in plain text (tile documents, downloads):
+    /// a malformed date is a bad request, a day with no map is not found.
+    #[must_use]
+    pub fn in_plain_text(self) -> Self {
+        match self {
+            Self::BadDate(why) => Self::BadRequest(format!("date: {why}")),
+            Self::NoSuchDay(why) => Self::NotFound(why),
+            other => other,
+        }
+    }
+
     /// Whether the body is JSON (API routes) rather than plain text (tiles).
     fn is_api(&self) -> bool {
         !matches!(

@@ -131,12 +131,12 @@ pub async fn page(
     let base = base_url(&state, &headers).ok();
     let q = match parse_query(raw.as_deref(), false) {
         Ok(q) => q,
-        Err(e) => return error_page(&state.dataset(), &e, None, None),
+        Err(e) => return error_page(&state.dataset(), &e.into(), None, None),
     };
     // `?date=`: the comparison on the map of that day (its LAs, data and neighbours).
     let ds = match state.dataset_on(q.date.as_deref()).await {
         Ok(ds) => ds,
-        Err(e) => return day_error_page(&state.dataset(), &e),
+        Err(e) => return error_page(&state.dataset(), &e, None, None),
     };
     let day = q.date.as_deref();
     if q.la.as_deref().is_none_or(str::is_empty) {
@@ -145,7 +145,7 @@ pub async fn page(
         if let Some(with) = q.with.as_deref()
             && let Err(e) = compare::with_codes(&ds, with)
         {
-            return error_page(&ds, &e, None, day);
+            return error_page(&ds, &e.into(), None, day);
         }
         return html_response(
             StatusCode::OK,
@@ -169,7 +169,7 @@ pub async fn page(
             let subject =
                 q.la.as_deref()
                     .and_then(|c| compare::select(&ds, Some(c), None).ok());
-            return error_page(&ds, &e, subject.map(|s| s.subject), day);
+            return error_page(&ds, &e.into(), subject.map(|s| s.subject), day);
         }
     };
     let cmp = compare::compare(&ds, &sel);
@@ -197,36 +197,15 @@ pub async fn page(
     )
 }
 
-fn error_page(
-    ds: &Dataset,
-    e: &CompareError,
-    subject: Option<usize>,
-    day: Option<&str>,
-) -> Response {
-    let status = AppError::Compare(e.clone()).status();
+/// The chooser with what is wrong, and the status the API gives the same mistake; a `date=`
+/// with no map (malformed, or before the records start) gives today's chooser.
+fn error_page(ds: &Dataset, e: &AppError, subject: Option<usize>, day: Option<&str>) -> Response {
     let body = html! {
         h1 { "Compare local authorities" }
         div.error-summary role="alert" {
             p { strong { "This comparison cannot be shown: " } (e.to_string()) }
         }
         (chooser(ds, subject, day))
-    };
-    html_response(
-        status,
-        shell(ds, "Compare local authorities", None, &body),
-        Framing::SameOrigin,
-    )
-}
-
-/// A `date=` with no map (malformed, or before the records start): today's chooser, with the
-/// status the API gives the same date.
-fn day_error_page(ds: &Dataset, e: &AppError) -> Response {
-    let body = html! {
-        h1 { "Compare local authorities" }
-        div.error-summary role="alert" {
-            p { strong { "This comparison cannot be shown: " } (e.to_string()) }
-        }
-        (chooser(ds, None, None))
     };
     html_response(
         e.status(),

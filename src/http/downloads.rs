@@ -67,11 +67,7 @@ pub async fn file(
     let ds = state
         .dataset_on(d.date.as_deref())
         .await
-        .map_err(|e| match e {
-            AppError::BadDate(why) => AppError::BadRequest(format!("date: {why}")),
-            AppError::NoSuchDay(why) => AppError::NotFound(why),
-            other => other,
-        })?;
+        .map_err(AppError::in_plain_text)?;
     // The GIS files are built on first request, so only a GIS name asks for them.
     let files = if is_gis_name(&name) {
         state.downloads.gis_files(&ds)

@@ -111,11 +111,7 @@ async fn dated(
     let ds = state
         .dataset_on(q.date.as_deref())
         .await
-        .map_err(|e| match e {
-            AppError::BadDate(why) => AppError::BadRequest(format!("date: {why}")),
-            AppError::NoSuchDay(why) => AppError::NotFound(why),
-            other => other,
-        })?;
+        .map_err(AppError::in_plain_text)?;
     let today = state.today();
     let day = q.date.clone().unwrap_or_else(|| today.clone());
     let pinned = (day < today).then_some(ds.version.as_str());

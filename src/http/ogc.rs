@@ -80,7 +80,7 @@ pub async fn landing(
     let b = base_url(&state, &headers)?;
     Ok(json_response(&Landing {
         title: "partnership-map: area-based education partnerships in England",
-        description: "England's 153 upper-tier local authorities with their area-based education partnerships and the LA's role in school improvement, as OGC API Features and Tiles.",
+        description: "England's upper-tier local authorities with their area-based education partnerships and the LA's role in school improvement, as OGC API Features and Tiles.",
         attribution: ATTRIBUTION,
         links: vec![
             Link::new("self", "application/json", format!("{b}/ogc")).titled("This document"),
